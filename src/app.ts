@@ -1,0 +1,97 @@
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { FastifyInstance } from 'fastify';
+import { sql } from 'kysely';
+import { accessMigrations, createAccess } from './modules/access/index.js';
+import { collectMigrations, createCollect } from './modules/collect/index.js';
+import { systemClock, type Clock } from './platform/clock.js';
+import type { Config } from './platform/config.js';
+import { openDatabase, type Database } from './platform/db/database.js';
+import { migrateToLatest } from './platform/db/migrate.js';
+import { createHttpServer } from './platform/http/server.js';
+import { opsRoutes } from './platform/http/ops-routes.js';
+import { createLog, type Log } from './platform/log.js';
+import { createMetrics } from './platform/metrics.js';
+
+export const MIGRATIONS = [accessMigrations, collectMigrations];
+const API = '/api/v1';
+
+/** Opens the store, migrates it and builds every module's service, without HTTP (the CLI's setup uses this). */
+export async function openRapport(config: Config, deps: { log?: Log; clock?: Clock } = {}) {
+  const log = deps.log ?? createLog(config.logLevel);
+  const clock = deps.clock ?? systemClock;
+  const database = openDatabase({ dataDir: config.dataDir, databaseUrl: config.databaseUrl });
+  try {
+    await migrateToLatest(database.db, MIGRATIONS);
+  } catch (error) {
+    await database.close();
+    throw error;
+  }
+  const metrics = createMetrics();
+  const access = createAccess({ database, clock });
+  const collect = createCollect({ database, clock, log, metrics, options: config.collect });
+  return { log, clock, database, metrics, access, collect };
+}
+
+export type RapportCore = Awaited<ReturnType<typeof openRapport>>;
+
+export interface Rapport {
+  app: FastifyInstance;
+  core: RapportCore;
+  database: Database;
+  close(): Promise<void>;
+}
+
+/** The whole server: collection API, management API, OpenAPI docs, health and metrics. */
+export async function createRapport(config: Config, deps: { log?: Log; clock?: Clock } = {}): Promise<Rapport> {
+  const core = await openRapport(config, deps);
+  const { access, collect, database, metrics, log } = core;
+  const app = createHttpServer({
+    log,
+    authenticators: { bearer: (token) => access.service.authenticate(token), writeKey: (key) => collect.service.resolveWriteKey(key) },
+  });
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: { title: 'Rapport API', version: '1', description: 'Collection API (Segment-compatible, `/v1`) and management API (`/api/v1`).' },
+      components: {
+        securitySchemes: {
+          apiKey: { type: 'http', scheme: 'bearer', description: 'An API key (rk_…): management API.' },
+          writeKey: { type: 'http', scheme: 'basic', description: "A source's write key as user, empty password: collection API only." },
+        },
+      },
+    },
+    transform: ({ schema, url, route }) => {
+      const access = (route.config as { access?: unknown } | undefined)?.access;
+      const security = access === 'write-key' ? [{ writeKey: [] }] : access && typeof access === 'object' ? [{ apiKey: [] }] : [];
+      return { schema: { ...schema, security } as typeof schema, url };
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/api/docs' });
+  await app.register(opsRoutes, {
+    metrics,
+    ready: async () => {
+      await sql`select 1`.execute(database.db);
+      return true;
+    },
+  });
+  await collect.register(app, { managementPrefix: API, workspace: (id) => access.service.workspace(id) });
+  await access.register(app, { managementPrefix: API });
+  await app.ready();
+
+  let closing: Promise<void> | undefined;
+  return {
+    app,
+    core,
+    database,
+    close() {
+      // In-flight requests finish (their events reach the log) before the log writer and store close.
+      closing ??= (async () => {
+        await app.close();
+        await collect.service.close();
+        await database.close();
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,86 @@
+#!/usr/bin/env node
+import { parseArgs } from 'node:util';
+import { createRapport, openRapport } from './app.js';
+import { loadConfig, type Role } from './platform/config.js';
+import { setupWorkspace } from './workflows/setup-workspace.js';
+
+const USAGE = `Usage: rapport <command> [options]
+
+Commands:
+  start [--role api|worker|all]   Serve the APIs and run the pipeline (migrates first)
+  setup --workspace NAME --email E --password P [--source NAME] [--json]
+                                  Create the workspace, its owner and a first source if absent
+  migrate                         Bring the store's schema up to date
+
+Environment: PORT (8080), RAPPORT_DATA_DIR (./data), DATABASE_URL (postgres://… for PostgreSQL),
+LOG_LEVEL (info), RAPPORT_WRITE_KEY_RATE_LIMIT (events/s per write key, 0 = none),
+RAPPORT_MAX_PENDING_EVENTS (100000).`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  const config = loadConfig();
+  switch (command) {
+    case 'start': {
+      const { values } = parseArgs({ args: rest, options: { role: { type: 'string', default: 'all' } } });
+      if (!['api', 'worker', 'all'].includes(values.role!)) throw new Error('--role must be api, worker or all');
+      const rapport = await createRapport({ ...config, role: values.role as Role });
+      await rapport.app.listen({ port: config.port, host: config.host });
+      rapport.core.log.info({ port: config.port, store: rapport.database.engine, dataDir: config.databaseUrl ? undefined : config.dataDir }, 'Rapport is ready');
+      const stop = (signal: string) => {
+        rapport.core.log.info({ signal }, 'shutting down');
+        rapport.close().then(() => process.exit(0), () => process.exit(1));
+      };
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+      return -1;
+    }
+    case 'setup': {
+      const { values } = parseArgs({
+        args: rest,
+        options: { workspace: { type: 'string' }, email: { type: 'string' }, password: { type: 'string' }, source: { type: 'string' }, json: { type: 'boolean', default: false } },
+      });
+      if (!values.workspace || !values.email || !values.password) {
+        process.stderr.write('setup needs --workspace, --email and --password\n');
+        return 2;
+      }
+      const core = await openRapport({ ...config, logLevel: 'warn' });
+      try {
+        const result = await setupWorkspace({ access: core.access.service, collect: core.collect.service }, {
+          workspace: values.workspace, email: values.email, password: values.password, sourceName: values.source,
+        });
+        if (values.json) process.stdout.write(JSON.stringify(result) + '\n');
+        else {
+          process.stdout.write(`Workspace ${values.workspace} (${result.workspaceId})${result.workspaceCreated ? ' created' : ' already existed'}\n`);
+          process.stdout.write(`Owner:     ${result.ownerEmail}\nWrite key: ${result.writeKey}   (public: ingest only)\nAPI key:   ${result.apiKey}   (secret: shown once)\n`);
+        }
+      } finally {
+        await core.database.close();
+      }
+      return 0;
+    }
+    case 'migrate': {
+      const core = await openRapport({ ...config, logLevel: 'warn' });
+      await core.database.close();
+      process.stdout.write(`Schema is up to date (${core.database.engine}).\n`);
+      return 0;
+    }
+    case undefined:
+    case 'help':
+    case '--help':
+      process.stdout.write(USAGE + '\n');
+      return command ? 0 : 2;
+    default:
+      process.stderr.write(`Unknown command "${command}".\n\n${USAGE}\n`);
+      return 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exit(code);
+  },
+  (error: Error & { code?: string }) => {
+    process.stderr.write(`rapport: ${error.message}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,140 @@
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import type { Clock } from '../../platform/clock.js';
+import { errors } from '../../platform/errors.js';
+import { hashPassword } from './password.js';
+import { ROLE_PERMISSIONS, isRole, type Permission, type RoleName } from './permissions.js';
+import type { AccessStore, ApiKeyRow } from './store.js';
+
+/** Who is calling a management route, once authenticated. */
+export interface Principal {
+  workspaceId: string;
+  actor: { type: 'api_key'; id: string };
+  role: RoleName;
+  can(permission: Permission): boolean;
+}
+
+export interface ApiKeyView {
+  id: string;
+  name: string;
+  prefix: string;
+  role: string;
+  createdAt: string;
+  expiresAt: string | null;
+  revokedAt: string | null;
+  lastUsedAt: string | null;
+}
+
+const KEY_PREFIX = 'rk_';
+const CACHE_MS = 10_000;
+const TOUCH_EVERY_MS = 60_000;
+
+function sha256(value: string): string {
+  return createHash('sha256').update(value).digest('hex');
+}
+
+function view(row: ApiKeyRow): ApiKeyView {
+  return {
+    id: row.id,
+    name: row.name,
+    prefix: row.key_prefix,
+    role: row.role,
+    createdAt: row.created_at,
+    expiresAt: row.expires_at,
+    revokedAt: row.revoked_at,
+    lastUsedAt: row.last_used_at,
+  };
+}
+
+export function createAccessService({ store, clock }: { store: AccessStore; clock: Clock }) {
+  const iso = () => new Date(clock.now()).toISOString();
+  // Hash -> (row, fetchedAt). Revocation takes effect within CACHE_MS on every node.
+  const keyCache = new Map<string, { row: ApiKeyRow | undefined; at: number }>();
+  const touched = new Map<string, number>();
+
+  function principalFor(row: ApiKeyRow): Principal {
+    const role = isRole(row.role) ? row.role : 'owner';
+    const permissions = ROLE_PERMISSIONS[role];
+    return { workspaceId: row.workspace_id, actor: { type: 'api_key', id: row.id }, role, can: (p) => permissions.has(p) };
+  }
+
+  return {
+    async ensureWorkspace(name: string) {
+      const trimmed = name.trim();
+      if (!trimmed) throw errors.validation('A workspace needs a name.');
+      const existing = await store.workspaceByName(trimmed);
+      if (existing) return { workspace: existing, created: false };
+      await store.insertWorkspace({ id: randomUUID(), name: trimmed, created_at: iso() });
+      const workspace = await store.workspaceByName(trimmed);
+      if (!workspace) throw new Error('workspace vanished after insert');
+      return { workspace, created: true };
+    },
+
+    workspace: (id: string) => store.workspaceById(id),
+
+    /** Creates the user if the email is new and makes them a member with `role`; an existing password is left alone. */
+    async ensureMember(workspaceId: string, email: string, password: string, role: RoleName) {
+      const normalized = email.trim().toLowerCase();
+      if (!/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(normalized)) throw errors.validation(`"${email}" is not an email address.`);
+      if (password.length < 12) throw errors.validation('A password needs at least 12 characters.');
+      let user = await store.userByEmail(normalized);
+      if (!user) {
+        await store.insertUser({ id: randomUUID(), email: normalized, password_hash: await hashPassword(password), created_at: iso() });
+        user = await store.userByEmail(normalized);
+        if (!user) throw new Error('user vanished after insert');
+      }
+      await store.insertMembership({ workspace_id: workspaceId, user_id: user.id, role, created_at: iso() });
+      return user;
+    },
+
+    /** The secret is returned here and never again: only its SHA-256 is stored. */
+    async createApiKey(workspaceId: string, name: string, role: RoleName, expiresAt: string | null = null) {
+      const id = randomUUID();
+      const secret = KEY_PREFIX + randomBytes(32).toString('base64url');
+      await store.insertApiKey({
+        id,
+        workspace_id: workspaceId,
+        name,
+        key_prefix: secret.slice(0, 10),
+        key_hash: sha256(secret),
+        role,
+        created_at: iso(),
+        expires_at: expiresAt,
+        revoked_at: null,
+        last_used_at: null,
+      });
+      return { key: secret, apiKey: view((await store.apiKeyByHash(sha256(secret)))!) };
+    },
+
+    async listApiKeys(workspaceId: string) {
+      return (await store.apiKeys(workspaceId)).map(view);
+    },
+
+    async revokeApiKey(workspaceId: string, id: string) {
+      const result = await store.revokeApiKey(workspaceId, id, iso());
+      if (Number(result.numUpdatedRows) === 0) throw errors.notFound('API key');
+      keyCache.clear();
+    },
+
+    /** Resolves a bearer token to a principal, or null when it is unknown, revoked or expired. */
+    async authenticate(token: string): Promise<Principal | null> {
+      if (!token.startsWith(KEY_PREFIX)) return null;
+      const hash = sha256(token);
+      const now = clock.now();
+      let cached = keyCache.get(hash);
+      if (!cached || now - cached.at > CACHE_MS) {
+        cached = { row: await store.apiKeyByHash(hash), at: now };
+        if (keyCache.size > 10_000) keyCache.clear();
+        keyCache.set(hash, cached);
+      }
+      const row = cached.row;
+      if (!row || row.revoked_at || (row.expires_at && Date.parse(row.expires_at) <= now)) return null;
+      if (now - (touched.get(row.id) ?? 0) > TOUCH_EVERY_MS) {
+        touched.set(row.id, now);
+        await store.touchApiKey(row.id, iso());
+      }
+      return principalFor(row);
+    },
+  };
+}
+
+export type AccessService = ReturnType<typeof createAccessService>;

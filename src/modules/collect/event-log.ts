@@ -1,0 +1,122 @@
+import type { Database } from '../../platform/db/database.js';
+
+/** One row of the event log, as appended. */
+export interface LogEntry {
+  workspaceId: string;
+  sourceId: string;
+  messageId: string;
+  type: string;
+  event: string | null;
+  userId: string | null;
+  anonymousId: string | null;
+  timestamp: number;
+  receivedAt: number;
+  payload: string;
+}
+
+export interface RejectionEntry {
+  workspaceId: string;
+  sourceId: string;
+  receivedAt: number;
+  reason: string;
+  messageId: string | null;
+  payload: string;
+}
+
+export interface AppendResult {
+  appended: number;
+  duplicates: number;
+}
+
+/** The append half of the log: one call is one transaction, durable when it resolves. */
+export interface EventLogAppender {
+  append(entries: LogEntry[], rejections: RejectionEntry[]): Promise<AppendResult>;
+}
+
+// Rejections keep a readable excerpt for the debugger, not the whole oversize payload.
+const REJECTION_EXCERPT = 8 * 1024;
+const excerpt = (payload: string) => (payload.length > REJECTION_EXCERPT ? payload.slice(0, REJECTION_EXCERPT) + '…' : payload);
+
+export function createEventLogAppender(database: Database): EventLogAppender {
+  return database.engine === 'sqlite' ? sqliteAppender(database) : postgresAppender(database);
+}
+
+function sqliteAppender(database: Database): EventLogAppender {
+  const sqlite = database.sqlite!;
+  const insertEvent = sqlite.prepare(
+    `insert into events (workspace_id, source_id, message_id, type, event, user_id, anonymous_id, timestamp, received_at, payload)
+     values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) on conflict (workspace_id, message_id) do nothing`,
+  );
+  const insertRejection = sqlite.prepare(
+    `insert into rejected_events (workspace_id, source_id, received_at, reason, message_id, payload) values (?, ?, ?, ?, ?, ?)`,
+  );
+  const appendAll = sqlite.transaction((entries: LogEntry[], rejections: RejectionEntry[]) => {
+    let appended = 0;
+    for (const e of entries) {
+      appended += insertEvent.run(e.workspaceId, e.sourceId, e.messageId, e.type, e.event, e.userId, e.anonymousId, e.timestamp, e.receivedAt, e.payload).changes;
+    }
+    for (const r of rejections) insertRejection.run(r.workspaceId, r.sourceId, r.receivedAt, r.reason, r.messageId, excerpt(r.payload));
+    return appended;
+  });
+  return {
+    async append(entries, rejections) {
+      // Take Kysely's connection lock so the append never lands inside another open transaction.
+      const appended = await database.db.connection().execute(async () => appendAll(entries, rejections));
+      return { appended, duplicates: entries.length - appended };
+    },
+  };
+}
+
+// Every append holds this transaction-scoped lock while it draws offsets, so offsets become visible in
+// commit order and a consumer that reads "offset > n" never skips a slower, earlier transaction.
+const LOG_APPEND_LOCK = 0x7261_7070; // "rapp"
+
+function postgresAppender(database: Database): EventLogAppender {
+  const pool = database.pg!;
+  return {
+    async append(entries, rejections) {
+      const client = await pool.connect();
+      try {
+        await client.query('begin');
+        let appended = 0;
+        if (entries.length > 0) {
+          await client.query('select pg_advisory_xact_lock($1)', [LOG_APPEND_LOCK]);
+          const cols: unknown[][] = [[], [], [], [], [], [], [], [], [], []];
+          for (const e of entries) {
+            cols[0].push(e.workspaceId); cols[1].push(e.sourceId); cols[2].push(e.messageId); cols[3].push(e.type);
+            cols[4].push(e.event); cols[5].push(e.userId); cols[6].push(e.anonymousId); cols[7].push(e.timestamp);
+            cols[8].push(e.receivedAt); cols[9].push(e.payload);
+          }
+          const result = await client.query(
+            `insert into events (workspace_id, source_id, message_id, type, event, user_id, anonymous_id, timestamp, received_at, payload)
+             select w, s, m, t, e, u, a, ts, r, p::jsonb
+             from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[], $9::bigint[], $10::text[])
+               as x(w, s, m, t, e, u, a, ts, r, p)
+             on conflict (workspace_id, message_id) do nothing`,
+            cols,
+          );
+          appended = result.rowCount ?? 0;
+        }
+        if (rejections.length > 0) {
+          const cols: unknown[][] = [[], [], [], [], [], []];
+          for (const r of rejections) {
+            cols[0].push(r.workspaceId); cols[1].push(r.sourceId); cols[2].push(r.receivedAt);
+            cols[3].push(r.reason); cols[4].push(r.messageId); cols[5].push(excerpt(r.payload));
+          }
+          await client.query(
+            `insert into rejected_events (workspace_id, source_id, received_at, reason, message_id, payload)
+             select * from unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[])`,
+            cols,
+          );
+        }
+        await client.query('commit');
+        return { appended, duplicates: entries.length - appended };
+      } catch (error) {
+        await client.query('rollback').catch(() => {});
+        throw error;
+      } finally {
+        client.release();
+      }
+    },
+  };
+}

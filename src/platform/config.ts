@@ -1,0 +1,47 @@
+import { resolve } from 'node:path';
+
+export type Role = 'api' | 'worker' | 'all';
+
+export interface Config {
+  port: number;
+  host: string;
+  dataDir: string;
+  /** `postgres://…` switches storage to PostgreSQL; absent means embedded SQLite in `dataDir`. */
+  databaseUrl?: string;
+  logLevel: string;
+  role: Role;
+  collect: {
+    /** Events waiting for the log before new requests get 503 + Retry-After. */
+    maxPendingEvents: number;
+    /** Default events per second per write key (0 = unlimited); a source can override it. */
+    rateLimitPerWriteKey: number;
+  };
+}
+
+function intFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 0) throw new Error(`${name} must be a non-negative integer, got "${raw}"`);
+  return value;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Config> = {}): Config {
+  const databaseUrl = env.DATABASE_URL || undefined;
+  if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    throw new Error(`DATABASE_URL must start with postgres:// (got "${databaseUrl.split(':')[0]}:…"); leave it unset for the embedded SQLite store`);
+  }
+  return {
+    port: intFromEnv(env, 'PORT', 8080),
+    host: env.HOST || '0.0.0.0',
+    dataDir: resolve(env.RAPPORT_DATA_DIR || './data'),
+    databaseUrl,
+    logLevel: env.LOG_LEVEL || 'info',
+    role: 'all',
+    collect: {
+      maxPendingEvents: intFromEnv(env, 'RAPPORT_MAX_PENDING_EVENTS', 100_000),
+      rateLimitPerWriteKey: intFromEnv(env, 'RAPPORT_WRITE_KEY_RATE_LIMIT', 0),
+    },
+    ...overrides,
+  };
+}

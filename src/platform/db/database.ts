@@ -1,0 +1,72 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import pg from 'pg';
+import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
+
+export type Engine = 'sqlite' | 'postgres';
+
+/**
+ * One open store. `db` is the typed query layer every module uses; `sqlite` and `pg` are the raw
+ * handles, for the few hot paths (the event log append) where Kysely's per-query overhead shows.
+ */
+export interface Database {
+  engine: Engine;
+  db: Kysely<any>;
+  sqlite?: BetterSqlite3.Database;
+  pg?: pg.Pool;
+  close(): Promise<void>;
+}
+
+export interface OpenOptions {
+  dataDir: string;
+  databaseUrl?: string;
+  poolSize?: number;
+}
+
+// int8 (bigint) as a JS number: offsets and epoch milliseconds stay far below 2^53.
+pg.types.setTypeParser(20, (value: string) => Number(value));
+
+export function openDatabase(options: OpenOptions): Database {
+  if (options.databaseUrl) return openPostgres(options.databaseUrl, options.poolSize ?? 10);
+  return openSqlite(options.dataDir);
+}
+
+function openSqlite(dataDir: string): Database {
+  mkdirSync(dataDir, { recursive: true });
+  const sqlite = new BetterSqlite3(join(dataDir, 'rapport.db'));
+  sqlite.pragma('journal_mode = WAL');
+  // FULL: a commit is fsynced before we acknowledge; group commit amortises the fsync.
+  sqlite.pragma('synchronous = FULL');
+  sqlite.pragma('busy_timeout = 5000');
+  sqlite.pragma('foreign_keys = ON');
+  const db = new Kysely<any>({ dialect: new SqliteDialect({ database: sqlite }) });
+  return {
+    engine: 'sqlite',
+    db,
+    sqlite,
+    async close() {
+      await db.destroy();
+    },
+  };
+}
+
+function openPostgres(url: string, poolSize: number): Database {
+  const pool = new pg.Pool({ connectionString: url, max: poolSize });
+  // An idle client that loses its server (PostgreSQL restarted) must not crash the process.
+  pool.on('error', () => {});
+  const db = new Kysely<any>({ dialect: new PostgresDialect({ pool }) });
+  return {
+    engine: 'postgres',
+    db,
+    pg: pool,
+    async close() {
+      await db.destroy();
+    },
+  };
+}
+
+/** A module sees the shared connection through the tables it owns, and only those. */
+export function tablesOf<Tables>(database: Database): Kysely<Tables> {
+  return database.db as Kysely<Tables>;
+}

@@ -1,0 +1,35 @@
+/**
+ * The one error type. Services throw these (transport-neutral); the HTTP edge maps `status`
+ * and serialises `{ error: { code, message, details? } }`.
+ */
+export class RapportError extends Error {
+  constructor(
+    readonly code: string,
+    readonly status: number,
+    message: string,
+    readonly details?: unknown,
+    readonly headers?: Record<string, string>,
+  ) {
+    super(message);
+    this.name = 'RapportError';
+  }
+}
+
+export const errors = {
+  invalidRequest: (message: string, details?: unknown) => new RapportError('invalid_request_error', 400, message, details),
+  validation: (message: string, details?: unknown) => new RapportError('validation_error', 400, message, details),
+  authentication: (message = 'Missing or invalid credentials.') => new RapportError('authentication_error', 401, message),
+  forbidden: (message = 'You do not have permission to do this.') => new RapportError('permission_error', 403, message),
+  notFound: (what: string) => new RapportError('not_found', 404, `${what} was not found.`),
+  conflict: (message: string) => new RapportError('conflict', 409, message),
+  rateLimited: (retryAfterSeconds: number, message = 'Too many requests.') =>
+    new RapportError('rate_limit_error', 429, message, undefined, {
+      'retry-after': String(retryAfterSeconds),
+      'x-ratelimit-reset': String(retryAfterSeconds),
+    }),
+  overloaded: (retryAfterSeconds: number) =>
+    new RapportError('overloaded', 503, 'The event log is busy; retry shortly.', undefined, {
+      'retry-after': String(retryAfterSeconds),
+    }),
+  unavailable: (message: string) => new RapportError('unavailable', 503, message),
+};

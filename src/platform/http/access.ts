@@ -1,0 +1,93 @@
+import type { FastifyInstance, FastifyRequest, RouteOptions } from 'fastify';
+import { errors } from '../errors.js';
+
+/**
+ * Who may call a route. Every route declares one in `config.access`; registering a route without it
+ * fails at start-up, so an unguarded route cannot ship.
+ * - `public`: anyone (health, metrics, the analytics.js bundle).
+ * - `write-key`: a source's write key, in `Authorization: Basic` or the body's `writeKey`; can only ingest.
+ * - `{ permission }`: an API key (`Authorization: Bearer`) whose role grants that permission.
+ */
+export type RouteAccess = 'public' | 'write-key' | { permission: string };
+
+export interface CallerPrincipal {
+  workspaceId: string;
+  actor: { type: string; id: string };
+  can(permission: string): boolean;
+}
+
+export interface WriteKeySource {
+  id: string;
+  workspaceId: string;
+}
+
+export interface Authenticators {
+  bearer(token: string): Promise<CallerPrincipal | null>;
+  writeKey(key: string): Promise<WriteKeySource | null>;
+}
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    access?: RouteAccess;
+  }
+  interface FastifyRequest {
+    principal?: CallerPrincipal;
+    writeKeySource?: WriteKeySource;
+  }
+}
+
+// Routes added by third-party plugins we register ourselves; each is public by nature.
+const THIRD_PARTY_PUBLIC = [/^\/api\/docs(\/|$)/];
+
+export function declareAccessOnEveryRoute(app: FastifyInstance): void {
+  app.addHook('onRoute', (route: RouteOptions) => {
+    const methods = Array.isArray(route.method) ? route.method : [route.method];
+    // CORS preflights and HEAD twins answer no data of their own.
+    if (methods.every((m) => m === 'OPTIONS' || m === 'HEAD')) return;
+    const config = (route.config ?? {}) as { access?: RouteAccess };
+    if (config.access) return;
+    if (THIRD_PARTY_PUBLIC.some((re) => re.test(route.url))) {
+      route.config = { ...config, access: 'public' };
+      return;
+    }
+    throw new Error(`Route ${methods.join(',')} ${route.url} does not declare who may call it (config.access)`);
+  });
+}
+
+function bearerToken(request: FastifyRequest): string | undefined {
+  const header = request.headers.authorization;
+  if (!header) return undefined;
+  const [scheme, token] = header.split(' ');
+  return scheme?.toLowerCase() === 'bearer' && token ? token.trim() : undefined;
+}
+
+/** `Basic base64(writeKey:)`; Segment also tolerates the colon missing. */
+export function basicUser(request: FastifyRequest): string | undefined {
+  const header = request.headers.authorization;
+  if (!header || header.slice(0, 6).toLowerCase() !== 'basic ') return undefined;
+  const decoded = Buffer.from(header.slice(6).trim(), 'base64').toString('utf8');
+  const user = decoded.split(':')[0];
+  return user || undefined;
+}
+
+/** The one permission check, run for every request according to the route's declaration. */
+export function installGuard(app: FastifyInstance, authenticators: Authenticators): void {
+  app.addHook('onRequest', async (request) => {
+    const access = request.routeOptions.config?.access;
+    if (!access || access === 'public' || access === 'write-key') return;
+    const token = bearerToken(request);
+    const principal = token ? await authenticators.bearer(token) : null;
+    if (!principal) throw errors.authentication('Send a valid API key as "Authorization: Bearer <key>".');
+    if (!principal.can(access.permission)) throw errors.forbidden(`This key's role lacks the "${access.permission}" permission.`);
+    request.principal = principal;
+  });
+  // Write keys may sit in the body, so they are checked once it is parsed.
+  app.addHook('preHandler', async (request) => {
+    if (request.routeOptions.config?.access !== 'write-key') return;
+    const body = request.body as { writeKey?: unknown } | undefined;
+    const key = basicUser(request) ?? (typeof body?.writeKey === 'string' ? body.writeKey : undefined);
+    const source = key ? await authenticators.writeKey(key) : null;
+    if (!source) throw errors.authentication('Unknown or missing write key: send it as "Authorization: Basic base64(writeKey:)" or as "writeKey" in the body.');
+    request.writeKeySource = source;
+  });
+}

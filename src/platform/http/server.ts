@@ -1,0 +1,44 @@
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import type { Log } from '../log.js';
+import { RapportError } from '../errors.js';
+import { declareAccessOnEveryRoute, installGuard, type Authenticators } from './access.js';
+
+export interface HttpServerOptions {
+  log: Log;
+  authenticators: Authenticators;
+}
+
+export function createHttpServer({ log, authenticators }: HttpServerOptions): FastifyInstance {
+  const app = Fastify({
+    loggerInstance: log as FastifyBaseLogger,
+    disableRequestLogging: true,
+    trustProxy: true,
+    bodyLimit: 1024 * 1024,
+    // Generous: a slow mobile client may hold a connection open; Fastify's defaults otherwise.
+    keepAliveTimeout: 72_000,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true } },
+  });
+  declareAccessOnEveryRoute(app);
+  installGuard(app, authenticators);
+
+  app.setErrorHandler((error: FastifyError | RapportError, request, reply) => {
+    if (error instanceof RapportError) {
+      if (error.headers) reply.headers(error.headers);
+      return reply.status(error.status).send({ error: { code: error.code, message: error.message, details: error.details } });
+    }
+    if ((error as FastifyError).validation) {
+      return reply.status(400).send({ error: { code: 'validation_error', message: error.message, details: (error as FastifyError).validation } });
+    }
+    const status = (error as FastifyError).statusCode ?? 500;
+    if (status < 500) {
+      return reply.status(status).send({ error: { code: 'invalid_request_error', message: error.message } });
+    }
+    request.log.error({ err: error, url: request.url }, 'request failed');
+    return reply.status(500).send({ error: { code: 'internal_error', message: 'Something went wrong on our side; it has been logged.' } });
+  });
+
+  app.setNotFoundHandler((request, reply) =>
+    reply.status(404).send({ error: { code: 'not_found', message: `No route for ${request.method} ${request.url.split('?')[0]}.` } }),
+  );
+  return app;
+}
