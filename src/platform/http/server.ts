@@ -1,4 +1,4 @@
-import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import type { Log } from '../log.js';
 import { RapportError } from '../errors.js';
 import { declareAccessOnEveryRoute, installGuard, type Authenticators } from './access.js';
@@ -11,7 +11,7 @@ export interface HttpServerOptions {
 export function createHttpServer({ log, authenticators }: HttpServerOptions): FastifyInstance {
   const app = Fastify({
     loggerInstance: log as FastifyBaseLogger,
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     trustProxy: true,
     bodyLimit: 1024 * 1024,
     // Generous: a slow mobile client may hold a connection open; Fastify's defaults otherwise.

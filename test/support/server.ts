@@ -1,0 +1,53 @@
+import type { AddressInfo } from 'node:net';
+import { createRapport, type Rapport } from '../../src/app.js';
+import { loadConfig, type Config } from '../../src/platform/config.js';
+import { setupWorkspace, type SetupResult } from '../../src/workflows/setup-workspace.js';
+import type { Engine, EngineStore } from './engines.js';
+
+export interface TestServer {
+  url: string;
+  rapport: Rapport;
+  store: EngineStore;
+  setup: SetupResult;
+  /** Fetch against the management API with the owner's API key. */
+  api(path: string, init?: RequestInit): Promise<Response>;
+  close(): Promise<void>;
+}
+
+/** A real Rapport on a real store, listening on a free port, with a workspace already set up. */
+export async function startServer(engine: Engine, overrides: { collect?: Partial<Config['collect']> } = {}): Promise<TestServer> {
+  const store = await engine.create();
+  const base = loadConfig({ RAPPORT_DATA_DIR: store.dataDir, ...(store.databaseUrl ? { DATABASE_URL: store.databaseUrl } : {}), LOG_LEVEL: 'warn' });
+  const config: Config = { ...base, port: 0, host: '127.0.0.1', collect: { ...base.collect, ...overrides.collect } };
+  const rapport = await createRapport(config);
+  await rapport.app.listen({ port: 0, host: '127.0.0.1' });
+  const { port } = rapport.app.server.address() as AddressInfo;
+  const url = `http://127.0.0.1:${port}`;
+  const setup = await setupWorkspace(
+    { access: rapport.core.access.service, collect: rapport.core.collect.service },
+    { workspace: 'Acme', email: 'owner@acme.test', password: 'correct horse battery staple' },
+  );
+  return {
+    url,
+    rapport,
+    store,
+    setup,
+    api: (path, init = {}) =>
+      fetch(url + path, { ...init, headers: { authorization: `Bearer ${setup.apiKey}`, 'content-type': 'application/json', ...(init.headers ?? {}) } }),
+    async close() {
+      await rapport.close();
+      await store.drop();
+    },
+  };
+}
+
+/** Rows of the event log, read straight from the store. */
+export async function logRows(server: TestServer): Promise<{ offset: number; message_id: string; type: string; payload: Record<string, unknown> }[]> {
+  const rows = await server.rapport.database.db.selectFrom('events').select(['offset', 'message_id', 'type', 'payload']).orderBy('offset').execute();
+  return rows.map((r: { offset: unknown; message_id: string; type: string; payload: unknown }) => ({
+    offset: Number(r.offset),
+    message_id: r.message_id,
+    type: r.type,
+    payload: typeof r.payload === 'string' ? JSON.parse(r.payload) : (r.payload as Record<string, unknown>),
+  }));
+}
