@@ -1,0 +1,134 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, release, totalmem } from 'node:os';
+import { parseArgs } from 'node:util';
+import { drive } from './support/load.js';
+import { ServerProcess } from './support/server-process.js';
+import { createStore, tmpFileSystem, type BenchEngine } from './support/stores.js';
+import { batchWorkload, trackWorkload, type Workload } from './support/workload.js';
+
+/**
+ * The collection API against its floors, on one engine: /v1/batch against a bare node:http server that
+ * inserts each batch in one transaction, /v1/track against a Fastify route that stores nothing. Every
+ * server runs in its own child process on a fresh store; baseline and Rapport alternate round by round
+ * and each figure is a ratio to the baseline measured in the same run.
+ *
+ *   npm run bench:collect -- [--engine sqlite|postgres] [--rounds 3] [--duration 10] [--warmup 3]
+ *                            [--only batch|track] [--profile]
+ */
+const { values: flags } = parseArgs({
+  options: {
+    engine: { type: 'string', default: 'sqlite' },
+    rounds: { type: 'string', default: '3' },
+    duration: { type: 'string', default: '10' },
+    warmup: { type: 'string', default: '3' },
+    only: { type: 'string' },
+    profile: { type: 'boolean', default: false },
+  },
+});
+const engine = flags.engine as BenchEngine;
+if (engine !== 'sqlite' && engine !== 'postgres') throw new Error('--engine is sqlite or postgres');
+const rounds = Number(flags.rounds);
+const seconds = Number(flags.duration);
+const warmup = Number(flags.warmup);
+const PROFILE_DIR = 'bench/results/profiles';
+
+interface Scenario {
+  name: 'batch' | 'track';
+  unit: string;
+  connections: number;
+  baseline: string;
+  /** Whether the baseline needs the store (the Fastify floor stores nothing). */
+  baselineStores: boolean;
+  workload(): Workload;
+  target: number;
+  p99TargetMs?: number;
+}
+
+const SCENARIOS: Scenario[] = [
+  { name: 'batch', unit: 'events/s', connections: 10, baseline: 'store-baseline.ts', baselineStores: true, workload: () => batchWorkload(100), target: 0.7 },
+  { name: 'track', unit: 'req/s', connections: 20, baseline: 'fastify-baseline.ts', baselineStores: false, workload: trackWorkload, target: 0.5, p99TargetMs: 25 },
+];
+
+interface Measurement {
+  rate: number;
+  p50: number;
+  p99: number;
+  failed: number;
+  acknowledged: number;
+  stored: number | null;
+}
+
+async function measure(scenario: Scenario, contender: 'baseline' | 'rapport'): Promise<Measurement> {
+  const needsStore = contender === 'rapport' || scenario.baselineStores;
+  const store = needsStore ? await createStore(engine) : undefined;
+  const env: Record<string, string> = store ? { RAPPORT_DATA_DIR: store.dataDir, ...(store.databaseUrl ? { DATABASE_URL: store.databaseUrl } : {}) } : {};
+  const profile = flags.profile && contender === 'rapport' ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`, `--cpu-prof-name=${scenario.name}-${engine}-${Date.now()}.cpuprofile`] : [];
+  const server = await ServerProcess.start(contender === 'rapport' ? 'rapport.ts' : scenario.baseline, env, profile);
+  try {
+    const workload = scenario.workload();
+    const { port, writeKey } = server.ready;
+    const warm = await drive(port, writeKey, workload, scenario.connections, warmup);
+    const run = await drive(port, writeKey, workload, scenario.connections, seconds);
+    const stored = await server.count();
+    return {
+      rate: (run.ok * workload.events) / run.seconds,
+      p50: run.p50,
+      p99: run.p99,
+      failed: warm.failed + run.failed,
+      acknowledged: (warm.ok + run.ok) * workload.events,
+      stored,
+    };
+  } finally {
+    await server.stop();
+    await store?.drop();
+  }
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+const row = (cells: (string | number)[]) => cells.map((c, i) => String(c).padEnd([8, 7, 16, 16, 7, 12, 12][i] ?? 10)).join(' ');
+
+const scenarios = SCENARIOS.filter((s) => !flags.only || s.name === flags.only);
+const started = new Date();
+if (flags.profile) mkdirSync(PROFILE_DIR, { recursive: true });
+console.log(`Rapport collection benchmark on ${engine}: ${rounds} rounds of ${seconds} s after a ${warmup} s warm-up, alternating`);
+console.log(`${cpus().length} × ${cpus()[0]?.model ?? '?'}, ${Math.round(totalmem() / 2 ** 30)} GB, Linux ${release()}, Node ${process.version}; temp dir ${tmpFileSystem()}\n`);
+
+const report: Record<string, unknown>[] = [];
+let allPass = true;
+for (const scenario of scenarios) {
+  console.log(`${scenario.name}: ${scenario.unit}, ${scenario.connections} connections, baseline ${scenario.baseline}`);
+  console.log(row(['', 'round', 'baseline', 'rapport', 'ratio', 'base p99', 'rapport p99']));
+  const pairs: { baseline: Measurement; rapport: Measurement; ratio: number }[] = [];
+  for (let round = 1; round <= rounds; round++) {
+    const order: ('baseline' | 'rapport')[] = round % 2 ? ['baseline', 'rapport'] : ['rapport', 'baseline'];
+    const got: Partial<Record<'baseline' | 'rapport', Measurement>> = {};
+    for (const contender of order) got[contender] = await measure(scenario, contender);
+    const { baseline, rapport } = got as Record<'baseline' | 'rapport', Measurement>;
+    for (const [who, m] of Object.entries(got)) {
+      if (m.failed > 0) console.log(`  ! ${who}: ${m.failed} requests failed`);
+      if (m.stored !== null && m.stored < m.acknowledged) console.log(`  ! ${who}: acknowledged ${m.acknowledged} events but stored ${m.stored}`);
+    }
+    const ratio = rapport.rate / baseline.rate;
+    pairs.push({ baseline, rapport, ratio });
+    console.log(row([scenario.name, round, fmt(baseline.rate), fmt(rapport.rate), ratio.toFixed(2), `${baseline.p99} ms`, `${rapport.p99} ms`]));
+  }
+  const ratio = median(pairs.map((p) => p.ratio));
+  const p99 = median(pairs.map((p) => p.rapport.p99));
+  const pass = ratio >= scenario.target && (scenario.p99TargetMs === undefined || p99 < scenario.p99TargetMs);
+  allPass &&= pass;
+  console.log(row([scenario.name, 'median', fmt(median(pairs.map((p) => p.baseline.rate))), fmt(median(pairs.map((p) => p.rapport.rate))), ratio.toFixed(2),
+    `${median(pairs.map((p) => p.baseline.p99))} ms`, `${p99} ms`]));
+  const target = `ratio >= ${scenario.target}${scenario.p99TargetMs ? `, p99 < ${scenario.p99TargetMs} ms` : ''}`;
+  console.log(`target (${engine === 'sqlite' ? 'embedded store' : 'reported only'}): ${target} -> ${pass ? 'PASS' : 'FAIL'}\n`);
+  report.push({ scenario: scenario.name, unit: scenario.unit, connections: scenario.connections, target, pass, ratio, rapportP99: p99, rounds: pairs });
+}
+
+mkdirSync('bench/results', { recursive: true });
+const file = `bench/results/collect-${engine}-${started.toISOString().replace(/[:.]/g, '-')}.json`;
+writeFileSync(file, JSON.stringify({ engine, started, rounds, seconds, warmup, machine: { cpus: cpus().length, model: cpus()[0]?.model, node: process.version }, report }, null, 2));
+console.log(`raw figures: ${file}`);
+if (engine === 'sqlite' && !allPass) process.exitCode = 1;

@@ -1,0 +1,24 @@
+import type { AddressInfo } from 'node:net';
+import { createRapport } from '../../src/app.js';
+import { loadConfig } from '../../src/platform/config.js';
+import { setupWorkspace } from '../../src/workflows/setup-workspace.js';
+import { serveBench } from '../support/server-process.js';
+
+// Rapport as `rapport start` builds it, on the store the parent created (RAPPORT_DATA_DIR, DATABASE_URL).
+const base = loadConfig({ ...process.env, LOG_LEVEL: 'warn' });
+const rapport = await createRapport({ ...base, port: 0, host: '127.0.0.1' });
+await rapport.app.listen({ port: 0, host: '127.0.0.1' });
+const { port } = rapport.app.server.address() as AddressInfo;
+const setup = await setupWorkspace(
+  { access: rapport.core.access.service, collect: rapport.core.collect.service },
+  { workspace: 'Bench', email: 'bench@rapport.test', password: 'benchmark password' },
+);
+
+serveBench(
+  { port, writeKey: setup.writeKey },
+  async () => {
+    const row = await rapport.database.db.selectFrom('events').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow();
+    return Number(row.n);
+  },
+  () => rapport.close(),
+);
