@@ -4,6 +4,9 @@ import type { FastifyInstance } from 'fastify';
 import { sql } from 'kysely';
 import { accessMigrations, createAccess } from './modules/access/index.js';
 import { collectMigrations, createCollect } from './modules/collect/index.js';
+import { createIdentityService, identityMigrations } from './modules/identity/index.js';
+import { createProfilesService, profilesMigrations } from './modules/profiles/index.js';
+import { createPipeline } from './pipeline/processor.js';
 import { systemClock, type Clock } from './platform/clock.js';
 import type { Config } from './platform/config.js';
 import { openDatabase, type Database } from './platform/db/database.js';
@@ -13,7 +16,7 @@ import { opsRoutes } from './platform/http/ops-routes.js';
 import { createLog, type Log } from './platform/log.js';
 import { createMetrics } from './platform/metrics.js';
 
-export const MIGRATIONS = [accessMigrations, collectMigrations];
+export const MIGRATIONS = [accessMigrations, collectMigrations, identityMigrations, profilesMigrations];
 const API = '/api/v1';
 
 /** Opens the store, migrates it and builds every module's service, without HTTP (the CLI's setup uses this). */
@@ -30,7 +33,10 @@ export async function openRapport(config: Config, deps: { log?: Log; clock?: Clo
   const metrics = createMetrics();
   const access = createAccess({ database, clock });
   const collect = createCollect({ database, clock, log, metrics, options: config.collect });
-  return { log, clock, database, metrics, access, collect };
+  const identity = createIdentityService({ now: () => clock.now() });
+  const profiles = createProfilesService({ now: () => clock.now() });
+  const pipeline = createPipeline({ database, identity, profiles, log, metrics });
+  return { log, clock, database, metrics, access, collect, identity, profiles, pipeline };
 }
 
 export type RapportCore = Awaited<ReturnType<typeof openRapport>>;
@@ -78,6 +84,7 @@ export async function createRapport(config: Config, deps: { log?: Log; clock?: C
   await collect.register(app, { managementPrefix: API, workspace: (id) => access.service.workspace(id) });
   await access.register(app, { managementPrefix: API });
   await app.ready();
+  if (config.role !== 'api') core.pipeline.start();
 
   let closing: Promise<void> | undefined;
   return {
@@ -89,6 +96,7 @@ export async function createRapport(config: Config, deps: { log?: Log; clock?: C
       closing ??= (async () => {
         await app.close();
         await collect.service.close();
+        await core.pipeline.stop();
         await database.close();
       })();
       return closing;

@@ -14,6 +14,7 @@ import { createCollectStore, type CollectTables } from './store.js';
 
 export type { CollectService, Source } from './service.js';
 export { LIMITS, REJECT_REASONS, normalizeCall } from './normalize.js';
+export { eventLog, type LoggedEvent, type EventLog } from './log-reader.js';
 
 export const collectMigrations: Migrations = { '202611240710-collect-init': init };
 

@@ -3,6 +3,8 @@ import { keyOf, type Collection, type Identifier } from './identifiers.js';
 export interface HeldIdentifier extends Identifier {
   /** Event time the profile first carried it: what rolling-window limits count. */
   firstSeen: number;
+  /** Log offset of the event that attached it (explain cites it). */
+  firstOffset: number;
 }
 
 export interface ProfileNode {
@@ -36,8 +38,8 @@ export class GraphView {
     return owner ? this.profiles.get(owner) : undefined;
   }
 
-  attach(node: ProfileNode, id: Identifier, firstSeen: number): void {
-    node.identifiers.set(keyOf(id), { ...id, firstSeen });
+  attach(node: ProfileNode, id: Identifier, firstSeen: number, firstOffset: number): void {
+    node.identifiers.set(keyOf(id), { type: id.type, value: id.value, firstSeen, firstOffset });
     this.owners.set(GraphView.ownerKey(node.collection, id), node.id);
   }
 

@@ -17,7 +17,7 @@ export interface Resolution {
   /** Identifiers this event added to the profile. */
   attached: Identifier[];
   /** Profiles folded into `profileId` by this event, oldest first, with the identifiers that linked them. */
-  merged: { profileId: string; via: Identifier[] }[];
+  merged: { profileId: string; via: Identifier[]; moved: Identifier[] }[];
   warnings: ResolutionWarning[];
 }
 
@@ -81,7 +81,7 @@ export function resolveEvent(view: GraphView, rules: RuleBook, event: EventIdent
     if (!target) {
       const node: ProfileNode = { id: newProfileId(), collection: event.collection, createdOffset: event.offset, merges: 0, identifiers: new Map() };
       view.addProfile(node);
-      for (const id of fresh) view.attach(node, id, event.at);
+      for (const id of fresh) view.attach(node, id, event.at, event.offset);
       return { profileId: node.id, created: true, attached: fresh, merged: [], warnings };
     }
 
@@ -97,9 +97,13 @@ export function resolveEvent(view: GraphView, rules: RuleBook, event: EventIdent
       return others.length > 0 ? attachOnly(view, rules, event, candidates, warnings, true) : { profileId: target.id, created: false, attached: [], merged: [], warnings };
     }
 
-    const merged = others.map((o) => ({ profileId: o.id, via: candidates.filter((id) => view.ownerOf(event.collection, id) === o) }));
+    const merged = others.map((o) => ({
+      profileId: o.id,
+      via: candidates.filter((id) => view.ownerOf(event.collection, id) === o),
+      moved: [...o.identifiers.values()].map(({ type, value }) => ({ type, value })),
+    }));
     for (const other of others) view.merge(target, other);
-    for (const id of fresh) view.attach(target, id, event.at);
+    for (const id of fresh) view.attach(target, id, event.at, event.offset);
     return { profileId: target.id, created: false, attached: fresh, merged, warnings };
   }
   return { profileId: null, created: false, attached: [], merged: [], warnings };
@@ -110,7 +114,7 @@ function attachOnly(view: GraphView, rules: RuleBook, event: EventIdentity, cand
   const best = candidates.map((id) => view.ownerOf(event.collection, id)).find((p): p is ProfileNode => Boolean(p))!;
   const fresh = noNewIds ? [] : candidates.filter((id) => !view.ownerOf(event.collection, id));
   const attached = fresh.filter((id) => !limitViolation(rules, event.at, best, [], [id]));
-  for (const id of attached) view.attach(best, id, event.at);
+  for (const id of attached) view.attach(best, id, event.at, event.offset);
   return { profileId: best.id, created: false, attached, merged: [], warnings };
 }
 
@@ -121,7 +125,7 @@ function limitViolation(rules: RuleBook, at: number, target: ProfileNode | undef
     const rule = rules.rule(type);
     const since = rule.windowMs === null ? null : at - rule.windowMs;
     const before = target ? countByType(target.identifiers.values(), type, since) : 0;
-    let after = before + countByType(fresh.map((f) => ({ ...f, firstSeen: at })), type, since);
+    let after = before + countByType(fresh.map((f) => ({ type: f.type, firstSeen: at })), type, since);
     for (const o of others) after += countByType(o.identifiers.values(), type, since);
     if (after > rule.limit && after > before) return type;
   }

@@ -1,0 +1,73 @@
+import type { Kysely } from 'kysely';
+import type { CollectTables } from './store.js';
+
+/** An event as consumers read it from the log: the indexed columns and the full Segment message. */
+export interface LoggedEvent {
+  offset: number;
+  workspaceId: string;
+  sourceId: string;
+  messageId: string;
+  type: string;
+  event: string | null;
+  userId: string | null;
+  anonymousId: string | null;
+  timestamp: number;
+  receivedAt: number;
+  message: Record<string, unknown>;
+}
+
+type Row = Omit<CollectTables['events'], 'payload'> & { payload: unknown };
+
+function toEvent(row: Row): LoggedEvent {
+  return {
+    offset: Number(row.offset),
+    workspaceId: row.workspace_id,
+    sourceId: row.source_id,
+    messageId: row.message_id,
+    type: row.type,
+    event: row.event,
+    userId: row.user_id,
+    anonymousId: row.anonymous_id,
+    timestamp: Number(row.timestamp),
+    receivedAt: Number(row.received_at),
+    message: (typeof row.payload === 'string' ? JSON.parse(row.payload) : row.payload) as Record<string, unknown>,
+  };
+}
+
+/**
+ * The read side of the log, for consumers. Every function takes the executor to run on, so a consumer
+ * reads, applies its effects and commits its offset in one transaction.
+ */
+export const eventLog = {
+  /** Where `consumer` has got to; on PostgreSQL the row stays locked until the transaction ends (one consumer at a time). */
+  async position(db: Kysely<any>, consumer: string, lock: boolean): Promise<number> {
+    const t = db as Kysely<CollectTables>;
+    await t.insertInto('log_consumers').values({ name: consumer, offset: 0, updated_at: new Date().toISOString() }).onConflict((oc) => oc.column('name').doNothing()).execute();
+    let query = t.selectFrom('log_consumers').select('offset').where('name', '=', consumer);
+    if (lock) query = query.forUpdate();
+    const row = await query.executeTakeFirstOrThrow();
+    return Number(row.offset);
+  },
+
+  async commit(db: Kysely<any>, consumer: string, offset: number): Promise<void> {
+    await (db as Kysely<CollectTables>).updateTable('log_consumers').set({ offset, updated_at: new Date().toISOString() }).where('name', '=', consumer).execute();
+  },
+
+  async read(db: Kysely<any>, afterOffset: number, limit: number): Promise<LoggedEvent[]> {
+    const rows = await (db as Kysely<CollectTables>).selectFrom('events').selectAll().where('offset', '>', afterOffset).orderBy('offset').limit(limit).execute();
+    return rows.map(toEvent);
+  },
+
+  async at(db: Kysely<any>, workspaceId: string, offsets: number[]): Promise<LoggedEvent[]> {
+    if (offsets.length === 0) return [];
+    const rows = await (db as Kysely<CollectTables>).selectFrom('events').selectAll().where('workspace_id', '=', workspaceId).where('offset', 'in', offsets).execute();
+    return rows.map(toEvent);
+  },
+
+  async end(db: Kysely<any>): Promise<number> {
+    const row = await (db as Kysely<CollectTables>).selectFrom('events').select((eb) => eb.fn.max('offset').as('end')).executeTakeFirst();
+    return Number(row?.end ?? 0);
+  },
+};
+
+export type EventLog = typeof eventLog;

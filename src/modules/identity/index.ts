@@ -1,0 +1,8 @@
+import type { Migrations } from '../../platform/db/migrate.js';
+import * as init from './migrations/202611240800-identity-init.js';
+
+export { createIdentityService, type IdentityService, type BatchResolution, type ProfileMerge } from './service.js';
+export { DEFAULT_RULES, JUNK_VALUES, RuleBook, type IdentifierRule } from './rules.js';
+export { extractIdentifiers, type Identifier, type Collection } from './identifiers.js';
+
+export const identityMigrations: Migrations = { '202611240800-identity-init': init };

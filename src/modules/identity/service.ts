@@ -1,0 +1,183 @@
+import { randomUUID } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import type { LoggedEvent } from '../collect/index.js';
+import { GraphView, type ProfileNode } from './graph.js';
+import { extractIdentifiers, keyOf, type Collection, type Identifier } from './identifiers.js';
+import { resolveEvent, type Resolution, type ResolutionWarning } from './resolve.js';
+import { RuleBook, type IdentifierRule } from './rules.js';
+import { identityStore as store, type IdentifierRow, type IdentityTables, type MergeLogRow, type ProfileRow } from './store.js';
+
+/** Where one event landed. */
+export interface EventProfiles {
+  profileId: string | null;
+  accountProfileId: string | null;
+  warnings: ResolutionWarning[];
+}
+
+export interface ProfileMerge {
+  workspaceId: string;
+  collection: Collection;
+  winner: string;
+  loser: string;
+}
+
+export interface BatchResolution {
+  /** By log offset; ids are final (a profile merged later in the same batch is already redirected). */
+  events: Map<number, EventProfiles>;
+  /** In the order they happened; effects owned by other modules (traits, timelines) follow them. */
+  merges: ProfileMerge[];
+}
+
+const RULES_CACHE_MS = 10_000;
+
+export function createIdentityService(deps: { now: () => number }) {
+  const rulesCache = new Map<string, { book: RuleBook; at: number }>();
+
+  async function ruleBook(db: Kysely<IdentityTables>, workspaceId: string): Promise<RuleBook> {
+    const cached = rulesCache.get(workspaceId);
+    if (cached && deps.now() - cached.at < RULES_CACHE_MS) return cached.book;
+    const rows = await store.rules(db, workspaceId);
+    const book = new RuleBook(
+      rows.map((r): IdentifierRule => ({ type: r.type, priority: r.priority, limit: r.limit_count, windowMs: r.window_ms === null ? null : Number(r.window_ms), blocked: JSON.parse(r.blocked) as string[] })),
+    );
+    rulesCache.set(workspaceId, { book, at: deps.now() });
+    return book;
+  }
+
+  /** Loads the part of the graph these keys touch: their owners, with every identifier those owners hold. */
+  async function loadView(db: Kysely<IdentityTables>, workspaceId: string, keys: string[]): Promise<GraphView> {
+    const view = new GraphView();
+    const hits = await store.identifiersByKey(db, workspaceId, keys);
+    const ownerIds = [...new Set(hits.map((h) => h.profile_id))];
+    if (ownerIds.length === 0) return view;
+    const [profiles, held] = await Promise.all([store.profilesById(db, ownerIds), store.identifiersOfProfiles(db, ownerIds)]);
+    const nodes = new Map<string, ProfileNode>();
+    for (const p of profiles) {
+      nodes.set(p.id, { id: p.id, collection: p.collection as Collection, createdOffset: Number(p.created_offset), merges: p.merges, identifiers: new Map() });
+    }
+    for (const h of held) {
+      nodes.get(h.profile_id)?.identifiers.set(`${h.type}:${h.value}`, { type: h.type, value: h.value, firstSeen: Number(h.first_seen), firstOffset: Number(h.first_offset) });
+    }
+    for (const node of nodes.values()) view.addProfile(node);
+    return view;
+  }
+
+  async function resolveWorkspace(db: Kysely<IdentityTables>, workspaceId: string, events: LoggedEvent[], out: BatchResolution): Promise<void> {
+    const rules = await ruleBook(db, workspaceId);
+    const extracted = events.map((e) => extractIdentifiers(e.message));
+    const keys = new Set<string>();
+    extracted.forEach((x) => {
+      for (const id of x.user) keys.add(GraphView.ownerKey('users', id));
+      for (const id of x.account) keys.add(GraphView.ownerKey('accounts', id));
+      if (x.previousId) {
+        keys.add(GraphView.ownerKey('users', { type: 'user_id', value: x.previousId }));
+        keys.add(GraphView.ownerKey('users', { type: 'anonymous_id', value: x.previousId }));
+      }
+    });
+    const view = await loadView(db, workspaceId, [...keys]);
+
+    const created: ProfileRow[] = [];
+    const log: Omit<MergeLogRow, 'id'>[] = [];
+    const merges: ProfileMerge[] = [];
+    const links: IdentityTables['profile_links'][] = [];
+    const newIdentifiers = new Map<string, { event: LoggedEvent; collection: Collection; id: Identifier }>();
+    const touched = new Set<ProfileNode>();
+    const redirect = new Map<string, string>();
+    const results: [number, { profileId: string | null; accountProfileId: string | null; warnings: ResolutionWarning[] }][] = [];
+
+    const record = (event: LoggedEvent, collection: Collection, r: Resolution) => {
+      if (!r.profileId) return;
+      const node = view.profiles.get(r.profileId)!;
+      touched.add(node);
+      const base = { workspace_id: workspaceId, event_offset: event.offset, message_id: event.messageId, at: event.timestamp };
+      if (r.created) {
+        created.push({ id: node.id, workspace_id: workspaceId, collection, created_offset: event.offset, created_at: event.timestamp, updated_at: event.timestamp, merges: 0, merged_into: null });
+        log.push({ ...base, profile_id: node.id, kind: 'created', other_profile_id: null, identifiers: JSON.stringify(r.attached), rule: 'no_match', message: null });
+      }
+      for (const id of r.attached) newIdentifiers.set(`${collection}|${keyOf(id)}`, { event, collection, id });
+      for (const m of r.merged) {
+        merges.push({ workspaceId, collection, winner: node.id, loser: m.profileId });
+        redirect.set(m.profileId, node.id);
+        log.push({
+          ...base, profile_id: node.id, kind: 'merged', other_profile_id: m.profileId, identifiers: JSON.stringify(m.moved),
+          rule: `shared:${m.via.map((v) => v.type).join(',')}`, message: `Linked by ${m.via.map((v) => `${v.type} "${v.value}"`).join(', ')}.`,
+        });
+      }
+      for (const w of r.warnings) {
+        log.push({ ...base, profile_id: node.id, kind: 'warning', other_profile_id: null, identifiers: JSON.stringify(w.identifier ? [w.identifier] : []), rule: w.rule, message: w.message });
+      }
+    };
+
+    events.forEach((event, i) => {
+      const x = extracted[i];
+      const userIds = [...x.user];
+      if (x.previousId) {
+        const asUser = view.ownerOf('users', { type: 'user_id', value: x.previousId });
+        userIds.push({ type: asUser ? 'user_id' : 'anonymous_id', value: x.previousId });
+      }
+      const r = resolveEvent(view, rules, { collection: 'users', identifiers: userIds, at: event.timestamp, offset: event.offset }, randomUUID);
+      record(event, 'users', r);
+      let accountProfileId: string | null = null;
+      const warnings = [...r.warnings];
+      if (x.account.length > 0) {
+        const ra = resolveEvent(view, rules, { collection: 'accounts', identifiers: x.account, at: event.timestamp, offset: event.offset }, randomUUID);
+        record(event, 'accounts', ra);
+        accountProfileId = ra.profileId;
+        warnings.push(...ra.warnings);
+        if (r.profileId && ra.profileId) links.push({ workspace_id: workspaceId, user_profile_id: r.profileId, account_profile_id: ra.profileId, created_at: event.timestamp });
+      }
+      results.push([event.offset, { profileId: r.profileId, accountProfileId, warnings }]);
+    });
+
+    const final = (id: string | null): string | null => {
+      let current = id;
+      while (current && redirect.has(current)) current = redirect.get(current)!;
+      return current;
+    };
+
+    // Writes, in an order that keeps every constraint: profiles, then merges as they happened, then new identifiers at their final owner.
+    await store.insertProfiles(db, created);
+    const last = events[events.length - 1].timestamp;
+    for (const m of merges) await store.merge(db, m.winner, m.loser, m.collection, last);
+    const rows: IdentifierRow[] = [];
+    for (const [ownerKey, n] of newIdentifiers) {
+      const owner = view.owners.get(ownerKey);
+      if (!owner) continue;
+      rows.push({
+        workspace_id: workspaceId, key: ownerKey, collection: n.collection, type: n.id.type, value: n.id.value, profile_id: owner,
+        first_seen: n.event.timestamp, first_offset: n.event.offset, first_message_id: n.event.messageId, source_id: n.event.sourceId,
+      });
+    }
+    await store.insertIdentifiers(db, rows);
+    await store.insertMergeLog(db, log);
+    for (const node of touched) if (view.profiles.has(node.id) && node.merges > 0) await store.setProfileCounters(db, node.id, node.merges, last);
+    const finalLinks = new Map<string, IdentityTables['profile_links']>();
+    for (const l of links) {
+      const link = { ...l, user_profile_id: final(l.user_profile_id)!, account_profile_id: final(l.account_profile_id)! };
+      finalLinks.set(`${link.user_profile_id}|${link.account_profile_id}`, link);
+    }
+    await store.link(db, [...finalLinks.values()]);
+
+    for (const [offset, r] of results) out.events.set(offset, { ...r, profileId: final(r.profileId), accountProfileId: final(r.accountProfileId) });
+    out.merges.push(...merges);
+  }
+
+  return {
+    /** Resolves a micro-batch of log events (in offset order) and writes the graph's changes on `db` (the batch's transaction). */
+    async resolveBatch(db: Kysely<any>, events: LoggedEvent[]): Promise<BatchResolution> {
+      const out: BatchResolution = { events: new Map(), merges: [] };
+      const byWorkspace = new Map<string, LoggedEvent[]>();
+      for (const e of events) {
+        const list = byWorkspace.get(e.workspaceId) ?? [];
+        list.push(e);
+        byWorkspace.set(e.workspaceId, list);
+      }
+      for (const [workspaceId, list] of byWorkspace) await resolveWorkspace(db as Kysely<IdentityTables>, workspaceId, list, out);
+      return out;
+    },
+    forgetRules: (workspaceId: string) => rulesCache.delete(workspaceId),
+    ruleBook: (db: Kysely<any>, workspaceId: string) => ruleBook(db as Kysely<IdentityTables>, workspaceId),
+  };
+}
+
+export type IdentityService = ReturnType<typeof createIdentityService>;

@@ -1,0 +1,100 @@
+import type { Generated, Kysely, Selectable } from 'kysely';
+import type { Collection } from './identifiers.js';
+
+export interface IdentityTables {
+  profiles: {
+    id: string;
+    workspace_id: string;
+    collection: string;
+    created_offset: number;
+    created_at: number;
+    updated_at: number;
+    merges: number;
+    merged_into: string | null;
+  };
+  identifiers: {
+    workspace_id: string;
+    key: string;
+    collection: string;
+    type: string;
+    value: string;
+    profile_id: string;
+    first_seen: number;
+    first_offset: number;
+    first_message_id: string;
+    source_id: string;
+  };
+  merge_log: {
+    id: Generated<number>;
+    workspace_id: string;
+    profile_id: string;
+    kind: string;
+    other_profile_id: string | null;
+    identifiers: string;
+    rule: string;
+    message: string | null;
+    event_offset: number | null;
+    message_id: string | null;
+    at: number;
+  };
+  identity_rules: { workspace_id: string; type: string; priority: number; limit_count: number; window_ms: number | null; blocked: string };
+  profile_links: { workspace_id: string; user_profile_id: string; account_profile_id: string; created_at: number };
+}
+
+export type ProfileRow = IdentityTables['profiles'];
+export type IdentifierRow = IdentityTables['identifiers'];
+export type MergeLogRow = Selectable<IdentityTables['merge_log']>;
+
+/** Large IN lists are cut to stay under both engines' bound-parameter limits. */
+export function chunks<T>(items: T[], size = 500): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+export const identityStore = {
+  async identifiersByKey(db: Kysely<IdentityTables>, workspaceId: string, keys: string[]) {
+    const rows: IdentifierRow[] = [];
+    for (const part of chunks(keys)) rows.push(...(await db.selectFrom('identifiers').selectAll().where('workspace_id', '=', workspaceId).where('key', 'in', part).execute()));
+    return rows;
+  },
+  async identifiersOfProfiles(db: Kysely<IdentityTables>, profileIds: string[]) {
+    const rows: IdentifierRow[] = [];
+    for (const part of chunks(profileIds)) rows.push(...(await db.selectFrom('identifiers').selectAll().where('profile_id', 'in', part).execute()));
+    return rows;
+  },
+  async profilesById(db: Kysely<IdentityTables>, ids: string[]) {
+    const rows: ProfileRow[] = [];
+    for (const part of chunks(ids)) rows.push(...(await db.selectFrom('profiles').selectAll().where('id', 'in', part).execute()));
+    return rows;
+  },
+  async insertProfiles(db: Kysely<IdentityTables>, rows: ProfileRow[]) {
+    for (const part of chunks(rows, 100)) await db.insertInto('profiles').values(part).execute();
+  },
+  async insertIdentifiers(db: Kysely<IdentityTables>, rows: IdentifierRow[]) {
+    for (const part of chunks(rows, 100)) await db.insertInto('identifiers').values(part).execute();
+  },
+  async insertMergeLog(db: Kysely<IdentityTables>, rows: Omit<MergeLogRow, 'id'>[]) {
+    for (const part of chunks(rows, 100)) await db.insertInto('merge_log').values(part).execute();
+  },
+  /** Folds `loser` into `winner`: its identifiers, its tombstone chain and its account links. */
+  async merge(db: Kysely<IdentityTables>, winner: string, loser: string, collection: Collection, at: number) {
+    await db.updateTable('identifiers').set({ profile_id: winner }).where('profile_id', '=', loser).execute();
+    await db.updateTable('profiles').set({ merged_into: winner, updated_at: at }).where((eb) => eb.or([eb('id', '=', loser), eb('merged_into', '=', loser)])).execute();
+    const mine = collection === 'users' ? 'user_profile_id' : 'account_profile_id';
+    const links = await db.selectFrom('profile_links').selectAll().where(mine, '=', loser).execute();
+    for (const link of links) {
+      await db.insertInto('profile_links').values({ ...link, [mine]: winner }).onConflict((oc) => oc.columns(['user_profile_id', 'account_profile_id']).doNothing()).execute();
+    }
+    await db.deleteFrom('profile_links').where(mine, '=', loser).execute();
+  },
+  async setProfileCounters(db: Kysely<IdentityTables>, id: string, merges: number, at: number) {
+    await db.updateTable('profiles').set({ merges, updated_at: at }).where('id', '=', id).execute();
+  },
+  async link(db: Kysely<IdentityTables>, rows: IdentityTables['profile_links'][]) {
+    for (const part of chunks(rows, 100)) {
+      await db.insertInto('profile_links').values(part).onConflict((oc) => oc.columns(['user_profile_id', 'account_profile_id']).doNothing()).execute();
+    }
+  },
+  rules: (db: Kysely<IdentityTables>, workspaceId: string) => db.selectFrom('identity_rules').selectAll().where('workspace_id', '=', workspaceId).execute(),
+};

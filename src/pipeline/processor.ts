@@ -1,0 +1,103 @@
+import { Counter, Histogram } from 'prom-client';
+import { eventLog } from '../modules/collect/index.js';
+import type { IdentityService } from '../modules/identity/index.js';
+import type { ProfilesService } from '../modules/profiles/index.js';
+import type { Database } from '../platform/db/database.js';
+import type { Log } from '../platform/log.js';
+import type { Metrics } from '../platform/metrics.js';
+
+export const PIPELINE_CONSUMER = 'pipeline';
+
+export interface PipelineOptions {
+  batchSize: number;
+  idleMs: number;
+}
+
+/**
+ * The log consumer: reads micro-batches in offset order and applies identity resolution, then traits
+ * and timelines, committing its offset in the same transaction as those effects. A crash replays the
+ * batch (nothing was committed) and never skips or applies it twice. On PostgreSQL the consumer's offset
+ * row is locked for the transaction, so two workers never apply the same batch.
+ */
+export function createPipeline(deps: { database: Database; identity: IdentityService; profiles: ProfilesService; log: Log; metrics: Metrics; options?: Partial<PipelineOptions> }) {
+  const { database, identity, profiles, log } = deps;
+  const options: PipelineOptions = { batchSize: 1000, idleMs: 25, ...deps.options };
+  const processed = new Counter({ name: 'rapport_pipeline_events_processed_total', help: 'Log events applied by the pipeline.', registers: [deps.metrics] });
+  const failures = new Counter({ name: 'rapport_pipeline_batch_failures_total', help: 'Micro-batches that failed and will be retried.', registers: [deps.metrics] });
+  const duration = new Histogram({
+    name: 'rapport_pipeline_batch_seconds', help: 'Time to apply one micro-batch.', registers: [deps.metrics],
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+  });
+
+  let running = false;
+  let loop: Promise<void> | undefined;
+  let wake: (() => void) | undefined;
+
+  async function processBatch(): Promise<number> {
+    const stop = duration.startTimer();
+    const count = await database.db.transaction().execute(async (tx) => {
+      const from = await eventLog.position(tx, PIPELINE_CONSUMER, database.engine === 'postgres');
+      const events = await eventLog.read(tx, from, options.batchSize);
+      if (events.length === 0) return 0;
+      const resolution = await identity.resolveBatch(tx, events);
+      await profiles.applyBatch(tx, events, resolution.events, resolution.merges);
+      await eventLog.commit(tx, PIPELINE_CONSUMER, events[events.length - 1].offset);
+      return events.length;
+    });
+    if (count > 0) {
+      stop();
+      processed.inc(count);
+    }
+    return count;
+  }
+
+  const sleep = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+
+  async function run(): Promise<void> {
+    let backoff = 100;
+    while (running) {
+      try {
+        const n = await processBatch();
+        backoff = 100;
+        if (n < options.batchSize && running) await sleep(options.idleMs);
+      } catch (error) {
+        failures.inc();
+        log.error({ err: error }, 'pipeline batch failed; retrying');
+        if (running) await sleep(backoff);
+        backoff = Math.min(backoff * 2, 5000);
+      }
+    }
+  }
+
+  return {
+    processBatch,
+    /** Applies everything in the log now; for tests and the CLI. */
+    async drain(): Promise<number> {
+      let total = 0;
+      for (let n = await processBatch(); n > 0; n = await processBatch()) total += n;
+      return total;
+    },
+    start() {
+      if (running) return;
+      running = true;
+      loop = run();
+    },
+    /** Lets the batch in flight commit, then stops. */
+    async stop() {
+      running = false;
+      wake?.();
+      await loop;
+    },
+    /** A hint that the log grew: skip the idle wait. */
+    poke: () => wake?.(),
+  };
+}
+
+export type Pipeline = ReturnType<typeof createPipeline>;
