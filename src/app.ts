@@ -4,8 +4,9 @@ import type { FastifyInstance } from 'fastify';
 import { sql } from 'kysely';
 import { accessMigrations, createAccess } from './modules/access/index.js';
 import { collectMigrations, createCollect } from './modules/collect/index.js';
-import { createIdentityService, identityMigrations } from './modules/identity/index.js';
-import { createProfilesService, profilesMigrations } from './modules/profiles/index.js';
+import { eventLog } from './modules/collect/index.js';
+import { createDirectory, createIdentityService, identityMigrations } from './modules/identity/index.js';
+import { createProfilesService, profileApiRoutes, profilesMigrations } from './modules/profiles/index.js';
 import { createPipeline } from './pipeline/processor.js';
 import { systemClock, type Clock } from './platform/clock.js';
 import type { Config } from './platform/config.js';
@@ -36,7 +37,8 @@ export async function openRapport(config: Config, deps: { log?: Log; clock?: Clo
   const identity = createIdentityService({ now: () => clock.now() });
   const profiles = createProfilesService({ now: () => clock.now() });
   const pipeline = createPipeline({ database, identity, profiles, log, metrics });
-  return { log, clock, database, metrics, access, collect, identity, profiles, pipeline };
+  const directory = createDirectory(database.db);
+  return { log, clock, database, metrics, access, collect, identity, profiles, pipeline, directory };
 }
 
 export type RapportCore = Awaited<ReturnType<typeof openRapport>>;
@@ -83,6 +85,12 @@ export async function createRapport(config: Config, deps: { log?: Log; clock?: C
   });
   await collect.register(app, { managementPrefix: API, workspace: (id) => access.service.workspace(id) });
   await access.register(app, { managementPrefix: API });
+  await app.register(profileApiRoutes, {
+    db: database.db,
+    directory: core.directory,
+    profiles: core.profiles,
+    eventsAt: (workspaceId, offsets) => eventLog.at(database.db, workspaceId, offsets),
+  });
   await app.ready();
   if (config.role !== 'api') core.pipeline.start();
 

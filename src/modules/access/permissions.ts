@@ -6,6 +6,10 @@ export const PERMISSIONS = [
   'debugger:read',
   'api_keys:read',
   'api_keys:write',
+  'profiles:read',
+  'profiles:write',
+  'identity:read',
+  'identity:write',
 ] as const;
 
 export type Permission = (typeof PERMISSIONS)[number];

@@ -6,3 +6,5 @@ export { DEFAULT_RULES, JUNK_VALUES, RuleBook, type IdentifierRule } from './rul
 export { extractIdentifiers, type Identifier, type Collection } from './identifiers.js';
 
 export const identityMigrations: Migrations = { '202611240800-identity-init': init };
+export { createDirectory, parseExternalId, normalizeLookup, type Directory } from './directory.js';
+export type { ProfileRow, IdentifierRow, MergeLogRow } from './store.js';

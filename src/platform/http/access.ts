@@ -6,7 +6,7 @@ import { errors } from '../errors.js';
  * fails at start-up, so an unguarded route cannot ship.
  * - `public`: anyone (health, metrics, the analytics.js bundle).
  * - `write-key`: a source's write key, in `Authorization: Basic` or the body's `writeKey`; can only ingest.
- * - `{ permission }`: an API key (`Authorization: Bearer`) whose role grants that permission.
+ * - `{ permission }`: an API key (`Authorization: Bearer`, or Basic username) whose role grants that permission.
  */
 export type RouteAccess = 'public' | 'write-key' | { permission: string };
 
@@ -75,9 +75,10 @@ export function installGuard(app: FastifyInstance, authenticators: Authenticator
   app.addHook('onRequest', async (request) => {
     const access = request.routeOptions.config?.access;
     if (!access || access === 'public' || access === 'write-key') return;
-    const token = bearerToken(request);
+    // Bearer, or Basic with the key as username (Segment's Profile API convention).
+    const token = bearerToken(request) ?? basicUser(request);
     const principal = token ? await authenticators.bearer(token) : null;
-    if (!principal) throw errors.authentication('Send a valid API key as "Authorization: Bearer <key>".');
+    if (!principal) throw errors.authentication('Send a valid API key as "Authorization: Bearer <key>" or as the Basic username.');
     if (!principal.can(access.permission)) throw errors.forbidden(`This key's role lacks the "${access.permission}" permission.`);
     request.principal = principal;
   });

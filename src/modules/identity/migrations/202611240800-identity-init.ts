@@ -33,6 +33,7 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addPrimaryKeyConstraint('identifiers_pk', ['workspace_id', 'key'])
     .execute();
   await db.schema.createIndex('identifiers_profile').on('identifiers').column('profile_id').execute();
+  await db.schema.createIndex('identifiers_value').on('identifiers').columns(['workspace_id', 'value']).execute();
 
   await db.schema
     .createTable('merge_log')

@@ -1,0 +1,71 @@
+import type { Kysely } from 'kysely';
+import { errors } from '../../platform/errors.js';
+import { normalizeEmail, normalizePhone, type Collection, type Identifier } from './identifiers.js';
+import type { IdentifierRow, IdentityTables, ProfileRow } from './store.js';
+
+/** A lookup value normalised the way the pipeline stored it, so `email:Ada@X.com` finds `ada@x.com`. */
+export function normalizeLookup(id: Identifier): Identifier {
+  if (id.type === 'email') return { type: id.type, value: normalizeEmail(id.value) ?? id.value };
+  if (id.type === 'phone') return { type: id.type, value: normalizePhone(id.value) ?? id.value };
+  return id;
+}
+
+/** Parses Segment's `<type>:<value>` profile reference (the value may itself contain colons). */
+export function parseExternalId(ref: string): Identifier {
+  const at = ref.indexOf(':');
+  if (at <= 0 || at === ref.length - 1) throw errors.invalidRequest(`"${ref}" is not an identifier; use <type>:<value>, e.g. user_id:123.`);
+  return normalizeLookup({ type: ref.slice(0, at), value: ref.slice(at + 1) });
+}
+
+/** Read side of the identity graph: finding profiles and what they hold. */
+export function createDirectory(rawDb: Kysely<any>) {
+  const db = rawDb as Kysely<IdentityTables>;
+
+  async function live(workspaceId: string, id: string): Promise<ProfileRow | undefined> {
+    let row = await db.selectFrom('profiles').selectAll().where('workspace_id', '=', workspaceId).where('id', '=', id).executeTakeFirst();
+    // A merged profile's id keeps working: follow it to the survivor.
+    for (let hops = 0; row?.merged_into && hops < 10; hops++) {
+      row = await db.selectFrom('profiles').selectAll().where('id', '=', row.merged_into).executeTakeFirst();
+    }
+    return row;
+  }
+
+  return {
+    live,
+    async byIdentifier(workspaceId: string, collection: Collection, id: Identifier): Promise<ProfileRow | undefined> {
+      const hit = await db.selectFrom('identifiers').select('profile_id').where('workspace_id', '=', workspaceId).where('key', '=', `${collection}|${id.type}:${id.value}`).executeTakeFirst();
+      return hit ? live(workspaceId, hit.profile_id) : undefined;
+    },
+    identifiers: (profileId: string): Promise<IdentifierRow[]> =>
+      db.selectFrom('identifiers').selectAll().where('profile_id', '=', profileId).orderBy('first_offset').orderBy('key').execute(),
+    async links(profileId: string, collection: Collection): Promise<string[]> {
+      const [mine, theirs] = collection === 'users' ? (['user_profile_id', 'account_profile_id'] as const) : (['account_profile_id', 'user_profile_id'] as const);
+      const rows = await db.selectFrom('profile_links').select(theirs).where(mine, '=', profileId).execute();
+      return rows.map((r) => (r as Record<string, string>)[theirs]);
+    },
+    mergeLog: (profileId: string, limit = 200) =>
+      db.selectFrom('merge_log').selectAll().where((eb) => eb.or([eb('profile_id', '=', profileId), eb('other_profile_id', '=', profileId)])).orderBy('id', 'desc').limit(limit).execute(),
+    /** Profiles of a workspace, newest first, keyset-paginated on (created_at, id). */
+    async list(workspaceId: string, collection: Collection, limit: number, after?: { createdAt: number; id: string }) {
+      let q = db.selectFrom('profiles').selectAll().where('workspace_id', '=', workspaceId).where('collection', '=', collection).where('merged_into', 'is', null);
+      if (after) q = q.where((eb) => eb.or([eb('created_at', '<', after.createdAt), eb.and([eb('created_at', '=', after.createdAt), eb('id', '<', after.id)])]));
+      return q.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(limit).execute();
+    },
+    /** Profiles holding an identifier whose value starts with `prefix` (any type), for search boxes. */
+    async searchIdentifiers(workspaceId: string, collection: Collection, prefix: string, limit: number): Promise<string[]> {
+      const rows = await db
+        .selectFrom('identifiers')
+        .select('profile_id')
+        .distinct()
+        .where('workspace_id', '=', workspaceId)
+        .where('collection', '=', collection)
+        .where('value', '>=', prefix)
+        .where('value', '<', prefix + '\uffff')
+        .limit(limit)
+        .execute();
+      return rows.map((r) => r.profile_id);
+    },
+  };
+}
+
+export type Directory = ReturnType<typeof createDirectory>;
