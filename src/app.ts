@@ -5,8 +5,9 @@ import { sql } from 'kysely';
 import { accessMigrations, createAccess } from './modules/access/index.js';
 import { collectMigrations, createCollect } from './modules/collect/index.js';
 import { eventLog } from './modules/collect/index.js';
-import { createDirectory, createIdentityService, identityMigrations } from './modules/identity/index.js';
-import { createProfilesService, profileApiRoutes, profilesMigrations } from './modules/profiles/index.js';
+import { createDirectory, createIdentityService, identityMigrations, identityRoutes } from './modules/identity/index.js';
+import { createProfilesService, profileApiRoutes, profileManagementRoutes, profilesMigrations } from './modules/profiles/index.js';
+import { splitProfile } from './workflows/split-profile.js';
 import { createPipeline } from './pipeline/processor.js';
 import { systemClock, type Clock } from './platform/clock.js';
 import type { Config } from './platform/config.js';
@@ -91,6 +92,14 @@ export async function createRapport(config: Config, deps: { log?: Log; clock?: C
     profiles: core.profiles,
     eventsAt: (workspaceId, offsets) => eventLog.at(database.db, workspaceId, offsets),
   });
+  await app.register(profileManagementRoutes, {
+    prefix: API,
+    db: database.db,
+    directory: core.directory,
+    profiles: core.profiles,
+    split: (input) => splitProfile({ database, identity: core.identity, profiles: core.profiles }, { ...input, now: core.clock.now() }),
+  });
+  await app.register(identityRoutes, { prefix: API, db: database.db, forget: (workspaceId) => core.identity.forgetRules(workspaceId) });
   await app.ready();
   if (config.role !== 'api') core.pipeline.start();
 

@@ -59,9 +59,13 @@ export const eventLog = {
   },
 
   async at(db: Kysely<any>, workspaceId: string, offsets: number[]): Promise<LoggedEvent[]> {
-    if (offsets.length === 0) return [];
-    const rows = await (db as Kysely<CollectTables>).selectFrom('events').selectAll().where('workspace_id', '=', workspaceId).where('offset', 'in', offsets).execute();
-    return rows.map(toEvent);
+    const out: LoggedEvent[] = [];
+    for (let i = 0; i < offsets.length; i += 1000) {
+      const part = offsets.slice(i, i + 1000);
+      const rows = await (db as Kysely<CollectTables>).selectFrom('events').selectAll().where('workspace_id', '=', workspaceId).where('offset', 'in', part).execute();
+      out.push(...rows.map(toEvent));
+    }
+    return out.sort((a, b) => a.offset - b.offset);
   },
 
   async end(db: Kysely<any>): Promise<number> {

@@ -30,6 +30,8 @@ export function createDirectory(rawDb: Kysely<any>) {
     return row;
   }
 
+  const fetchLog = (ids: string[]) => db.selectFrom('merge_log').selectAll().where('profile_id', 'in', ids).orderBy('id').execute();
+
   return {
     live,
     async byIdentifier(workspaceId: string, collection: Collection, id: Identifier): Promise<ProfileRow | undefined> {
@@ -45,6 +47,19 @@ export function createDirectory(rawDb: Kysely<any>) {
     },
     mergeLog: (profileId: string, limit = 200) =>
       db.selectFrom('merge_log').selectAll().where((eb) => eb.or([eb('profile_id', '=', profileId), eb('other_profile_id', '=', profileId)])).orderBy('id', 'desc').limit(limit).execute(),
+    /** The merge log of a profile and of every profile merged into it, transitively. */
+    async mergeHistory(profileId: string) {
+      const rows: Awaited<ReturnType<typeof fetchLog>> = [];
+      const seen = new Set<string>();
+      let frontier = [profileId];
+      while (frontier.length > 0 && seen.size < 1000) {
+        frontier.forEach((id) => seen.add(id));
+        const batch = await fetchLog(frontier);
+        rows.push(...batch.filter((r) => !rows.some((x) => x.id === r.id)));
+        frontier = [...new Set(batch.filter((r) => r.kind === 'merged' && r.other_profile_id && !seen.has(r.other_profile_id)).map((r) => r.other_profile_id!))];
+      }
+      return rows;
+    },
     /** Profiles of a workspace, newest first, keyset-paginated on (created_at, id). */
     async list(workspaceId: string, collection: Collection, limit: number, after?: { createdAt: number; id: string }) {
       let q = db.selectFrom('profiles').selectAll().where('workspace_id', '=', workspaceId).where('collection', '=', collection).where('merged_into', 'is', null);

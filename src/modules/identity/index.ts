@@ -8,3 +8,5 @@ export { extractIdentifiers, type Identifier, type Collection } from './identifi
 export const identityMigrations: Migrations = { '202611240800-identity-init': init };
 export { createDirectory, parseExternalId, normalizeLookup, type Directory } from './directory.js';
 export type { ProfileRow, IdentifierRow, MergeLogRow } from './store.js';
+export { identityRoutes } from './routes.js';
+export { explain, type Explanation } from './explain.js';

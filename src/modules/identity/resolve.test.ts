@@ -38,7 +38,7 @@ describe('identity resolution', () => {
     see({ anonymous_id: 'a1' });
     const r = see({ user_id: 'u1', anonymous_id: 'a1' });
     expect(r.profileId).toBe('p1');
-    expect(r.merged).toEqual([{ profileId: 'p2', via: [{ type: 'anonymous_id', value: 'a1' }], moved: [{ type: 'anonymous_id', value: 'a1' }] }]);
+    expect(r.merged).toEqual([{ profileId: 'p2', anchor: [{ type: 'user_id', value: 'u1' }], via: [{ type: 'anonymous_id', value: 'a1' }], moved: [{ type: 'anonymous_id', value: 'a1' }] }]);
     expect(idsOf('p1')).toEqual(['anonymous_id:a1', 'user_id:u1']);
   });
 

@@ -17,7 +17,7 @@ export interface Resolution {
   /** Identifiers this event added to the profile. */
   attached: Identifier[];
   /** Profiles folded into `profileId` by this event, oldest first, with the identifiers that linked them. */
-  merged: { profileId: string; via: Identifier[]; moved: Identifier[] }[];
+  merged: { profileId: string; via: Identifier[]; anchor: Identifier[]; moved: Identifier[] }[];
   warnings: ResolutionWarning[];
 }
 
@@ -97,8 +97,10 @@ export function resolveEvent(view: GraphView, rules: RuleBook, event: EventIdent
       return others.length > 0 ? attachOnly(view, rules, event, candidates, warnings, true) : { profileId: target.id, created: false, attached: [], merged: [], warnings };
     }
 
+    const anchor = candidates.filter((id) => view.ownerOf(event.collection, id) === target);
     const merged = others.map((o) => ({
       profileId: o.id,
+      anchor,
       via: candidates.filter((id) => view.ownerOf(event.collection, id) === o),
       moved: [...o.identifiers.values()].map(({ type, value }) => ({ type, value })),
     }));
@@ -113,8 +115,13 @@ export function resolveEvent(view: GraphView, rules: RuleBook, event: EventIdent
 function attachOnly(view: GraphView, rules: RuleBook, event: EventIdentity, candidates: Identifier[], warnings: ResolutionWarning[], noNewIds = false): Resolution {
   const best = candidates.map((id) => view.ownerOf(event.collection, id)).find((p): p is ProfileNode => Boolean(p))!;
   const fresh = noNewIds ? [] : candidates.filter((id) => !view.ownerOf(event.collection, id));
-  const attached = fresh.filter((id) => !limitViolation(rules, event.at, best, [], [id]));
-  for (const id of attached) view.attach(best, id, event.at, event.offset);
+  const attached: Identifier[] = [];
+  // One at a time, so two new values of one type cannot pass the limit check together.
+  for (const id of fresh) {
+    if (limitViolation(rules, event.at, best, [], [id])) continue;
+    view.attach(best, id, event.at, event.offset);
+    attached.push(id);
+  }
   return { profileId: best.id, created: false, attached, merged: [], warnings };
 }
 

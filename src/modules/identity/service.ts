@@ -5,12 +5,15 @@ import { GraphView, type ProfileNode } from './graph.js';
 import { extractIdentifiers, keyOf, type Collection, type Identifier } from './identifiers.js';
 import { resolveEvent, type Resolution, type ResolutionWarning } from './resolve.js';
 import { RuleBook, type IdentifierRule } from './rules.js';
+import { errors } from '../../platform/errors.js';
 import { identityStore as store, type IdentifierRow, type IdentityTables, type MergeLogRow, type ProfileRow } from './store.js';
 
 /** Where one event landed. */
 export interface EventProfiles {
   profileId: string | null;
   accountProfileId: string | null;
+  /** `type:value` of every identifier the event carried for the user (what a split re-attributes by). */
+  identifiers: string[];
   warnings: ResolutionWarning[];
 }
 
@@ -29,6 +32,8 @@ export interface BatchResolution {
 }
 
 const RULES_CACHE_MS = 10_000;
+
+const list = (ids: Identifier[]) => ids.map((v) => `${v.type} "${v.value}"`).join(', ');
 
 export function createIdentityService(deps: { now: () => number }) {
   const rulesCache = new Map<string, { book: RuleBook; at: number }>();
@@ -83,7 +88,7 @@ export function createIdentityService(deps: { now: () => number }) {
     const newIdentifiers = new Map<string, { event: LoggedEvent; collection: Collection; id: Identifier }>();
     const touched = new Set<ProfileNode>();
     const redirect = new Map<string, string>();
-    const results: [number, { profileId: string | null; accountProfileId: string | null; warnings: ResolutionWarning[] }][] = [];
+    const results: [number, EventProfiles][] = [];
 
     const record = (event: LoggedEvent, collection: Collection, r: Resolution) => {
       if (!r.profileId) return;
@@ -100,7 +105,8 @@ export function createIdentityService(deps: { now: () => number }) {
         redirect.set(m.profileId, node.id);
         log.push({
           ...base, profile_id: node.id, kind: 'merged', other_profile_id: m.profileId, identifiers: JSON.stringify(m.moved),
-          rule: `shared:${m.via.map((v) => v.type).join(',')}`, message: `Linked by ${m.via.map((v) => `${v.type} "${v.value}"`).join(', ')}.`,
+          rule: `linked:${[...new Set([...m.anchor, ...m.via].map((v) => v.type))].join('+')}`,
+          message: `One event carried ${list(m.anchor)} (on this profile) and ${list(m.via)} (on profile ${m.profileId}).`,
         });
       }
       for (const w of r.warnings) {
@@ -126,7 +132,7 @@ export function createIdentityService(deps: { now: () => number }) {
         warnings.push(...ra.warnings);
         if (r.profileId && ra.profileId) links.push({ workspace_id: workspaceId, user_profile_id: r.profileId, account_profile_id: ra.profileId, created_at: event.timestamp });
       }
-      results.push([event.offset, { profileId: r.profileId, accountProfileId, warnings }]);
+      results.push([event.offset, { profileId: r.profileId, accountProfileId, identifiers: userIds.map(keyOf), warnings }]);
     });
 
     const final = (id: string | null): string | null => {
@@ -174,6 +180,30 @@ export function createIdentityService(deps: { now: () => number }) {
       }
       for (const [workspaceId, list] of byWorkspace) await resolveWorkspace(db as Kysely<IdentityTables>, workspaceId, list, out);
       return out;
+    },
+    /**
+     * Moves one identifier off a profile onto a new profile and records the split in the merge log.
+     * Runs on the caller's transaction; the caller re-attributes events and traits.
+     */
+    async splitIdentifier(rawDb: Kysely<any>, workspaceId: string, profileId: string, id: Identifier, actor: string, at: number, offset: number) {
+      const db = rawDb as Kysely<IdentityTables>;
+      const profile = await db.selectFrom('profiles').selectAll().where('workspace_id', '=', workspaceId).where('id', '=', profileId).executeTakeFirst();
+      if (!profile) throw errors.notFound('Profile');
+      if (profile.merged_into) throw errors.conflict(`Profile ${profileId} was merged into ${profile.merged_into}; split that profile instead.`);
+      const collection = profile.collection as Collection;
+      const held = await store.identifiersOfProfiles(db, [profileId]);
+      const key = `${collection}|${id.type}:${id.value}`;
+      if (!held.some((h) => h.key === key)) throw errors.notFound(`Identifier ${id.type}:${id.value} on this profile`);
+      if (held.length < 2) throw errors.conflict('A profile with a single identifier cannot be split.');
+      const newProfileId = randomUUID();
+      await store.insertProfiles(db, [{ id: newProfileId, workspace_id: workspaceId, collection, created_offset: offset, created_at: at, updated_at: at, merges: 0, merged_into: null }]);
+      await db.updateTable('identifiers').set({ profile_id: newProfileId }).where('workspace_id', '=', workspaceId).where('key', '=', key).execute();
+      const common = { workspace_id: workspaceId, identifiers: JSON.stringify([id]), event_offset: null, message_id: null, at };
+      await store.insertMergeLog(db, [
+        { ...common, profile_id: profileId, kind: 'split', other_profile_id: newProfileId, rule: 'manual:split', message: `${id.type} "${id.value}" split off to a new profile by ${actor}.` },
+        { ...common, profile_id: newProfileId, kind: 'created', other_profile_id: profileId, rule: 'split', message: `Created by splitting ${id.type} "${id.value}" off profile ${profileId}.` },
+      ]);
+      return { newProfileId, collection };
     },
     forgetRules: (workspaceId: string) => rulesCache.delete(workspaceId),
     ruleBook: (db: Kysely<any>, workspaceId: string) => ruleBook(db as Kysely<IdentityTables>, workspaceId),

@@ -6,6 +6,7 @@ import { DEFAULT_SET_ONCE, reduceTraitWrites, traitsOf, type TraitWrite } from '
 export interface Attribution {
   profileId: string | null;
   accountProfileId: string | null;
+  identifiers: string[];
 }
 
 export interface Merge {
@@ -54,7 +55,7 @@ export function createProfilesService(deps: { now: () => number }) {
       for (const e of events) {
         const a = attribution.get(e.offset);
         if (!a) continue;
-        const ids = JSON.stringify([e.userId && `user_id:${e.userId}`, e.anonymousId && `anonymous_id:${e.anonymousId}`].filter(Boolean));
+        const ids = JSON.stringify(a.identifiers);
         const { user, account } = traitsOf(e.message);
         const base = { workspaceId: e.workspaceId, at: e.timestamp, offset: e.offset, sourceId: e.sourceId, messageId: e.messageId };
         if (a.profileId) {
@@ -76,6 +77,36 @@ export function createProfilesService(deps: { now: () => number }) {
         }));
       await store.writeTraits(t, rows(false), false);
       await store.writeTraits(t, rows(true), true);
+    },
+
+    /** Moves the timeline entries of `from` that carried identifier `key` to `to`; returns their offsets. */
+    async reattribute(db: Kysely<any>, from: string, to: string, key: string): Promise<number[]> {
+      const t = db as Kysely<ProfilesTables>;
+      const offsets = (await store.timeline(t, from)).filter((r) => (JSON.parse(r.identifiers) as string[]).includes(key)).map((r) => Number(r.event_offset));
+      for (let i = 0; i < offsets.length; i += 500) await store.moveTimeline(t, from, to, offsets.slice(i, i + 500));
+      return offsets;
+    },
+
+    /** Rebuilds a profile's traits from the events on its timeline (after a split changed which events it has). */
+    async rebuildTraits(db: Kysely<any>, profileId: string, collection: 'users' | 'accounts', events: LoggedEvent[]) {
+      const t = db as Kysely<ProfilesTables>;
+      await store.deleteTraits(t, profileId);
+      if (events.length === 0) return;
+      const setOnce = await setOnceNames(t, events[0].workspaceId);
+      const writes: TraitWrite[] = [];
+      for (const e of events) {
+        const bag = traitsOf(e.message)[collection === 'users' ? 'user' : 'account'];
+        for (const [name, value] of Object.entries(bag)) {
+          writes.push({ workspaceId: e.workspaceId, profileId, name, value, at: e.timestamp, offset: e.offset, sourceId: e.sourceId, messageId: e.messageId });
+        }
+      }
+      const reduced = reduceTraitWrites(writes, (_ws, name) => setOnce.has(name));
+      const toRows = (once: boolean) => reduced.filter((w) => setOnce.has(w.name) === once).map((w) => ({
+        workspace_id: w.workspaceId, profile_id: w.profileId, name: w.name, value: JSON.stringify(w.value ?? null),
+        updated_at: w.at, event_offset: w.offset, source_id: w.sourceId, message_id: w.messageId,
+      }));
+      await store.writeTraits(t, toRows(false), false);
+      await store.writeTraits(t, toRows(true), true);
     },
 
     traits: (db: Kysely<any>, profileId: string) => store.traitsOf(db as Kysely<ProfilesTables>, profileId),

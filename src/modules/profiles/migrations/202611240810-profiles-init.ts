@@ -14,6 +14,7 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('message_id', 'text', (c) => c.notNull())
     .addPrimaryKeyConstraint('profile_traits_pk', ['profile_id', 'name'])
     .execute();
+  await db.schema.createIndex('profile_traits_search').on('profile_traits').columns(['workspace_id', 'name', 'value']).execute();
 
   // The timeline: which log events belong to which profile; re-pointed on merge and split.
   await db.schema
