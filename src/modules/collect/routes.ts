@@ -35,7 +35,8 @@ export async function collectionRoutes(app: FastifyInstance, { collect }: { coll
   // Browsers post from any site; analytics.js avoids preflights with text/plain, other clients do not.
   app.addHook('onRequest', async (request, reply) => {
     const origin = request.headers.origin;
-    reply.header('access-control-allow-origin', origin ?? '*');
+    // Retry-After is not a CORS-safelisted header: without this, analytics.js cannot see how long to back off.
+    reply.header('access-control-allow-origin', origin ?? '*').header('access-control-expose-headers', 'Retry-After, X-RateLimit-Reset');
     if (origin) reply.header('access-control-allow-credentials', 'true').header('vary', 'Origin');
   });
   app.options('/*', { config: { access: 'public' }, schema: { hide: true } }, async (request, reply) => {
