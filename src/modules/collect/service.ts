@@ -148,7 +148,8 @@ export function createCollectService(deps: { database: Database; store: CollectS
         result.rejected.push({ index, messageId: normalized.messageId, reason: normalized.reason });
         rejections.push({
           workspaceId: source.workspaceId, sourceId: source.id, receivedAt: facts.receivedAt, reason: normalized.reason,
-          messageId: normalized.messageId, payload: JSON.stringify(item) ?? 'null',
+          // A call posted to /v1/track names its type in the URL only; keep it so the debugger can show it.
+          messageId: normalized.messageId, payload: JSON.stringify(call !== 'batch' && isObject(item) ? { ...item, type: call } : item) ?? 'null',
         });
       }
     });
