@@ -19,6 +19,12 @@ export function createHttpServer({ log, authenticators }: HttpServerOptions): Fa
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true } },
   });
   declareAccessOnEveryRoute(app);
+  // Clients that label every request JSON send bodiless POSTs (rotate-write-key) and DELETEs that way too.
+  const json = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) =>
+    body === '' ? done(null, undefined) : json(request, body as string, done),
+  );
   installGuard(app, authenticators);
 
   app.setErrorHandler((error: FastifyError | RapportError, request, reply) => {
