@@ -62,6 +62,19 @@ describe.each(ENGINES)('calls refused one by one on $name', (engine) => {
     expect((await res.json()).rejected).toEqual([{ index: 0, messageId: id, reason }]);
   });
 
+  it('rejects a call whose timestamp no date can hold, and stores the rest of its batch', async () => {
+    const id = messageId('far-future');
+    const res = await send(server, '/v1/batch', {
+      batch: [
+        { type: 'track', messageId: `${id}-1`, userId: 'u1', event: 'E', timestamp: 1e20 },
+        { type: 'track', messageId: `${id}-2`, userId: 'u1', event: 'E' },
+      ],
+    });
+    expect(res.status).toBe(200);
+    expect((await res.json()).rejected).toEqual([{ index: 0, messageId: `${id}-1`, reason: 'invalid_timestamp' }]);
+    expect((await storedWith(server, id)).map((r) => r.message_id)).toEqual([`${id}-2`]);
+  });
+
   it('shows rejected calls with their reasons in the source’s debugger, beside the accepted ones', async () => {
     const id = messageId('debugger');
     await send(server, '/v1/batch', {

@@ -71,6 +71,14 @@ describe('normalizeCall', () => {
       expect(rejected(raw, pathType).reason).toBe(reason);
     });
 
+    it.each([
+      ['a timestamp past the last date there is', { timestamp: 1e20 }],
+      ['a sentAt past the last date there is', { timestamp: '2026-05-01T11:00:00.000Z', sentAt: 1e20 }],
+      ['a skew correction that lands past the last date there is', { timestamp: 8e15, sentAt: -8e15 }],
+    ])('rejects %s rather than failing the request', (_case, times) => {
+      expect(rejected({ userId: 'u1', ...times }, 'identify').reason).toBe('invalid_timestamp');
+    });
+
     it('keeps the messageId of a rejected call, so the debugger can show which one it was', () => {
       expect(rejected({ messageId: 'm-1', userId: 'u1' }, 'track')).toEqual({ ok: false, reason: 'missing_event_name', messageId: 'm-1' });
     });

@@ -65,10 +65,14 @@ function idString(value: unknown): string | null {
   return null;
 }
 
+// The largest epoch milliseconds a Date holds; past it, toISOString throws.
+const MAX_TIME = 8.64e15;
+const isTime = (ms: number) => Math.abs(ms) <= MAX_TIME;
+
 /** ISO-8601 (or epoch ms) to epoch ms; undefined when absent, NaN when present but unreadable. */
 function time(value: unknown): number | undefined {
   if (value === undefined || value === null || value === '') return undefined;
-  if (typeof value === 'number') return Number.isFinite(value) ? value : NaN;
+  if (typeof value === 'number') return isTime(value) ? value : NaN;
   if (typeof value !== 'string') return NaN;
   return Date.parse(value);
 }
@@ -118,6 +122,7 @@ export function normalizeCall(raw: unknown, pathType: CallType | undefined, enve
   // Segment's skew correction: the device clock may be wrong, but the gap between event and send is right.
   let timestamp = facts.receivedAt;
   if (original !== undefined) timestamp = sentAt !== undefined ? facts.receivedAt - (sentAt - original) : original;
+  if (!isTime(timestamp)) return reject('invalid_timestamp', raw);
 
   const context: Json = { ...(isObject(envelope.context) ? envelope.context : {}), ...(isObject(raw.context) ? raw.context : {}) };
   if (context.ip === undefined && facts.ip) context.ip = facts.ip;
