@@ -1,3 +1,4 @@
+import { Analytics } from '@segment/analytics-node';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENGINES } from '../support/engines.js';
@@ -60,6 +61,17 @@ describe.each(ENGINES)('rate limits per write key on $name', (engine) => {
 
     await server.api(`/api/v1/sources/${source.id}`, { method: 'PATCH', body: JSON.stringify({ rateLimit: 2 }) });
     expect((await burst(3, messageId('lowered'), authorization)).map((r) => r.status)).toEqual([200, 200, 429]);
+  });
+
+  it("lets Segment's Node client wait out the limit and deliver every event", async () => {
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const id = messageId('node-client-limited');
+    const analytics = new Analytics({ writeKey: server.setup.writeKey, host: server.url, flushAt: 1 });
+    const failures: unknown[] = [];
+    for (let i = 0; i < 15; i++) analytics.track({ messageId: `${id}-${i}`, userId: 'u1', event: 'Clicked' }, (error) => error && failures.push(error));
+    await analytics.closeAndFlush({ timeout: 15_000 });
+    expect(failures).toEqual([]);
+    expect(await storedWith(server, id)).toHaveLength(15);
   });
 
   it('limits each write key on its own', async () => {
