@@ -103,19 +103,13 @@ export async function profileApiRoutes(app: FastifyInstance, deps: ProfileApiDep
   }, async (request) => {
     const { profile } = await resolve(request);
     const q = request.query as { limit: number; next?: string; start?: string; end?: string; include?: string; exclude?: string; sort: 'asc' | 'desc' };
-    const include = list(q.include);
-    const exclude = list(q.exclude);
-    let rows = await profiles.timeline(deps.db, profile.id);
-    const from = q.start ? Date.parse(q.start) : -Infinity;
-    const to = q.end ? Date.parse(q.end) : Infinity;
-    rows = rows.filter((r) => {
-      const name = r.event ?? r.type;
-      return r.timestamp >= from && r.timestamp <= to && (!include || include.includes(name)) && (!exclude || !exclude.includes(name));
-    });
-    const dir = q.sort === 'asc' ? 1 : -1;
-    rows.sort((a, b) => dir * (Number(a.timestamp) - Number(b.timestamp) || Number(a.event_offset) - Number(b.event_offset)));
     const start = q.next ? Number(q.next) : 0;
-    const page = rows.slice(start, start + q.limit);
+    if (!Number.isInteger(start) || start < 0) throw errors.invalidRequest('next is not a cursor this API returned.');
+    const rows = await profiles.timelinePage(deps.db, profile.id, {
+      from: q.start ? Date.parse(q.start) : undefined, to: q.end ? Date.parse(q.end) : undefined,
+      include: list(q.include), exclude: list(q.exclude), sort: q.sort, skip: start, limit: q.limit + 1,
+    });
+    const page = rows.slice(0, q.limit);
     const byOffset = new Map((await deps.eventsAt(profile.workspace_id, page.map((r) => Number(r.event_offset)))).map((e) => [e.offset, e]));
     const data = page.map((r) => {
       const e = byOffset.get(Number(r.event_offset));
@@ -127,7 +121,7 @@ export async function profileApiRoutes(app: FastifyInstance, deps: ProfileApiDep
         properties: m.properties ?? (r.type === 'identify' || r.type === 'group' ? m.traits : {}) ?? {}, event: r.event ?? undefined, related: { users: null },
       };
     });
-    return { data, cursor: cursor(request, start + q.limit < rows.length ? String(start + q.limit) : null) };
+    return { data, cursor: cursor(request, rows.length > q.limit ? String(start + q.limit) : null) };
   });
 
   route('metadata', "When a profile was created and last updated, and by which messages", {}, async (request) => {

@@ -111,6 +111,7 @@ export function createProfilesService(deps: { now: () => number }) {
 
     traits: (db: Kysely<any>, profileId: string) => store.traitsOf(db as Kysely<ProfilesTables>, profileId),
     timeline: (db: Kysely<any>, profileId: string) => store.timeline(db as Kysely<ProfilesTables>, profileId),
+    timelinePage: (db: Kysely<any>, profileId: string, q: Parameters<typeof store.timelinePage>[2]) => store.timelinePage(db as Kysely<ProfilesTables>, profileId, q),
     setOnceNames: (db: Kysely<any>, workspaceId: string) => setOnceNames(db as Kysely<ProfilesTables>, workspaceId),
     async saveSetOnce(db: Kysely<any>, workspaceId: string, names: string[]) {
       await store.saveSettings(db as Kysely<ProfilesTables>, workspaceId, names);

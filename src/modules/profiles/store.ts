@@ -81,6 +81,20 @@ export const profilesStore = {
     if (offsets) q = q.where('event_offset', 'in', offsets);
     await q.execute();
   },
+  /** One page of a timeline, filtered in SQL: time range, names (an event's name, or its type when unnamed), order. */
+  timelinePage(
+    db: Kysely<ProfilesTables>,
+    profileId: string,
+    q: { from?: number; to?: number; include?: string[]; exclude?: string[]; sort: 'asc' | 'desc'; skip: number; limit: number },
+  ) {
+    let query = db.selectFrom('profile_events').selectAll().where('profile_id', '=', profileId);
+    if (q.from !== undefined) query = query.where('timestamp', '>=', q.from);
+    if (q.to !== undefined) query = query.where('timestamp', '<=', q.to);
+    const named = (names: string[]) => (eb: any) => eb.or([eb('event', 'in', names), eb.and([eb('event', 'is', null), eb('type', 'in', names)])]);
+    if (q.include?.length) query = query.where(named(q.include));
+    if (q.exclude?.length) query = query.where((eb) => eb.not(named(q.exclude!)(eb)));
+    return query.orderBy('timestamp', q.sort).orderBy('event_offset', q.sort).offset(q.skip).limit(q.limit).execute();
+  },
   timeline: (db: Kysely<ProfilesTables>, profileId: string) => db.selectFrom('profile_events').selectAll().where('profile_id', '=', profileId).orderBy('event_offset').execute(),
   settings: (db: Kysely<ProfilesTables>, workspaceId: string) => db.selectFrom('profile_settings').selectAll().where('workspace_id', '=', workspaceId).executeTakeFirst(),
   async saveSettings(db: Kysely<ProfilesTables>, workspaceId: string, setOnce: string[]) {
