@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import type { ExpressionBuilder, Kysely } from 'kysely';
 import type { TraitWrite } from './traits.js';
 
 export interface ProfilesTables {
@@ -90,7 +90,7 @@ export const profilesStore = {
     let query = db.selectFrom('profile_events').selectAll().where('profile_id', '=', profileId);
     if (q.from !== undefined) query = query.where('timestamp', '>=', q.from);
     if (q.to !== undefined) query = query.where('timestamp', '<=', q.to);
-    const named = (names: string[]) => (eb: any) => eb.or([eb('event', 'in', names), eb.and([eb('event', 'is', null), eb('type', 'in', names)])]);
+    const named = (names: string[]) => (eb: ExpressionBuilder<ProfilesTables, 'profile_events'>) => eb.or([eb('event', 'in', names), eb.and([eb('event', 'is', null), eb('type', 'in', names)])]);
     if (q.include?.length) query = query.where(named(q.include));
     if (q.exclude?.length) query = query.where((eb) => eb.not(named(q.exclude!)(eb)));
     return query.orderBy('timestamp', q.sort).orderBy('event_offset', q.sort).offset(q.skip).limit(q.limit).execute();
