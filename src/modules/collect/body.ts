@@ -5,6 +5,8 @@ import secureJson from 'secure-json-parse';
 import { errors } from '../../platform/errors.js';
 import { LIMITS } from './normalize.js';
 
+export const TOO_DEEP = 'An event is nested too deeply to store; flatten its properties.';
+
 declare module 'fastify' {
   interface FastifyRequest {
     /** Size of the decoded body, for the per-event limit. */
@@ -24,15 +26,34 @@ export function acceptAnyJson(app: FastifyInstance): void {
       (text) => {
         request.bodyBytes = Buffer.byteLength(text);
         if (text.trim() === '') return done(errors.invalidRequest('The body is empty; send a JSON object.'), undefined);
+        let body: unknown;
         try {
-          done(null, secureJson.parse(text, undefined, { protoAction: 'remove', constructorAction: 'remove' }));
+          body = secureJson.parse(text, undefined, { protoAction: 'remove', constructorAction: 'remove' });
         } catch (error) {
-          done(errors.invalidRequest(`The body is not valid JSON: ${(error as Error).message}`), undefined);
+          return done(errors.invalidRequest(`The body is not valid JSON: ${(error as Error).message}`), undefined);
+        }
+        try {
+          done(null, text.includes('\\u') && UNSTORABLE_ESCAPE.test(text) ? storable(body) : body);
+        } catch (error) {
+          done(error instanceof RangeError ? errors.invalidRequest(TOO_DEEP) : (error as Error), undefined);
         }
       },
       (error) => done(error as Error, undefined),
     );
   });
+}
+
+// PostgreSQL stores neither NUL characters nor lone surrogates, and one such call would fail every request
+// committed with it. Valid JSON text can only carry them as \u escapes, so only a body with one is walked.
+const UNSTORABLE_ESCAPE = /\\u(?:0000|[dD][89a-fA-F])/;
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+/** The value with NUL characters dropped and lone surrogates replaced by U+FFFD, in keys and strings alike. */
+function storable(value: unknown): unknown {
+  if (typeof value === 'string') return value.replaceAll('\0', '').replace(LONE_SURROGATE, '\uFFFD');
+  if (Array.isArray(value)) return value.map(storable);
+  if (typeof value === 'object' && value !== null) return Object.fromEntries(Object.entries(value).map(([k, v]) => [storable(k), storable(v)]));
+  return value;
 }
 
 function readBody(request: FastifyRequest, payload: Readable): Promise<string> {

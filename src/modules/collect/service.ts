@@ -6,6 +6,7 @@ import { errors } from '../../platform/errors.js';
 import type { Log } from '../../platform/log.js';
 import type { Metrics } from '../../platform/metrics.js';
 import { createEventLogAppender, type LogEntry, type RejectionEntry } from './event-log.js';
+import { TOO_DEEP } from './body.js';
 import { LogWriter } from './log-writer.js';
 import { LIMITS, normalizeCall, type CallType, type Envelope, type RejectReason } from './normalize.js';
 import { EventRateLimiter } from './rate-limit.js';
@@ -67,6 +68,15 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+/** A call as JSON; one nested past what JSON.stringify can walk is the client's error, not a 500. */
+function serialize(value: unknown): string {
+  try {
+    return JSON.stringify(value) ?? 'null';
+  } catch (error) {
+    throw error instanceof RangeError ? errors.invalidRequest(TOO_DEEP) : error;
+  }
+}
+
 export function createCollectService(deps: { database: Database; store: CollectStore; clock: Clock; log: Log; metrics: Metrics; options: CollectOptions }) {
   const { store, clock, metrics, options } = deps;
   const received = new Counter({ name: 'rapport_events_received_total', help: 'Events accepted into the event log (duplicates included).', registers: [metrics] });
@@ -116,7 +126,7 @@ export function createCollectService(deps: { database: Database; store: CollectS
       items = body.batch;
       envelope = { context: isObject(body.context) ? body.context : undefined, integrations: isObject(body.integrations) ? body.integrations : undefined, sentAt: body.sentAt };
       items.forEach((item, index) => {
-        const bytes = Buffer.byteLength(JSON.stringify(item) ?? '');
+        const bytes = Buffer.byteLength(serialize(item));
         if (bytes > LIMITS.eventBytes) throw errors.invalidRequest(`Event ${index} of the batch is ${bytes} bytes; the limit is 32 KB per event. Nothing in this request was stored.`);
       });
     } else {
@@ -142,14 +152,14 @@ export function createCollectService(deps: { database: Database; store: CollectS
         const c = normalized.call;
         entries.push({
           workspaceId: source.workspaceId, sourceId: source.id, messageId: c.messageId, type: c.type, event: c.event,
-          userId: c.userId, anonymousId: c.anonymousId, timestamp: c.timestamp, receivedAt: facts.receivedAt, payload: JSON.stringify(c.message),
+          userId: c.userId, anonymousId: c.anonymousId, timestamp: c.timestamp, receivedAt: facts.receivedAt, payload: serialize(c.message),
         });
       } else {
         result.rejected.push({ index, messageId: normalized.messageId, reason: normalized.reason });
         rejections.push({
           workspaceId: source.workspaceId, sourceId: source.id, receivedAt: facts.receivedAt, reason: normalized.reason,
           // A call posted to /v1/track names its type in the URL only; keep it so the debugger can show it.
-          messageId: normalized.messageId, payload: JSON.stringify(call !== 'batch' && isObject(item) ? { ...item, type: call } : item) ?? 'null',
+          messageId: normalized.messageId, payload: serialize(call !== 'batch' && isObject(item) ? { ...item, type: call } : item),
         });
       }
     });
