@@ -222,3 +222,28 @@ describe.each(ENGINES)('the management API and operating routes on $name', (engi
     });
   });
 });
+
+describe.each(ENGINES)('shutting down on $name', (engine) => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startServer(engine);
+  });
+  afterAll(() => server?.close());
+
+  it('ends open debugger streams, so a debugger tab left open cannot hold the server up', async () => {
+    const res = await server.api(`/api/v1/sources/${server.setup.sourceId}/debugger/stream`);
+    const reader = res.body!.getReader();
+    await reader.read();
+    try {
+      const outcome = await Promise.race([
+        server.rapport.close().then(() => 'closed'),
+        new Promise((resolve) => setTimeout(() => resolve('still open after 3 s'), 3_000)),
+      ]);
+      expect(outcome).toBe('closed');
+      // The server ended the stream: the client reads to its end.
+      while (!(await reader.read()).done);
+    } finally {
+      await reader.cancel().catch(() => {});
+    }
+  });
+});

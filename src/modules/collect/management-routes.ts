@@ -80,6 +80,12 @@ export async function managementRoutes(
     schema: { tags: ['sources'], summary: 'Replace the write key; the old one stops working', params: idParams, response: { 200: source } },
   }, async (request) => collect.rotateWriteKey(ws(request), (request.params as { id: string }).id));
 
+  // An open stream would keep the server from closing: end each one when it shuts down.
+  const streams = new Set<() => void>();
+  app.addHook('preClose', async () => {
+    for (const end of streams) end();
+  });
+
   const debuggerQuery = {
     type: 'object',
     properties: { limit: { type: 'integer', minimum: 1, maximum: 500, default: 50 } },
@@ -125,10 +131,14 @@ export async function managementRoutes(
       }
       if (!closed) timer = setTimeout(poll, 500);
     };
-    request.raw.on('close', () => {
+    const end = () => {
       closed = true;
       clearTimeout(timer);
-    });
+      streams.delete(end);
+      raw.end();
+    };
+    streams.add(end);
+    request.raw.on('close', end);
     timer = setTimeout(poll, 250);
   });
 }
