@@ -22,10 +22,12 @@ export const errors = {
   forbidden: (message = 'You do not have permission to do this.') => new RapportError('permission_error', 403, message),
   notFound: (what: string) => new RapportError('not_found', 404, `${what} was not found.`),
   conflict: (message: string) => new RapportError('conflict', 409, message),
-  rateLimited: (retryAfterSeconds: number, message = 'Too many requests.') =>
+  // Retry-After in seconds (analytics.js reads it); X-RateLimit-Reset as the epoch milliseconds of the
+  // reset, which is how Segment's Node client reads it.
+  rateLimited: (retryAfterSeconds: number, message = 'Too many requests.', now = Date.now()) =>
     new RapportError('rate_limit_error', 429, message, undefined, {
       'retry-after': String(retryAfterSeconds),
-      'x-ratelimit-reset': String(retryAfterSeconds),
+      'x-ratelimit-reset': String(now + retryAfterSeconds * 1000),
     }),
   overloaded: (retryAfterSeconds: number) =>
     new RapportError('overloaded', 503, 'The event log is busy; retry shortly.', undefined, {
