@@ -48,9 +48,12 @@ export interface ServerProcess {
   stop(): Promise<void>;
 }
 
-/** `rapport start` on `port`, resolved once `/healthz` answers 200. */
-export async function startServerProcess(store: EngineStore, port: number): Promise<ServerProcess> {
-  const child = spawn(process.execPath, [...CLI, 'start'], {
+/**
+ * `rapport start [args]` on `port`, resolved once `/healthz` answers 200, or at once with `waitUntilHealthy: false`
+ * (for a test that watches the store itself while the process starts).
+ */
+export async function startServerProcess(store: EngineStore, port: number, options: { args?: string[]; waitUntilHealthy?: boolean } = {}): Promise<ServerProcess> {
+  const child = spawn(process.execPath, [...CLI, 'start', ...(options.args ?? [])], {
     cwd: ROOT,
     env: storeEnv(store, { PORT: String(port), HOST: '127.0.0.1' }),
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -70,6 +73,7 @@ export async function startServerProcess(store: EngineStore, port: number): Prom
     await exited;
   };
   const server: ServerProcess = { url, child, output: () => output, kill9: () => ending('SIGKILL'), stop: () => ending('SIGTERM') };
+  if (options.waitUntilHealthy === false) return server;
 
   const deadline = Date.now() + 20_000;
   while (Date.now() < deadline) {
