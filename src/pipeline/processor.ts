@@ -67,6 +67,7 @@ export function createPipeline(deps: { database: Database; identity: IdentitySer
         const n = await processBatch();
         backoff = 100;
         if (n < options.batchSize && running) await sleep(options.idleMs);
+        else await new Promise<void>((resolve) => setImmediate(resolve));
       } catch (error) {
         failures.inc();
         log.error({ err: error }, 'pipeline batch failed; retrying');
