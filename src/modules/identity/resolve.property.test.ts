@@ -114,6 +114,7 @@ function expectWithinLimits(rules: RuleBook, profile: ProfileNode, windowed: boo
     if (windowed || rule.windowMs === null) expect(countOf(profile, type), `${profile.id}: ${type}`).toBeLessThanOrEqual(rule.limit);
   }
   expect(profile.merges).toBeLessThanOrEqual(rules.caps.mergesPerProfile);
+  expect(profile.identifiers.size, `${profile.id} holds more identifiers than the cap`).toBeLessThanOrEqual(rules.caps.identifiersPerProfile);
 }
 
 describe.each(RULE_BOOKS)('identity resolution under any sequence of events ($name)', ({ rules }) => {

@@ -78,6 +78,11 @@ export function resolveEvent(view: GraphView, rules: RuleBook, event: EventIdent
       continue;
     }
 
+    if (!target && fresh.length > rules.caps.identifiersPerProfile) {
+      const dropped = candidates.pop()!;
+      warnings.push({ code: 'identifier_cap', identifier: dropped, rule: 'cap:identifiers', message: `One event carried more than ${rules.caps.identifiersPerProfile} identifiers; ${dropped.type} "${dropped.value}" was left off.` });
+      continue;
+    }
     if (!target) {
       const node: ProfileNode = { id: newProfileId(), collection: event.collection, createdOffset: event.offset, merges: 0, identifiers: new Map() };
       view.addProfile(node);
@@ -117,7 +122,12 @@ function attachOnly(view: GraphView, rules: RuleBook, event: EventIdentity, cand
   const fresh = noNewIds ? [] : candidates.filter((id) => !view.ownerOf(event.collection, id));
   const attached: Identifier[] = [];
   // One at a time, so two new values of one type cannot pass the limit check together.
+  // Candidates are in priority order, so what fits under the identifier cap is the most valuable.
   for (const id of fresh) {
+    if (best.identifiers.size >= rules.caps.identifiersPerProfile) {
+      warnings.push({ code: 'identifier_cap', identifier: id, rule: 'cap:identifiers', message: `Profile ${best.id} holds ${rules.caps.identifiersPerProfile} identifiers, its cap; ${id.type} "${id.value}" was not added.` });
+      continue;
+    }
     if (limitViolation(rules, event.at, best, [], [id])) continue;
     view.attach(best, id, event.at, event.offset);
     attached.push(id);
