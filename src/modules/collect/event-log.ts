@@ -1,3 +1,4 @@
+import { open, type FileHandle } from 'node:fs/promises';
 import type { Database } from '../../platform/db/database.js';
 
 /** One row of the event log, as appended. */
@@ -31,6 +32,8 @@ export interface AppendResult {
 /** The append half of the log: one call is one transaction, durable when it resolves. */
 export interface EventLogAppender {
   append(entries: LogEntry[], rejections: RejectionEntry[]): Promise<AppendResult>;
+  /** Releases what the appender holds open; called once the last append has resolved. */
+  close?(): Promise<void>;
 }
 
 // Rejections keep a readable excerpt for the debugger, not the whole oversize payload.
@@ -58,11 +61,64 @@ function sqliteAppender(database: Database): EventLogAppender {
     for (const r of rejections) insertRejection.run(r.workspaceId, r.sourceId, r.receivedAt, r.reason, r.messageId, excerpt(r.payload));
     return appended;
   });
+
+  // In WAL mode, synchronous=FULL is NORMAL plus one fsync of the WAL after each commit (sqlite.org/pragma.html#pragma_synchronous).
+  // The append commits at NORMAL and issues that fsync itself, on libuv's thread pool, so the event loop
+  // keeps parsing requests (which join the next group) instead of blocking a millisecond or more per commit.
+  // An append still resolves only once a WAL fsync begun after its commit has returned. Other writers on the
+  // connection keep its own level.
+  const synchronous = Number(sqlite.pragma('synchronous', { simple: true }));
+  const wal = sqlite.pragma('journal_mode', { simple: true }) === 'wal' && synchronous >= 2 ? `${sqlite.name}-wal` : undefined;
+  const commitWithoutSync = sqlite.prepare('pragma synchronous = NORMAL');
+  const restoreSync = sqlite.prepare(`pragma synchronous = ${synchronous}`);
+  let walFile: Promise<FileHandle> | undefined;
+  let committed = 0;
+  let synced = 0;
+  let syncing: Promise<void> | undefined;
+
+  async function syncWal(): Promise<void> {
+    // The WAL keeps its inode while the store is open: SQLite removes it only when the last connection closes.
+    walFile ??= open(wal!, 'r+');
+    try {
+      await (await walFile).datasync();
+    } catch (error) {
+      walFile = undefined;
+      throw error;
+    }
+  }
+
+  /** Resolves once commit number `commit` is on disk. One fsync at a time; commits made meanwhile share the next. */
+  async function durable(commit: number): Promise<void> {
+    while (synced < commit) {
+      if (!syncing) {
+        const upTo = committed;
+        syncing = syncWal()
+          .then(() => void (synced = Math.max(synced, upTo)))
+          .finally(() => (syncing = undefined));
+      }
+      await syncing;
+    }
+  }
+
   return {
     async append(entries, rejections) {
       // Take Kysely's connection lock so the append never lands inside another open transaction.
-      const appended = await database.db.connection().execute(async () => appendAll(entries, rejections));
+      const { appended, commit } = await database.db.connection().execute(async () => {
+        if (!wal) return { appended: appendAll(entries, rejections), commit: 0 };
+        commitWithoutSync.run();
+        try {
+          return { appended: appendAll(entries, rejections), commit: ++committed };
+        } finally {
+          restoreSync.run();
+        }
+      });
+      await durable(commit);
       return { appended, duplicates: entries.length - appended };
+    },
+    async close() {
+      const file = walFile;
+      walFile = undefined;
+      await (await file?.catch(() => undefined))?.close();
     },
   };
 }

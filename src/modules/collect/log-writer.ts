@@ -13,26 +13,35 @@ export interface LogWriterOptions {
   maxPendingEvents: number;
   /** Most events one transaction takes; the rest wait for the next. */
   maxBatchEvents?: number;
+  /**
+   * Groups handed to the appender at once (default 2), so that one group commits while the one before
+   * waits for its fsync. The appender keeps the commits in order (a lock) and each group still resolves
+   * only when its own commit is durable.
+   */
+  maxGroupsInFlight?: number;
   onCommit?(result: AppendResult, entries: number): void;
 }
 
 /**
  * Group commit: requests that arrive while a transaction is being written share the next one, so
- * durability costs one fsync per group of requests, not per event. A request's promise resolves only
- * after its events are committed; if the commit fails, every request in the group gets the error (and
+ * durability costs one fsync per group of requests, not per event. Two groups may be under way at once:
+ * one committing while the one before waits for the disk. A request's promise resolves only after its
+ * events are committed and durable; if the commit fails, every request in the group gets the error (and
  * the client retries), so nothing is acknowledged that is not in the log.
  */
 export class LogWriter {
   private queue: Pending[] = [];
   private pendingEvents = 0;
-  private writing = false;
+  private inFlight = 0;
   private scheduled = false;
   private closed = false;
   private idle: (() => void)[] = [];
   private readonly maxBatchEvents: number;
+  private readonly maxGroupsInFlight: number;
 
   constructor(private readonly appender: EventLogAppender, private readonly options: LogWriterOptions) {
     this.maxBatchEvents = options.maxBatchEvents ?? 10_000;
+    this.maxGroupsInFlight = options.maxGroupsInFlight ?? 2;
   }
 
   get pending(): number {
@@ -56,12 +65,12 @@ export class LogWriter {
   /** Stops taking requests and resolves once everything queued is committed. */
   async close(): Promise<void> {
     this.closed = true;
-    if (!this.writing && this.queue.length === 0) return;
-    await new Promise<void>((resolve) => this.idle.push(resolve));
+    if (this.inFlight > 0 || this.queue.length > 0) await new Promise<void>((resolve) => this.idle.push(resolve));
+    await this.appender.close?.();
   }
 
   private schedule(): void {
-    if (this.scheduled || this.writing) return;
+    if (this.scheduled || this.inFlight >= this.maxGroupsInFlight) return;
     this.scheduled = true;
     // setImmediate lets every request parsed in this turn of the event loop join the group.
     setImmediate(() => void this.write());
@@ -69,8 +78,11 @@ export class LogWriter {
 
   private async write(): Promise<void> {
     this.scheduled = false;
-    if (this.queue.length === 0) return this.settleIdle();
-    this.writing = true;
+    if (this.queue.length === 0) {
+      if (this.inFlight === 0) this.settleIdle();
+      return;
+    }
+    this.inFlight++;
     const group: Pending[] = [];
     let taken = 0;
     while (this.queue.length > 0 && (group.length === 0 || taken + this.queue[0].entries.length <= this.maxBatchEvents)) {
@@ -78,6 +90,7 @@ export class LogWriter {
       group.push(next);
       taken += next.entries.length + next.rejections.length;
     }
+    if (this.queue.length > 0) this.schedule();
     const entries = group.length === 1 ? group[0].entries : group.flatMap((p) => p.entries);
     const rejections = group.length === 1 ? group[0].rejections : group.flatMap((p) => p.rejections);
     try {
@@ -88,10 +101,10 @@ export class LogWriter {
       for (const p of group) p.reject(error);
     } finally {
       this.pendingEvents -= taken;
-      this.writing = false;
+      this.inFlight--;
     }
     if (this.queue.length > 0) this.schedule();
-    else this.settleIdle();
+    else if (this.inFlight === 0) this.settleIdle();
   }
 
   private settleIdle(): void {
