@@ -1,6 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, release, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
+import { waitForIdle } from './support/idle.js';
 import { drive } from './support/load.js';
 import { ServerProcess } from './support/server-process.js';
 import { createStore, tmpFileSystem, type BenchEngine } from './support/stores.js';
@@ -12,8 +13,8 @@ import { batchWorkload, trackWorkload, type Workload } from './support/workload.
  * server runs in its own child process on a fresh store; baseline and Rapport alternate round by round
  * and each figure is a ratio to the baseline measured in the same run.
  *
- *   npm run bench:collect -- [--engine sqlite|postgres] [--rounds 3] [--duration 10] [--warmup 3]
- *                            [--only batch|track] [--profile]
+ *   npm run bench:collect -- [--engine sqlite|postgres] [--role api|all] [--rounds 3] [--duration 10]
+ *                            [--warmup 3] [--only batch|track] [--profile]
  */
 const { values: flags } = parseArgs({
   options: {
@@ -22,11 +23,17 @@ const { values: flags } = parseArgs({
     duration: { type: 'string', default: '10' },
     warmup: { type: 'string', default: '3' },
     only: { type: 'string' },
+    // api: the collection API alone; all: with the processing pipeline consuming the log in the same process.
+    role: { type: 'string', default: 'api' },
     profile: { type: 'boolean', default: false },
+    // Seconds to wait for an idle machine before each measurement (0: do not wait).
+    'idle-wait': { type: 'string', default: '120' },
   },
 });
 const engine = flags.engine as BenchEngine;
 if (engine !== 'sqlite' && engine !== 'postgres') throw new Error('--engine is sqlite or postgres');
+const role = flags.role!;
+if (role !== 'api' && role !== 'all') throw new Error('--role is api or all');
 const rounds = Number(flags.rounds);
 const seconds = Number(flags.duration);
 const warmup = Number(flags.warmup);
@@ -51,6 +58,9 @@ const SCENARIOS: Scenario[] = [
 
 interface Measurement {
   rate: number;
+  /** The server process's event-loop utilisation and CPU time per request over the measured run. */
+  elu: number;
+  cpuUsPerRequest: number;
   p50: number;
   p99: number;
   failed: number;
@@ -61,17 +71,25 @@ interface Measurement {
 async function measure(scenario: Scenario, contender: 'baseline' | 'rapport'): Promise<Measurement> {
   const needsStore = contender === 'rapport' || scenario.baselineStores;
   const store = needsStore ? await createStore(engine) : undefined;
-  const env: Record<string, string> = store ? { RAPPORT_DATA_DIR: store.dataDir, ...(store.databaseUrl ? { DATABASE_URL: store.databaseUrl } : {}) } : {};
-  const profile = flags.profile && contender === 'rapport' ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`, `--cpu-prof-name=${scenario.name}-${engine}-${Date.now()}.cpuprofile`] : [];
+  const env: Record<string, string> = {
+    BENCH_ROLE: role,
+    ...(store ? { RAPPORT_DATA_DIR: store.dataDir, ...(store.databaseUrl ? { DATABASE_URL: store.databaseUrl } : {}) } : {}),
+  };
+  const profile = flags.profile && contender === 'rapport' ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}/${scenario.name}-${engine}-${Date.now()}`] : [];
+  const busy = Number(flags['idle-wait']) > 0 ? await waitForIdle(Number(flags['idle-wait']) * 1000) : null;
+  if (busy !== null && busy > 0.1) console.log(`  ! the machine was still ${Math.round(busy * 100)}% busy before this ${contender} run`);
   const server = await ServerProcess.start(contender === 'rapport' ? 'rapport.ts' : scenario.baseline, env, profile);
   try {
     const workload = scenario.workload();
     const { port, writeKey } = server.ready;
     const warm = await drive(port, writeKey, workload, scenario.connections, warmup);
+    await server.mark();
     const run = await drive(port, writeKey, workload, scenario.connections, seconds);
-    const stored = await server.count();
+    const { rows: stored, load } = await server.count();
     return {
       rate: (run.ok * workload.events) / run.seconds,
+      elu: load.elu,
+      cpuUsPerRequest: (load.cpuMs * 1000) / Math.max(1, run.ok),
       p50: run.p50,
       p99: run.p99,
       failed: warm.failed + run.failed,
@@ -89,19 +107,20 @@ const median = (xs: number[]) => {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
-const row = (cells: (string | number)[]) => cells.map((c, i) => String(c).padEnd([8, 7, 16, 16, 7, 12, 12][i] ?? 10)).join(' ');
+const row = (cells: (string | number)[]) => cells.map((c, i) => String(c).padEnd([8, 7, 12, 12, 7, 10, 12, 14][i] ?? 14)).join(' ');
+const cpu = (m: Measurement) => `${Math.round(m.cpuUsPerRequest)} µs, ${Math.round(m.elu * 100)}%`;
 
 const scenarios = SCENARIOS.filter((s) => !flags.only || s.name === flags.only);
 const started = new Date();
 if (flags.profile) mkdirSync(PROFILE_DIR, { recursive: true });
-console.log(`Rapport collection benchmark on ${engine}: ${rounds} rounds of ${seconds} s after a ${warmup} s warm-up, alternating`);
+console.log(`Rapport collection benchmark on ${engine}, role ${role}: ${rounds} rounds of ${seconds} s after a ${warmup} s warm-up, alternating`);
 console.log(`${cpus().length} × ${cpus()[0]?.model ?? '?'}, ${Math.round(totalmem() / 2 ** 30)} GB, Linux ${release()}, Node ${process.version}; temp dir ${tmpFileSystem()}\n`);
 
 const report: Record<string, unknown>[] = [];
 let allPass = true;
 for (const scenario of scenarios) {
   console.log(`${scenario.name}: ${scenario.unit}, ${scenario.connections} connections, baseline ${scenario.baseline}`);
-  console.log(row(['', 'round', 'baseline', 'rapport', 'ratio', 'base p99', 'rapport p99']));
+  console.log(row(['', 'round', 'baseline', 'rapport', 'ratio', 'base p99', 'rapport p99', 'base cpu/req, loop busy', 'rapport cpu/req, loop busy']));
   const pairs: { baseline: Measurement; rapport: Measurement; ratio: number }[] = [];
   for (let round = 1; round <= rounds; round++) {
     const order: ('baseline' | 'rapport')[] = round % 2 ? ['baseline', 'rapport'] : ['rapport', 'baseline'];
@@ -114,7 +133,7 @@ for (const scenario of scenarios) {
     }
     const ratio = rapport.rate / baseline.rate;
     pairs.push({ baseline, rapport, ratio });
-    console.log(row([scenario.name, round, fmt(baseline.rate), fmt(rapport.rate), ratio.toFixed(2), `${baseline.p99} ms`, `${rapport.p99} ms`]));
+    console.log(row([scenario.name, round, fmt(baseline.rate), fmt(rapport.rate), ratio.toFixed(2), `${baseline.p99} ms`, `${rapport.p99} ms`, cpu(baseline), cpu(rapport)]));
   }
   const ratio = median(pairs.map((p) => p.ratio));
   const p99 = median(pairs.map((p) => p.rapport.p99));
@@ -128,7 +147,7 @@ for (const scenario of scenarios) {
 }
 
 mkdirSync('bench/results', { recursive: true });
-const file = `bench/results/collect-${engine}-${started.toISOString().replace(/[:.]/g, '-')}.json`;
-writeFileSync(file, JSON.stringify({ engine, started, rounds, seconds, warmup, machine: { cpus: cpus().length, model: cpus()[0]?.model, node: process.version }, report }, null, 2));
+const file = `bench/results/collect-${engine}-${role}-${started.toISOString().replace(/[:.]/g, '-')}.json`;
+writeFileSync(file, JSON.stringify({ engine, role, started, rounds, seconds, warmup, machine: { cpus: cpus().length, model: cpus()[0]?.model, node: process.version }, report }, null, 2));
 console.log(`raw figures: ${file}`);
 if (engine === 'sqlite' && !allPass) process.exitCode = 1;

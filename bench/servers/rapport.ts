@@ -1,12 +1,13 @@
 import type { AddressInfo } from 'node:net';
 import { createRapport } from '../../src/app.js';
-import { loadConfig } from '../../src/platform/config.js';
+import { loadConfig, type Role } from '../../src/platform/config.js';
 import { setupWorkspace } from '../../src/workflows/setup-workspace.js';
 import { serveBench } from '../support/server-process.js';
 
-// Rapport as `rapport start` builds it, on the store the parent created (RAPPORT_DATA_DIR, DATABASE_URL).
+// Rapport as `rapport start --role <role>` builds it, on the store the parent created (RAPPORT_DATA_DIR, DATABASE_URL).
 const base = loadConfig({ ...process.env, LOG_LEVEL: 'warn' });
-const rapport = await createRapport({ ...base, port: 0, host: '127.0.0.1' });
+const role = (process.env.BENCH_ROLE ?? 'api') as Role;
+const rapport = await createRapport({ ...base, role, port: 0, host: '127.0.0.1' });
 await rapport.app.listen({ port: 0, host: '127.0.0.1' });
 const { port } = rapport.app.server.address() as AddressInfo;
 const setup = await setupWorkspace(

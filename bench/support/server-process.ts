@@ -1,4 +1,5 @@
 import { fork, type ChildProcess } from 'node:child_process';
+import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 
 /** What a server under test reports once it listens. */
@@ -7,7 +8,16 @@ export interface ServerReady {
   writeKey?: string;
 }
 
-export type ServerMessage = { type: 'ready'; port: number; writeKey?: string } | { type: 'count'; rows: number | null };
+/** What the server's main thread did since the last `mark`: event-loop utilisation and CPU time. */
+export interface ServerLoad {
+  elu: number;
+  cpuMs: number;
+}
+
+export type ServerMessage =
+  | { type: 'ready'; port: number; writeKey?: string }
+  | { type: 'marked' }
+  | { type: 'count'; rows: number | null; load: ServerLoad };
 
 /**
  * A server under test in a child process of its own, so the load generator never shares its event loop.
@@ -35,16 +45,26 @@ export class ServerProcess {
     return new ServerProcess(child, ready);
   }
 
-  /** Rows in the server's event log (null for a server that stores nothing). */
-  count(): Promise<number | null> {
+  /** Starts the window that `count` reports the server's load over. */
+  async mark(): Promise<void> {
+    await this.ask('mark', 'marked');
+  }
+
+  /** Rows in the server's event log (null for a server that stores nothing), and its load since `mark`. */
+  async count(): Promise<{ rows: number | null; load: ServerLoad }> {
+    const reply = await this.ask('count', 'count');
+    return reply.type === 'count' ? { rows: reply.rows, load: reply.load } : { rows: null, load: { elu: 0, cpuMs: 0 } };
+  }
+
+  private ask(type: string, answer: ServerMessage['type']): Promise<ServerMessage> {
     return new Promise((resolve) => {
       const onMessage = (message: ServerMessage) => {
-        if (message.type !== 'count') return;
+        if (message.type !== answer) return;
         this.child.off('message', onMessage);
-        resolve(message.rows);
+        resolve(message);
       };
       this.child.on('message', onMessage);
-      this.child.send({ type: 'count' });
+      this.child.send({ type });
     });
   }
 
@@ -64,9 +84,18 @@ export class ServerProcess {
 
 /** The child's side of the protocol. */
 export function serveBench(ready: ServerReady, count: () => Promise<number | null>, stop: () => Promise<void>): void {
+  let since = { elu: performance.eventLoopUtilization(), cpu: process.cpuUsage() };
   process.send!({ type: 'ready', ...ready } satisfies ServerMessage);
   process.on('message', (message: { type?: string }) => {
-    if (message.type === 'count') void count().then((rows) => process.send!({ type: 'count', rows } satisfies ServerMessage));
+    if (message.type === 'mark') {
+      since = { elu: performance.eventLoopUtilization(), cpu: process.cpuUsage() };
+      process.send!({ type: 'marked' } satisfies ServerMessage);
+    }
+    if (message.type === 'count') {
+      const cpu = process.cpuUsage(since.cpu);
+      const load = { elu: performance.eventLoopUtilization(since.elu).utilization, cpuMs: (cpu.user + cpu.system) / 1000 };
+      void count().then((rows) => process.send!({ type: 'count', rows, load } satisfies ServerMessage));
+    }
   });
   process.once('SIGTERM', () => {
     stop().then(() => process.exit(0), (error) => {
