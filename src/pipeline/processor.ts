@@ -1,3 +1,4 @@
+import { sql, type Kysely } from 'kysely';
 import { Counter, Histogram } from 'prom-client';
 import { eventLog } from '../modules/collect/index.js';
 import type { IdentityService } from '../modules/identity/index.js';
@@ -7,6 +8,7 @@ import type { Log } from '../platform/log.js';
 import type { Metrics } from '../platform/metrics.js';
 
 export const PIPELINE_CONSUMER = 'pipeline';
+const PAGE_CACHE_KIB = 64 * 1024;
 
 export interface PipelineOptions {
   batchSize: number;
@@ -33,17 +35,39 @@ export function createPipeline(deps: { database: Database; identity: IdentitySer
   let loop: Promise<void> | undefined;
   let wake: (() => void) | undefined;
 
+  // The pipeline's effects are derived from the log, and its offset commits with them: a batch lost in a
+  // power cut is replayed, never skipped. So its commits need not wait for the disk; every acknowledged
+  // append still does (on SQLite the WAL is one file, synced in order; on PostgreSQL the WAL likewise).
+  const sqlite = database.sqlite;
+  const synchronous = sqlite ? Number(sqlite.pragma('synchronous', { simple: true })) : 0;
+  // Every batch reads and rewrites the graph's, traits' and timelines' indexes; SQLite's default 2 MB page
+  // cache would fetch them from the OS again each time.
+  if (sqlite && Number(sqlite.pragma('cache_size', { simple: true })) > -PAGE_CACHE_KIB) sqlite.pragma(`cache_size = -${PAGE_CACHE_KIB}`);
+
+  async function applyNext(tx: Kysely<any>): Promise<number> {
+    if (database.engine === 'postgres') await sql`set local synchronous_commit = off`.execute(tx);
+    const from = await eventLog.position(tx, PIPELINE_CONSUMER, database.engine === 'postgres');
+    const events = await eventLog.read(tx, from, options.batchSize);
+    if (events.length === 0) return 0;
+    const resolution = await identity.resolveBatch(tx, events);
+    await profiles.applyBatch(tx, events, resolution.events, resolution.merges);
+    await eventLog.commit(tx, PIPELINE_CONSUMER, events[events.length - 1].offset);
+    return events.length;
+  }
+
   async function processBatch(): Promise<number> {
     const stop = duration.startTimer();
-    const count = await database.db.transaction().execute(async (tx) => {
-      const from = await eventLog.position(tx, PIPELINE_CONSUMER, database.engine === 'postgres');
-      const events = await eventLog.read(tx, from, options.batchSize);
-      if (events.length === 0) return 0;
-      const resolution = await identity.resolveBatch(tx, events);
-      await profiles.applyBatch(tx, events, resolution.events, resolution.merges);
-      await eventLog.commit(tx, PIPELINE_CONSUMER, events[events.length - 1].offset);
-      return events.length;
-    });
+    const count = !sqlite || synchronous < 2
+      ? await database.db.transaction().execute(applyNext)
+      : await database.db.connection().execute(async (conn) => {
+          // SQLite's durability is per connection, not per transaction: lower it for this batch only.
+          await sql`pragma synchronous = NORMAL`.execute(conn);
+          try {
+            return await conn.transaction().execute(applyNext);
+          } finally {
+            await sql.raw(`pragma synchronous = ${synchronous}`).execute(conn);
+          }
+        });
     if (count > 0) {
       stop();
       processed.inc(count);

@@ -80,7 +80,9 @@ export const identityStore = {
   /** Folds `loser` into `winner`: its identifiers, its tombstone chain and its account links. */
   async merge(db: Kysely<IdentityTables>, winner: string, loser: string, collection: Collection, at: number) {
     await db.updateTable('identifiers').set({ profile_id: winner }).where('profile_id', '=', loser).execute();
-    await db.updateTable('profiles').set({ merged_into: winner, updated_at: at }).where((eb) => eb.or([eb('id', '=', loser), eb('merged_into', '=', loser)])).execute();
+    // Two statements, not one with OR: each then uses its index (the primary key, profiles_merged_into).
+    await db.updateTable('profiles').set({ merged_into: winner, updated_at: at }).where('merged_into', '=', loser).execute();
+    await db.updateTable('profiles').set({ merged_into: winner, updated_at: at }).where('id', '=', loser).execute();
     const mine = collection === 'users' ? 'user_profile_id' : 'account_profile_id';
     const links = await db.selectFrom('profile_links').selectAll().where(mine, '=', loser).execute();
     for (const link of links) {
