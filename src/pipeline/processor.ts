@@ -49,8 +49,8 @@ export function createPipeline(deps: { database: Database; identity: IdentitySer
     const from = await eventLog.position(tx, PIPELINE_CONSUMER, database.engine === 'postgres');
     const events = await eventLog.read(tx, from, options.batchSize);
     if (events.length === 0) return 0;
-    const resolution = await identity.resolveBatch(tx, events);
-    await profiles.applyBatch(tx, events, resolution.events, resolution.merges);
+    const resolution = await identity.resolveBatch(tx, events, sqlite);
+    await profiles.applyBatch(tx, events, resolution.events, resolution.merges, sqlite);
     await eventLog.commit(tx, PIPELINE_CONSUMER, events[events.length - 1].offset);
     return events.length;
   }

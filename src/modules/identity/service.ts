@@ -6,7 +6,7 @@ import { extractIdentifiers, keyOf, type Collection, type Identifier } from './i
 import { resolveEvent, type Resolution, type ResolutionWarning } from './resolve.js';
 import { RuleBook, type IdentifierRule } from './rules.js';
 import { errors } from '../../platform/errors.js';
-import { identityStore as store, type IdentifierRow, type IdentityTables, type MergeLogRow, type ProfileRow } from './store.js';
+import { identityStore as store, type IdentifierRow, type IdentityTables, type MergeLogRow, type ProfileRow, type RawSqlite } from './store.js';
 
 /** Where one event landed. */
 export interface EventProfiles {
@@ -50,12 +50,12 @@ export function createIdentityService(deps: { now: () => number }) {
   }
 
   /** Loads the part of the graph these keys touch: their owners, with every identifier those owners hold. */
-  async function loadView(db: Kysely<IdentityTables>, workspaceId: string, keys: string[]): Promise<GraphView> {
+  async function loadView(db: Kysely<IdentityTables>, workspaceId: string, keys: string[], sqlite: RawSqlite): Promise<GraphView> {
     const view = new GraphView();
-    const hits = await store.identifiersByKey(db, workspaceId, keys);
+    const hits = await store.identifiersByKey(db, workspaceId, keys, sqlite);
     const ownerIds = [...new Set(hits.map((h) => h.profile_id))];
     if (ownerIds.length === 0) return view;
-    const [profiles, held] = await Promise.all([store.profilesById(db, ownerIds), store.identifiersOfProfiles(db, ownerIds)]);
+    const [profiles, held] = await Promise.all([store.profilesById(db, ownerIds, sqlite), store.identifiersOfProfiles(db, ownerIds, sqlite)]);
     const nodes = new Map<string, ProfileNode>();
     for (const p of profiles) {
       nodes.set(p.id, { id: p.id, collection: p.collection as Collection, createdOffset: Number(p.created_offset), merges: p.merges, identifiers: new Map() });
@@ -67,7 +67,7 @@ export function createIdentityService(deps: { now: () => number }) {
     return view;
   }
 
-  async function resolveWorkspace(db: Kysely<IdentityTables>, workspaceId: string, events: LoggedEvent[], out: BatchResolution): Promise<void> {
+  async function resolveWorkspace(db: Kysely<IdentityTables>, workspaceId: string, events: LoggedEvent[], out: BatchResolution, sqlite: RawSqlite): Promise<void> {
     const rules = await ruleBook(db, workspaceId);
     const extracted = events.map((e) => extractIdentifiers(e.message));
     const keys = new Set<string>();
@@ -79,7 +79,7 @@ export function createIdentityService(deps: { now: () => number }) {
         keys.add(GraphView.ownerKey('users', { type: 'anonymous_id', value: x.previousId }));
       }
     });
-    const view = await loadView(db, workspaceId, [...keys]);
+    const view = await loadView(db, workspaceId, [...keys], sqlite);
 
     const created: ProfileRow[] = [];
     const log: Omit<MergeLogRow, 'id'>[] = [];
@@ -142,7 +142,7 @@ export function createIdentityService(deps: { now: () => number }) {
     };
 
     // Writes, in an order that keeps every constraint: profiles, then merges as they happened, then new identifiers at their final owner.
-    await store.insertProfiles(db, created);
+    await store.insertProfiles(db, created, sqlite);
     const last = events[events.length - 1].timestamp;
     for (const m of merges) await store.merge(db, m.winner, m.loser, m.collection, last);
     const rows: IdentifierRow[] = [];
@@ -154,8 +154,8 @@ export function createIdentityService(deps: { now: () => number }) {
         first_seen: n.event.timestamp, first_offset: n.event.offset, first_message_id: n.event.messageId, source_id: n.event.sourceId,
       });
     }
-    await store.insertIdentifiers(db, rows);
-    await store.insertMergeLog(db, log);
+    await store.insertIdentifiers(db, rows, sqlite);
+    await store.insertMergeLog(db, log, sqlite);
     for (const node of touched) if (view.profiles.has(node.id) && node.merges > 0) await store.setProfileCounters(db, node.id, node.merges, last);
     const finalLinks = new Map<string, IdentityTables['profile_links']>();
     for (const l of links) {
@@ -169,8 +169,11 @@ export function createIdentityService(deps: { now: () => number }) {
   }
 
   return {
-    /** Resolves a micro-batch of log events (in offset order) and writes the graph's changes on `db` (the batch's transaction). */
-    async resolveBatch(db: Kysely<any>, events: LoggedEvent[]): Promise<BatchResolution> {
+    /**
+     * Resolves a micro-batch of log events (in offset order) and writes the graph's changes on `db` (the
+     * batch's transaction). `sqlite`: the raw handle of that connection, when it is SQLite, for the store's prepared fast path.
+     */
+    async resolveBatch(db: Kysely<any>, events: LoggedEvent[], sqlite?: RawSqlite): Promise<BatchResolution> {
       const out: BatchResolution = { events: new Map(), merges: [] };
       const byWorkspace = new Map<string, LoggedEvent[]>();
       for (const e of events) {
@@ -178,7 +181,7 @@ export function createIdentityService(deps: { now: () => number }) {
         list.push(e);
         byWorkspace.set(e.workspaceId, list);
       }
-      for (const [workspaceId, list] of byWorkspace) await resolveWorkspace(db as Kysely<IdentityTables>, workspaceId, list, out);
+      for (const [workspaceId, list] of byWorkspace) await resolveWorkspace(db as Kysely<IdentityTables>, workspaceId, list, out, sqlite);
       return out;
     },
     /**

@@ -1,3 +1,4 @@
+import type BetterSqlite3 from 'better-sqlite3';
 import type { Kysely } from 'kysely';
 import type { LoggedEvent } from '../collect/index.js';
 import { profilesStore as store, type ProfilesTables, type TraitRow } from './store.js';
@@ -42,9 +43,10 @@ export function createProfilesService(deps: { now: () => number }) {
   return {
     /**
      * Applies a micro-batch after identity resolution, on the batch's transaction: merges first (as they
-     * happened), then each event's timeline entry and trait values.
+     * happened), then each event's timeline entry and trait values. `sqlite`: the raw handle of the
+     * connection `db` runs on, when it is SQLite, for the store's prepared fast path.
      */
-    async applyBatch(db: Kysely<any>, events: LoggedEvent[], attribution: Map<number, Attribution>, merges: (Merge & { workspaceId: string })[]) {
+    async applyBatch(db: Kysely<any>, events: LoggedEvent[], attribution: Map<number, Attribution>, merges: (Merge & { workspaceId: string })[], sqlite?: BetterSqlite3.Database) {
       const t = db as Kysely<ProfilesTables>;
       const setOnceBy = new Map<string, Set<string>>();
       for (const ws of new Set(events.map((e) => e.workspaceId))) setOnceBy.set(ws, await setOnceNames(t, ws));
@@ -67,7 +69,7 @@ export function createProfilesService(deps: { now: () => number }) {
           for (const [name, value] of Object.entries(account)) writes.push({ ...base, profileId: a.accountProfileId, name, value });
         }
       }
-      await store.insertTimeline(t, timeline);
+      await store.insertTimeline(t, timeline, sqlite);
       const isOnce = (ws: string, name: string) => setOnceBy.get(ws)?.has(name) ?? false;
       const reduced = reduceTraitWrites(writes, isOnce);
       const rows = (once: boolean): TraitRow[] =>
@@ -75,8 +77,8 @@ export function createProfilesService(deps: { now: () => number }) {
           workspace_id: w.workspaceId, profile_id: w.profileId, name: w.name, value: JSON.stringify(w.value ?? null),
           updated_at: w.at, event_offset: w.offset, source_id: w.sourceId, message_id: w.messageId,
         }));
-      await store.writeTraits(t, rows(false), false);
-      await store.writeTraits(t, rows(true), true);
+      await store.writeTraits(t, rows(false), false, sqlite);
+      await store.writeTraits(t, rows(true), true, sqlite);
     },
 
     /** Moves the timeline entries of `from` that carried identifier `key` to `to`; returns their offsets. */

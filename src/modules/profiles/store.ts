@@ -1,3 +1,4 @@
+import type BetterSqlite3 from 'better-sqlite3';
 import type { ExpressionBuilder, Kysely } from 'kysely';
 import type { TraitWrite } from './traits.js';
 
@@ -38,9 +39,62 @@ const toRow = (w: TraitWrite): TraitRow => ({
   updated_at: w.at, event_offset: w.offset, source_id: w.sourceId, message_id: w.messageId,
 });
 
+const TRAIT_COLUMNS = 'workspace_id, profile_id, name, value, updated_at, event_offset, source_id, message_id';
+// The same comparison as the Kysely upsert below: a newer event (ties: the later offset) wins; set-once, an older one.
+const NEWER = '(excluded.updated_at > profile_traits.updated_at or (excluded.updated_at = profile_traits.updated_at and excluded.event_offset >= profile_traits.event_offset))';
+const OLDER = '(excluded.updated_at < profile_traits.updated_at or (excluded.updated_at = profile_traits.updated_at and excluded.event_offset < profile_traits.event_offset))';
+const upsertTrait = (where: string) =>
+  `insert into profile_traits (${TRAIT_COLUMNS}) values (?, ?, ?, ?, ?, ?, ?, ?) on conflict (profile_id, name) do update set
+   value = excluded.value, updated_at = excluded.updated_at, event_offset = excluded.event_offset, source_id = excluded.source_id, message_id = excluded.message_id
+   where ${where}`;
+
+/**
+ * The pipeline's hottest writes as statements prepared once per SQLite connection: through Kysely each
+ * batch compiled and prepared them anew, which cost as much as SQLite's own work. Same SQL semantics.
+ */
+const prepared = new WeakMap<BetterSqlite3.Database, ReturnType<typeof prepare>>();
+function prepare(sqlite: BetterSqlite3.Database) {
+  return {
+    timeline: sqlite.prepare(
+      `insert into profile_events (workspace_id, profile_id, event_offset, timestamp, type, event, identifiers) values (?, ?, ?, ?, ?, ?, ?) on conflict (profile_id, event_offset) do nothing`,
+    ),
+    // Most identify calls repeat values the profile already holds. Updating only the provenance columns
+    // then leaves the (workspace_id, name, value) index alone, which SQLite rewrites whenever `value` is set.
+    touchNewer: sqlite.prepare(
+      `update profile_traits set updated_at = ?, event_offset = ?, source_id = ?, message_id = ?
+       where profile_id = ? and name = ? and value = ? and (? > updated_at or (? = updated_at and ? >= event_offset))`,
+    ),
+    touchOlder: sqlite.prepare(
+      `update profile_traits set updated_at = ?, event_offset = ?, source_id = ?, message_id = ?
+       where profile_id = ? and name = ? and value = ? and (? < updated_at or (? = updated_at and ? < event_offset))`,
+    ),
+    upsertNewer: sqlite.prepare(upsertTrait(NEWER)),
+    upsertOlder: sqlite.prepare(upsertTrait(OLDER)),
+  };
+}
+const statements = (sqlite: BetterSqlite3.Database) => {
+  let s = prepared.get(sqlite);
+  if (!s) prepared.set(sqlite, (s = prepare(sqlite)));
+  return s;
+};
+// Rows in key order touch each index page once, one after the other.
+const byProfileAndName = (a: TraitRow, b: TraitRow) => (a.profile_id < b.profile_id ? -1 : a.profile_id > b.profile_id ? 1 : a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+
 export const profilesStore = {
-  /** Upserts trait values; a stored value is replaced only by a newer one (or, set-once, an older one). */
-  async writeTraits(db: Kysely<ProfilesTables>, rows: TraitRow[], setOnce: boolean) {
+  /**
+   * Upserts trait values; a stored value is replaced only by a newer one (or, set-once, an older one).
+   * `sqlite`: the raw handle of the connection `db` runs on, for the prepared fast path.
+   */
+  async writeTraits(db: Kysely<ProfilesTables>, rows: TraitRow[], setOnce: boolean, sqlite?: BetterSqlite3.Database) {
+    if (sqlite) {
+      const s = statements(sqlite);
+      const [touch, upsert] = setOnce ? [s.touchOlder, s.upsertOlder] : [s.touchNewer, s.upsertNewer];
+      for (const r of [...rows].sort(byProfileAndName)) {
+        const touched = touch.run(r.updated_at, r.event_offset, r.source_id, r.message_id, r.profile_id, r.name, r.value, r.updated_at, r.updated_at, r.event_offset).changes;
+        if (touched === 0) upsert.run(r.workspace_id, r.profile_id, r.name, r.value, r.updated_at, r.event_offset, r.source_id, r.message_id);
+      }
+      return;
+    }
     for (const part of chunks(rows, 200)) {
       await db
         .insertInto('profile_traits')
@@ -71,7 +125,13 @@ export const profilesStore = {
   async deleteTraits(db: Kysely<ProfilesTables>, profileId: string) {
     await db.deleteFrom('profile_traits').where('profile_id', '=', profileId).execute();
   },
-  async insertTimeline(db: Kysely<ProfilesTables>, rows: TimelineRow[]) {
+  async insertTimeline(db: Kysely<ProfilesTables>, rows: TimelineRow[], sqlite?: BetterSqlite3.Database) {
+    if (sqlite) {
+      const { timeline } = statements(sqlite);
+      const sorted = [...rows].sort((a, b) => (a.profile_id < b.profile_id ? -1 : a.profile_id > b.profile_id ? 1 : a.event_offset - b.event_offset));
+      for (const r of sorted) timeline.run(r.workspace_id, r.profile_id, r.event_offset, r.timestamp, r.type, r.event, r.identifiers);
+      return;
+    }
     for (const part of chunks(rows, 200)) {
       await db.insertInto('profile_events').values(part).onConflict((oc) => oc.columns(['profile_id', 'event_offset']).doNothing()).execute();
     }
