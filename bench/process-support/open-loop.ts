@@ -3,6 +3,8 @@ import { Agent, request } from 'node:http';
 export interface Sent {
   /** When the request was due (ms, performance.now()): latency counts from here, so a stalled server's queue shows. */
   due: number;
+  /** When it was handed to the socket: up to a timer tick (~1 ms) after `due`. */
+  sent: number;
   done: number;
   status: number;
   tag: number;
@@ -32,16 +34,17 @@ export async function openLoop(options: OpenLoopOptions): Promise<Sent[]> {
   let i = 0;
   const fire = (n: number, due: number) => {
     const r = options.request(n);
+    const sent = performance.now();
     const p = new Promise<void>((resolve) => {
       const req = request({ host: '127.0.0.1', port: options.port, method: r.method, path: r.path, headers: r.headers, agent }, (res) => {
         res.resume();
         res.on('end', () => {
-          results.push({ due, done: performance.now(), status: res.statusCode ?? 0, tag: n });
+          results.push({ due, sent, done: performance.now(), status: res.statusCode ?? 0, tag: n });
           resolve();
         });
       });
       req.on('error', () => {
-        results.push({ due, done: performance.now(), status: 0, tag: n });
+        results.push({ due, sent, done: performance.now(), status: 0, tag: n });
         resolve();
       });
       req.end(r.body);
