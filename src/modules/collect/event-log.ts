@@ -127,52 +127,43 @@ function sqliteAppender(database: Database): EventLogAppender {
 // commit order and a consumer that reads "offset > n" never skips a slower, earlier transaction.
 const LOG_APPEND_LOCK = 0x7261_7070; // "rapp"
 
+/** Inserts the rejections bound as six arrays, from parameter `$first` on. */
+const insertRejections = (first: number) => `insert into rejected_events (workspace_id, source_id, received_at, reason, message_id, payload)
+  select * from unnest($${first}::text[], $${first + 1}::text[], $${first + 2}::bigint[], $${first + 3}::text[], $${first + 4}::text[], $${first + 5}::text[])`;
+
+// One statement, so one round trip and one implicit transaction. The lock is a one-time filter in front of
+// the rows, so it is held before the first offset is drawn and until the commit; the rejections' CTE runs
+// in the same statement.
+const APPEND = `with log_lock as materialized (select pg_advisory_xact_lock($17)), rejected as (${insertRejections(11)})
+  insert into events (workspace_id, source_id, message_id, type, event, user_id, anonymous_id, timestamp, received_at, payload)
+  select w, s, m, t, e, u, a, ts, r, p::jsonb
+  from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[], $9::bigint[], $10::text[])
+    as x(w, s, m, t, e, u, a, ts, r, p)
+  where exists (select from log_lock)
+  on conflict (workspace_id, message_id) do nothing`;
+
 function postgresAppender(database: Database): EventLogAppender {
   const pool = database.pg!;
   return {
     async append(entries, rejections) {
-      const client = await pool.connect();
-      try {
-        await client.query('begin');
-        let appended = 0;
-        if (entries.length > 0) {
-          await client.query('select pg_advisory_xact_lock($1)', [LOG_APPEND_LOCK]);
-          const cols: unknown[][] = [[], [], [], [], [], [], [], [], [], []];
-          for (const e of entries) {
-            cols[0].push(e.workspaceId); cols[1].push(e.sourceId); cols[2].push(e.messageId); cols[3].push(e.type);
-            cols[4].push(e.event); cols[5].push(e.userId); cols[6].push(e.anonymousId); cols[7].push(e.timestamp);
-            cols[8].push(e.receivedAt); cols[9].push(e.payload);
-          }
-          const result = await client.query(
-            `insert into events (workspace_id, source_id, message_id, type, event, user_id, anonymous_id, timestamp, received_at, payload)
-             select w, s, m, t, e, u, a, ts, r, p::jsonb
-             from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[], $9::bigint[], $10::text[])
-               as x(w, s, m, t, e, u, a, ts, r, p)
-             on conflict (workspace_id, message_id) do nothing`,
-            cols,
-          );
-          appended = result.rowCount ?? 0;
-        }
-        if (rejections.length > 0) {
-          const cols: unknown[][] = [[], [], [], [], [], []];
-          for (const r of rejections) {
-            cols[0].push(r.workspaceId); cols[1].push(r.sourceId); cols[2].push(r.receivedAt);
-            cols[3].push(r.reason); cols[4].push(r.messageId); cols[5].push(excerpt(r.payload));
-          }
-          await client.query(
-            `insert into rejected_events (workspace_id, source_id, received_at, reason, message_id, payload)
-             select * from unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[])`,
-            cols,
-          );
-        }
-        await client.query('commit');
-        return { appended, duplicates: entries.length - appended };
-      } catch (error) {
-        await client.query('rollback').catch(() => {});
-        throw error;
-      } finally {
-        client.release();
+      const rejected: unknown[][] = [[], [], [], [], [], []];
+      for (const r of rejections) {
+        rejected[0].push(r.workspaceId); rejected[1].push(r.sourceId); rejected[2].push(r.receivedAt);
+        rejected[3].push(r.reason); rejected[4].push(r.messageId); rejected[5].push(excerpt(r.payload));
       }
+      if (entries.length === 0) {
+        if (rejections.length > 0) await pool.query({ name: 'rapport-append-rejections', text: insertRejections(1), values: rejected });
+        return { appended: 0, duplicates: 0 };
+      }
+      const events: unknown[][] = [[], [], [], [], [], [], [], [], [], []];
+      for (const e of entries) {
+        events[0].push(e.workspaceId); events[1].push(e.sourceId); events[2].push(e.messageId); events[3].push(e.type);
+        events[4].push(e.event); events[5].push(e.userId); events[6].push(e.anonymousId); events[7].push(e.timestamp);
+        events[8].push(e.receivedAt); events[9].push(e.payload);
+      }
+      const result = await pool.query({ name: 'rapport-append', text: APPEND, values: [...events, ...rejected, LOG_APPEND_LOCK] });
+      const appended = result.rowCount ?? 0;
+      return { appended, duplicates: entries.length - appended };
     },
   };
 }
