@@ -27,7 +27,7 @@ import { createStore, type BenchEngine, type BenchStore } from './support/stores
  *
  *   npm run bench:process -- [--engine sqlite|postgres] [--only throughput|latency|backlog] [--rounds 2]
  *     [--warm 100000] [--events 300000] [--people 40000] [--batch 1000] [--rate 5000] [--seconds 30]
- *     [--backlog 100000] [--batches 250,1000,5000] [--profile]
+ *     [--backlog 100000] [--batches 250,1000,5000] [--split] [--profile]
  */
 const { values: flags } = parseArgs({
   options: {
@@ -43,6 +43,8 @@ const { values: flags } = parseArgs({
     seconds: { type: 'string', default: '30' },
     backlog: { type: 'string', default: '100000' },
     batches: { type: 'string', default: '250,1000,5000' },
+    // The pipeline in a process of its own (`rapport start --role worker`) beside `--role api`.
+    split: { type: 'boolean', default: false },
     profile: { type: 'boolean', default: false },
     'idle-wait': { type: 'string', default: '60' },
   },
@@ -136,6 +138,18 @@ async function throughput() {
   };
   console.log(`throughput on ${engine}: ${round(summary.pipelineRate)} events/s (target >= 30,000), ${round(summary.ratio, 3)} of the floor consumer's ${round(summary.floorRate)} events/s`);
   return { batch: Number(batch), warm, measured, people, rounds, summary };
+}
+
+/** Rapport in one child process (role all), or with --split an api process and a worker process; the port takes the events. */
+async function startRapport(store: BenchStore, batch: string | undefined, nodeArgs: string[] = []) {
+  const env = { ...storeEnv(store), ...(batch ? { BENCH_PIPELINE_BATCH: batch } : {}) };
+  if (!flags.split) {
+    const server = await Child.start('./serve.ts', env, nodeArgs);
+    return { port: server.port, stop: () => server.stop() };
+  }
+  const api = await Child.start('./serve.ts', { ...env, BENCH_ROLE: 'api' });
+  const worker = await Child.start('./serve.ts', { ...env, BENCH_ROLE: 'worker' }, nodeArgs);
+  return { port: api.port, stop: async () => void (await Promise.all([api.stop(), worker.stop()])) };
 }
 
 /** Watches the pipeline's committed offset from outside the server: [performance.now(), offset] at each change. */
@@ -233,7 +247,7 @@ async function latency() {
     await runJson<DrainResult>('./consume.ts', ['--mode', 'pipeline'], storeEnv(store));
     const busy = await quiet('the latency run');
     const prof = flags.profile ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}/latency-${engine}-${Date.now()}`] : [];
-    const server = await Child.start('./serve.ts', { ...storeEnv(store), ...(flags.batch ? { BENCH_PIPELINE_BATCH: flags.batch } : {}) }, prof);
+    const server = await startRapport(store, flags.batch, prof);
     const watcher = await offsetWatcher(store);
     let load: Awaited<ReturnType<typeof ingest>>;
     try {
@@ -271,13 +285,13 @@ async function latency() {
       }
     }
     const summary = {
-      rate, seconds, perRequest: Number(flags['per-request']), batch: flags.batch ? Number(flags.batch) : 1000, busy,
+      rate, seconds, perRequest: Number(flags['per-request']), batch: flags.batch ? Number(flags.batch) : 1000, split: flags.split, busy,
       acceptedToProfile: percentiles(toProfile), sentToProfile: percentiles(fromDue), ingestAck: percentiles(ack), failedRequests: failed, eventsNeverApplied: missing,
       target: { p99Ms: 250 },
     };
     const a = summary.acceptedToProfile;
     console.log(
-      `latency on ${engine} at ${rate} events/s: accepted -> profile updated p50 ${round(a['p50'], 1)} ms, p99 ${round(a['p99'], 1)} ms, max ${round(a.max, 1)} ms over ${a.n} events (target p99 < 250 ms); ` +
+      `latency on ${engine}${flags.split ? ' (api and worker processes)' : ''} at ${rate} events/s: accepted -> profile updated p50 ${round(a['p50'], 1)} ms, p99 ${round(a['p99'], 1)} ms, max ${round(a.max, 1)} ms over ${a.n} events (target p99 < 250 ms); ` +
         `request -> 200 p50 ${round(summary.ingestAck['p50'], 1)} ms p99 ${round(summary.ingestAck['p99'], 1)} ms; ${failed} failed requests, ${missing} events not applied`,
     );
     return summary;
@@ -295,7 +309,7 @@ async function backlog() {
     try {
       await append(Number(flags.backlog));
       const busy = await quiet(`the backlog run (batch ${batch})`);
-      const server = await Child.start('./serve.ts', { ...storeEnv(store), BENCH_PIPELINE_BATCH: String(batch) });
+      const server = await startRapport(store, String(batch));
       const watcher = await offsetWatcher(store);
       let load: Awaited<ReturnType<typeof ingest>>;
       try {
@@ -305,11 +319,15 @@ async function backlog() {
         await server.stop();
       }
       const ack = load.sent.filter((s) => s.status === 200).map((s) => s.done - s.due);
-      const applied = watcher.current();
-      const row = { batch, busy, ingestAck: percentiles(ack), failed: load.sent.filter((s) => s.status !== 200).length, appliedPerSecond: applied / seconds };
+      const start = load.sent[0].due;
+      const drained = watcher.reached(Number(flags.backlog));
+      const row = {
+        batch, split: flags.split, busy, ingestAck: percentiles(ack), failed: load.sent.filter((s) => s.status !== 200).length,
+        backlog: Number(flags.backlog), drainedAfterSeconds: drained === undefined ? null : (drained - start) / 1000, appliedInWindow: watcher.current(),
+      };
       console.log(
-        `backlog on ${engine}, batch ${batch}: /v1/batch (25 events) at ${rate} events/s answered p50 ${round(row.ingestAck['p50'], 1)} ms, p99 ${round(row.ingestAck['p99'], 1)} ms, max ${round(row.ingestAck.max, 1)} ms ` +
-          `while the pipeline applied ${round(row.appliedPerSecond)} events/s of the backlog`,
+        `backlog on ${engine}${flags.split ? ' (api and worker processes)' : ''}, batch ${batch}: /v1/batch (25 events) at ${rate} events/s answered p50 ${round(row.ingestAck['p50'], 1)} ms, p99 ${round(row.ingestAck['p99'], 1)} ms, max ${round(row.ingestAck.max, 1)} ms; ` +
+          (drained === undefined ? `the pipeline applied ${row.appliedInWindow} of the ${row.backlog} waiting in ${seconds} s` : `the pipeline applied the ${row.backlog} waiting in ${round(row.drainedAfterSeconds!, 1)} s`),
       );
       out.push(row);
     } finally {
