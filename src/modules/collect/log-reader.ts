@@ -1,18 +1,10 @@
 import type { Kysely } from 'kysely';
+import type { LogEntry } from './event-log.js';
 import type { CollectTables } from './store.js';
 
-/** An event as consumers read it from the log: the indexed columns and the full Segment message. */
-export interface LoggedEvent {
+/** An event as consumers read it from the log: the appended columns, its offset, and the parsed Segment message. */
+export interface LoggedEvent extends Omit<LogEntry, 'payload'> {
   offset: number;
-  workspaceId: string;
-  sourceId: string;
-  messageId: string;
-  type: string;
-  event: string | null;
-  userId: string | null;
-  anonymousId: string | null;
-  timestamp: number;
-  receivedAt: number;
   message: Record<string, unknown>;
 }
 
