@@ -62,11 +62,11 @@ function sqliteAppender(database: Database): EventLogAppender {
     return appended;
   });
 
-  // In WAL mode, synchronous=FULL is NORMAL plus one fsync of the WAL after each commit (sqlite.org/pragma.html#pragma_synchronous).
-  // The append commits at NORMAL and issues that fsync itself, on libuv's thread pool, so the event loop
-  // keeps parsing requests (which join the next group) instead of blocking a millisecond or more per commit.
-  // An append still resolves only once a WAL fsync begun after its commit has returned. Other writers on the
-  // connection keep its own level.
+  // In WAL mode, synchronous=FULL is NORMAL plus one fsync of the WAL after each commit
+  // (sqlite.org/pragma.html#pragma_synchronous). The append commits at NORMAL and issues that fsync itself,
+  // on libuv's thread pool, so the event loop keeps parsing requests (which join the next group) instead of
+  // blocking a millisecond or more per commit. An append still resolves only once a WAL fsync begun after
+  // its commit has returned. Other writers on the connection keep its own level.
   const synchronous = Number(sqlite.pragma('synchronous', { simple: true }));
   const wal = sqlite.pragma('journal_mode', { simple: true }) === 'wal' && synchronous >= 2 ? `${sqlite.name}-wal` : undefined;
   const commitWithoutSync = sqlite.prepare('pragma synchronous = NORMAL');
@@ -78,11 +78,12 @@ function sqliteAppender(database: Database): EventLogAppender {
 
   async function syncWal(): Promise<void> {
     // The WAL keeps its inode while the store is open: SQLite removes it only when the last connection closes.
-    walFile ??= open(wal!, 'r+');
+    const file = (walFile ??= open(wal!, 'r+'));
     try {
-      await (await walFile).datasync();
+      await (await file).datasync();
     } catch (error) {
       walFile = undefined;
+      await (await file.catch(() => undefined))?.close().catch(() => {});
       throw error;
     }
   }
