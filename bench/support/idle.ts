@@ -1,20 +1,23 @@
 import { readFileSync } from 'node:fs';
 
-/** Busy share of all CPUs over `ms`, from /proc/stat (null off Linux). */
-async function busyShare(ms: number): Promise<number | null> {
-  const sample = () => {
-    const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
-    const idle = fields[3] + (fields[4] ?? 0);
-    return { idle, total: fields.reduce((a, b) => a + b, 0) };
-  };
+/** CPU time of the whole machine so far, in ms (all cores; /proc/stat counts in USER_HZ = 100). Null off Linux. */
+export function machineCpu(): { busyMs: number; totalMs: number } | null {
   try {
-    const a = sample();
-    await new Promise((resolve) => setTimeout(resolve, ms));
-    const b = sample();
-    return b.total === a.total ? 0 : 1 - (b.idle - a.idle) / (b.total - a.total);
+    const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+    const total = fields.slice(0, 8).reduce((a, b) => a + b, 0);
+    return { busyMs: (total - fields[3] - fields[4]) * 10, totalMs: total * 10 };
   } catch {
     return null;
   }
+}
+
+/** Busy share of all CPUs over `ms`. */
+async function busyShare(ms: number): Promise<number | null> {
+  const a = machineCpu();
+  await new Promise((resolve) => setTimeout(resolve, ms));
+  const b = machineCpu();
+  if (!a || !b) return null;
+  return b.totalMs === a.totalMs ? 0 : (b.busyMs - a.busyMs) / (b.totalMs - a.totalMs);
 }
 
 /**
