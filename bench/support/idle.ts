@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 /** CPU time of the whole machine so far, in ms (all cores; /proc/stat counts in USER_HZ = 100). Null off Linux. */
 export function machineCpu(): { busyMs: number; totalMs: number } | null {
@@ -9,6 +9,28 @@ export function machineCpu(): { busyMs: number; totalMs: number } | null {
   } catch {
     return null;
   }
+}
+
+/** CPU time used so far by the processes named `name` (e.g. the PostgreSQL server's), in ms. */
+export function processesCpu(name: string): number {
+  let ticks = 0;
+  try {
+    for (const pid of readdirSync('/proc')) {
+      if (!/^\d+$/.test(pid)) continue;
+      try {
+        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+        const end = stat.lastIndexOf(')');
+        if (stat.slice(stat.indexOf('(') + 1, end) !== name) continue;
+        const fields = stat.slice(end + 2).split(' ');
+        ticks += Number(fields[11]) + Number(fields[12]);
+      } catch {
+        // The process ended meanwhile.
+      }
+    }
+  } catch {
+    return 0;
+  }
+  return ticks * 10;
 }
 
 /** Busy share of all CPUs over `ms`. */
