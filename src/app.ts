@@ -3,10 +3,10 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
 import { sql } from 'kysely';
 import { accessMigrations, createAccess } from './modules/access/index.js';
-import { collectMigrations, createCollect } from './modules/collect/index.js';
-import { eventLog } from './modules/collect/index.js';
-import { createDirectory, createIdentityService, identityMigrations, identityRoutes } from './modules/identity/index.js';
-import { createProfilesService, profileApiRoutes, profileManagementRoutes, profilesMigrations } from './modules/profiles/index.js';
+import { audienceRoutes, audiencesMigrations, createAudiencesService } from './modules/audiences/index.js';
+import { collectMigrations, collectRelations, createCollect, eventLog } from './modules/collect/index.js';
+import { createDirectory, createIdentityService, identityMigrations, identityRelations, identityRoutes } from './modules/identity/index.js';
+import { createProfilesService, profileApiRoutes, profileManagementRoutes, profilesMigrations, profilesRelations } from './modules/profiles/index.js';
 import { splitProfile } from './workflows/split-profile.js';
 import { createPipeline } from './pipeline/processor.js';
 import { systemClock, type Clock } from './platform/clock.js';
@@ -18,7 +18,7 @@ import { opsRoutes } from './platform/http/ops-routes.js';
 import { createLog, type Log } from './platform/log.js';
 import { createMetrics } from './platform/metrics.js';
 
-export const MIGRATIONS = [accessMigrations, collectMigrations, identityMigrations, profilesMigrations];
+export const MIGRATIONS = [accessMigrations, collectMigrations, identityMigrations, profilesMigrations, audiencesMigrations];
 const API = '/api/v1';
 
 /** Opens the store, migrates it and builds every module's service, without HTTP (the CLI's setup uses this). */
@@ -37,9 +37,18 @@ export async function openRapport(config: Config, deps: { log?: Log; clock?: Clo
   const collect = createCollect({ database, clock, log, metrics, options: config.collect });
   const identity = createIdentityService({ now: () => clock.now() });
   const profiles = createProfilesService({ now: () => clock.now() });
-  const pipeline = createPipeline({ database, identity, profiles, log, metrics });
+  const audiences = createAudiencesService(
+    {
+      engine: database.engine,
+      relations: { ...identityRelations, ...profilesRelations, ...collectRelations },
+      now: () => clock.now(),
+      appendToLog: (db, entries) => eventLog.appendInTransaction(db, entries, database.engine === 'postgres'),
+    },
+    config.audiences,
+  );
+  const pipeline = createPipeline({ database, identity, profiles, audiences, log, metrics });
   const directory = createDirectory(database.db);
-  return { log, clock, database, metrics, access, collect, identity, profiles, pipeline, directory };
+  return { log, clock, database, metrics, access, collect, identity, profiles, audiences, pipeline, directory };
 }
 
 export type RapportCore = Awaited<ReturnType<typeof openRapport>>;
@@ -91,6 +100,10 @@ export async function createRapport(config: Config, deps: { log?: Log; clock?: C
     directory: core.directory,
     profiles: core.profiles,
     eventsAt: (workspaceId, offsets) => eventLog.at(database.db, workspaceId, offsets),
+    classes: {
+      computed_trait: (workspaceId, profileId) => core.audiences.valuesOf(database.db, workspaceId, profileId),
+      audience: (workspaceId, profileId) => core.audiences.membershipsOf(database.db, workspaceId, profileId),
+    },
   });
   await app.register(profileManagementRoutes, {
     prefix: API,
@@ -100,6 +113,7 @@ export async function createRapport(config: Config, deps: { log?: Log; clock?: C
     split: (input) => splitProfile({ database, identity: core.identity, profiles: core.profiles }, { ...input, now: core.clock.now() }),
   });
   await app.register(identityRoutes, { prefix: API, db: database.db, forget: (workspaceId) => core.identity.forgetRules(workspaceId) });
+  await app.register(audienceRoutes, { prefix: API, db: database.db, audiences: core.audiences });
   await app.ready();
   if (config.role !== 'api') core.pipeline.start();
 

@@ -1,14 +1,16 @@
 import { sql, type Kysely } from 'kysely';
 import { Counter, Histogram } from 'prom-client';
-import { eventLog } from '../modules/collect/index.js';
-import type { IdentityService } from '../modules/identity/index.js';
-import type { ProfilesService } from '../modules/profiles/index.js';
+import { AUDIENCES_SOURCE, type AudiencesService, type BatchEvent } from '../modules/audiences/index.js';
+import { eventLog, type LoggedEvent } from '../modules/collect/index.js';
+import { createDirectory, type BatchResolution, type IdentityService } from '../modules/identity/index.js';
+import { traitsOf, type ProfilesService } from '../modules/profiles/index.js';
 import type { Database } from '../platform/db/database.js';
 import type { Log } from '../platform/log.js';
 import type { Metrics } from '../platform/metrics.js';
 
 export const PIPELINE_CONSUMER = 'pipeline';
 const PAGE_CACHE_KIB = 64 * 1024;
+const MAINTAIN_EVERY_MS = 200;
 
 export interface PipelineOptions {
   batchSize: number;
@@ -21,8 +23,10 @@ export interface PipelineOptions {
  * batch (nothing was committed) and never skips or applies it twice. On PostgreSQL the consumer's offset
  * row is locked for the transaction, so two workers never apply the same batch.
  */
-export function createPipeline(deps: { database: Database; identity: IdentityService; profiles: ProfilesService; log: Log; metrics: Metrics; options?: Partial<PipelineOptions> }) {
-  const { database, identity, profiles, log } = deps;
+export function createPipeline(deps: {
+  database: Database; identity: IdentityService; profiles: ProfilesService; audiences: AudiencesService; log: Log; metrics: Metrics; options?: Partial<PipelineOptions>;
+}) {
+  const { database, identity, profiles, audiences, log } = deps;
   const options: PipelineOptions = { batchSize: 1000, idleMs: 25, ...deps.options };
   const processed = new Counter({ name: 'rapport_pipeline_events_processed_total', help: 'Log events applied by the pipeline.', registers: [deps.metrics] });
   const failures = new Counter({ name: 'rapport_pipeline_batch_failures_total', help: 'Micro-batches that failed and will be retried.', registers: [deps.metrics] });
@@ -32,6 +36,7 @@ export function createPipeline(deps: { database: Database; identity: IdentitySer
   });
 
   let running = false;
+  let lastMaintained = 0;
   let loop: Promise<void> | undefined;
   let wake: (() => void) | undefined;
 
@@ -49,10 +54,49 @@ export function createPipeline(deps: { database: Database; identity: IdentitySer
     const from = await eventLog.position(tx, PIPELINE_CONSUMER, database.engine === 'postgres');
     const events = await eventLog.read(tx, from, options.batchSize);
     if (events.length === 0) return 0;
-    const resolution = await identity.resolveBatch(tx, events, sqlite);
+    const external = events.filter((e) => e.sourceId !== AUDIENCES_SOURCE);
+    const resolution = await identity.resolveBatch(tx, external, sqlite);
+    if (external.length < events.length) await attributeDerived(tx, events, resolution);
     await profiles.applyBatch(tx, events, resolution.events, resolution.merges, sqlite);
+    await audiences.applyBatch(tx, batchEvents(events, resolution), resolution.merges.map((m) => ({ winner: m.winner, loser: m.loser, workspaceId: m.workspaceId })));
     await eventLog.commit(tx, PIPELINE_CONSUMER, events[events.length - 1].offset);
     return events.length;
+  }
+
+  /** Events Rapport appended itself (audience transitions) name their profile; follow it through merges. */
+  async function attributeDerived(tx: Kysely<any>, events: LoggedEvent[], resolution: BatchResolution) {
+    const derived = events.filter((e) => e.sourceId === AUDIENCES_SOURCE);
+    const named = (e: LoggedEvent) => ((e.message.context as { rapport?: { profileId?: string; collection?: string } } | undefined)?.rapport ?? {});
+    const live = await createDirectory(tx).liveIds(derived.map((e) => named(e).profileId).filter((id): id is string => typeof id === 'string'));
+    for (const e of derived) {
+      const { profileId, collection } = named(e);
+      const id = profileId ? live.get(profileId) : undefined;
+      if (!id) continue;
+      const account = collection === 'accounts';
+      resolution.events.set(e.offset, { profileId: account ? null : id, accountProfileId: account ? id : null, identifiers: [], warnings: [] });
+    }
+  }
+
+  function batchEvents(events: LoggedEvent[], resolution: BatchResolution): BatchEvent[] {
+    const out: BatchEvent[] = [];
+    for (const e of events) {
+      const a = resolution.events.get(e.offset);
+      if (!a || (!a.profileId && !a.accountProfileId)) continue;
+      const { user, account } = traitsOf(e.message);
+      out.push({
+        offset: e.offset, workspaceId: e.workspaceId, type: e.type, event: e.event, timestamp: e.timestamp, message: e.message,
+        profileId: a.profileId, accountProfileId: a.accountProfileId, userTraits: Object.keys(user), accountTraits: Object.keys(account),
+      });
+    }
+    return out;
+  }
+
+  /** Pending audience and computed trait backfills and time re-checks, serialised with the batches by the consumer's lock. */
+  async function maintain(): Promise<boolean> {
+    return database.db.transaction().execute(async (tx) => {
+      await eventLog.position(tx, PIPELINE_CONSUMER, database.engine === 'postgres');
+      return audiences.maintain(tx);
+    });
   }
 
   async function processBatch(): Promise<number> {
@@ -88,6 +132,11 @@ export function createPipeline(deps: { database: Database; identity: IdentitySer
     let backoff = 100;
     while (running) {
       try {
+        // Backfills and re-checks between batches, a few times a second at most.
+        if (Date.now() - lastMaintained >= MAINTAIN_EVERY_MS) {
+          lastMaintained = Date.now();
+          await maintain();
+        }
         const n = await processBatch();
         backoff = 100;
         if (n < options.batchSize && running) await sleep(options.idleMs);
@@ -103,9 +152,14 @@ export function createPipeline(deps: { database: Database; identity: IdentitySer
 
   return {
     processBatch,
-    /** Applies everything in the log now; for tests and the CLI. */
+    maintain,
+    /** Applies everything in the log now, pending backfills included; for tests and the CLI. */
     async drain(): Promise<number> {
       let total = 0;
+      for (;;) {
+        for (let n = await processBatch(); n > 0; n = await processBatch()) total += n;
+        if (!(await maintain())) break;
+      }
       for (let n = await processBatch(); n > 0; n = await processBatch()) total += n;
       return total;
     },

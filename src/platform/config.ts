@@ -16,6 +16,10 @@ export interface Config {
     /** Default events per second per write key (0 = unlimited); a source can override it. */
     rateLimitPerWriteKey: number;
   };
+  audiences: {
+    /** How often conditions that age out (windows, decay) are re-checked, in ms. */
+    recheckMs: number;
+  };
 }
 
 function intFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -42,6 +46,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       maxPendingEvents: intFromEnv(env, 'RAPPORT_MAX_PENDING_EVENTS', 100_000),
       rateLimitPerWriteKey: intFromEnv(env, 'RAPPORT_WRITE_KEY_RATE_LIMIT', 0),
     },
+    audiences: { recheckMs: intFromEnv(env, 'RAPPORT_AUDIENCE_RECHECK_MS', 60_000) },
     ...overrides,
   };
 }

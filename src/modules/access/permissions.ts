@@ -10,6 +10,8 @@ export const PERMISSIONS = [
   'profiles:write',
   'identity:read',
   'identity:write',
+  'audiences:read',
+  'audiences:write',
 ] as const;
 
 export type Permission = (typeof PERMISSIONS)[number];

@@ -126,7 +126,7 @@ function sqliteAppender(database: Database): EventLogAppender {
 
 // Every append holds this transaction-scoped lock while it draws offsets, so offsets become visible in
 // commit order and a consumer that reads "offset > n" never skips a slower, earlier transaction.
-const LOG_APPEND_LOCK = 0x7261_7070; // "rapp"
+export const LOG_APPEND_LOCK = 0x7261_7070; // "rapp"
 
 /** Inserts the rejections bound as six arrays, from parameter `$first` on. */
 const insertRejections = (first: number) => `insert into rejected_events (workspace_id, source_id, received_at, reason, message_id, payload)

@@ -16,6 +16,9 @@ export type { CollectService, Source } from './service.js';
 export { LIMITS, REJECT_REASONS, normalizeCall } from './normalize.js';
 export { eventLog, type LoggedEvent, type EventLog } from './log-reader.js';
 
+/** Tables other modules may read (never write) in SQL they compile themselves: audiences/compile.ts. */
+export const collectRelations = { events: 'events' } as const;
+
 export const collectMigrations: Migrations = { '202611240710-collect-init': init };
 
 export function createCollect(deps: { database: Database; clock: Clock; log: Log; metrics: Metrics; options: CollectOptions }) {

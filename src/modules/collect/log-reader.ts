@@ -1,5 +1,5 @@
-import type { Kysely } from 'kysely';
-import type { LogEntry } from './event-log.js';
+import { sql, type Kysely } from 'kysely';
+import { LOG_APPEND_LOCK, type LogEntry } from './event-log.js';
 import type { CollectTables } from './store.js';
 
 /** An event as consumers read it from the log: the appended columns, its offset, and the parsed Segment message. */
@@ -58,6 +58,23 @@ export const eventLog = {
       out.push(...rows.map(toEvent));
     }
     return out.sort((a, b) => a.offset - b.offset);
+  },
+
+  /**
+   * Appends events Rapport derives itself (a consumer's output, e.g. audience transitions) inside the
+   * consumer's transaction, so they are logged exactly when its effects commit. On PostgreSQL it takes the
+   * append lock like every append, keeping offsets in commit order.
+   */
+  async appendInTransaction(db: Kysely<any>, entries: LogEntry[], postgres: boolean): Promise<void> {
+    if (entries.length === 0) return;
+    if (postgres) await sql`select pg_advisory_xact_lock(${LOG_APPEND_LOCK})`.execute(db);
+    for (let i = 0; i < entries.length; i += 200) {
+      const rows = entries.slice(i, i + 200).map((e) => ({
+        workspace_id: e.workspaceId, source_id: e.sourceId, message_id: e.messageId, type: e.type, event: e.event, user_id: e.userId,
+        anonymous_id: e.anonymousId, timestamp: e.timestamp, received_at: e.receivedAt, payload: e.payload,
+      }));
+      await (db as Kysely<CollectTables>).insertInto('events').values(rows as never).onConflict((oc) => oc.columns(['workspace_id', 'message_id']).doNothing()).execute();
+    }
   },
 
   async end(db: Kysely<any>): Promise<number> {

@@ -80,6 +80,23 @@ export function createDirectory(rawDb: Kysely<any>) {
         .execute();
       return rows.map((r) => r.profile_id);
     },
+    /** Where each id lives now: itself, or the profile it was merged into (transitively); absent when unknown. */
+    async liveIds(ids: string[]): Promise<Map<string, string>> {
+      const mergedInto = new Map<string, string | null>();
+      let frontier = [...new Set(ids)];
+      for (let hops = 0; frontier.length > 0 && hops < 10; hops++) {
+        const rows = await db.selectFrom('profiles').select(['id', 'merged_into']).where('id', 'in', frontier).execute();
+        rows.forEach((r) => mergedInto.set(r.id, r.merged_into));
+        frontier = [...new Set(rows.map((r) => r.merged_into).filter((m): m is string => m !== null && !mergedInto.has(m)))];
+      }
+      const out = new Map<string, string>();
+      for (const id of ids) {
+        let at: string | null | undefined = id;
+        for (let hops = 0; at && mergedInto.get(at) && hops < 10; hops++) at = mergedInto.get(at);
+        if (at && mergedInto.has(at)) out.set(id, at);
+      }
+      return out;
+    },
   };
 }
 

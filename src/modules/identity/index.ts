@@ -11,3 +11,6 @@ export { createDirectory, parseExternalId, normalizeLookup, type Directory } fro
 export type { ProfileRow, IdentifierRow, MergeLogRow } from './store.js';
 export { identityRoutes } from './routes.js';
 export { explain, type Explanation } from './explain.js';
+
+/** Tables other modules may read (never write) in SQL they compile themselves: audiences/compile.ts. */
+export const identityRelations = { profiles: 'profiles', links: 'profile_links', identifiers: 'identifiers' } as const;

@@ -10,6 +10,8 @@ export interface ProfileApiDeps {
   directory: Directory;
   profiles: ProfilesService;
   eventsAt(workspaceId: string, offsets: number[]): Promise<LoggedEvent[]>;
+  /** Trait classes other modules compute (audiences: `audience`, `computed_trait`), by name. */
+  classes?: Partial<Record<'audience' | 'computed_trait', (workspaceId: string, profileId: string) => Promise<{ name: string; value: unknown; updated_at: number }[]>>>;
 }
 
 interface Params {
@@ -70,8 +72,11 @@ export async function profileApiRoutes(app: FastifyInstance, deps: ProfileApiDep
   }, async (request) => {
     const { profile } = await resolve(request);
     const q = request.query as { limit: number; next?: string; include?: string; class?: string; verbose: boolean };
-    // Audiences and computed traits arrive with the audiences module; until then those classes are empty.
-    let rows = q.class === 'audience' || q.class === 'computed_trait' ? [] : await profiles.traits(deps.db, profile.id);
+    // class=audience / computed_trait come from the audiences module; without a class, the profile's own traits.
+    const provider = q.class === 'audience' || q.class === 'computed_trait' ? deps.classes?.[q.class] : undefined;
+    let rows = provider
+      ? (await provider(profile.workspace_id, profile.id)).map((r) => ({ name: r.name, value: JSON.stringify(r.value), source_id: 'rapport', updated_at: r.updated_at }))
+      : q.class === 'audience' || q.class === 'computed_trait' ? [] : await profiles.traits(deps.db, profile.id);
     const include = list(q.include);
     if (include) rows = rows.filter((r) => include.includes(r.name));
     if (q.next) rows = rows.filter((r) => r.name > q.next!);

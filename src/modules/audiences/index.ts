@@ -1,0 +1,13 @@
+import type { Migrations } from '../../platform/db/migrate.js';
+import * as init from './migrations/202611250900-audiences-init.js';
+
+export { createAudiencesService, type AudiencesService, type AudiencesOptions } from './service.js';
+export { audienceRoutes } from './routes.js';
+export { AUDIENCES_SOURCE } from './transitions.js';
+export { evaluate, type ProfileContext } from './evaluate.js';
+export { compileAudience, type Relations } from './compile.js';
+export type { BatchEvent } from './incremental.js';
+export type { AudiencesDeps, LogEntryInput } from './context.js';
+export type { AudienceDefinition, ComputedTraitDefinition, Condition, EventFilter } from './definition.js';
+
+export const audiencesMigrations: Migrations = { '202611250900-audiences-init': init };

@@ -1,0 +1,237 @@
+import { randomUUID } from 'node:crypto';
+import { Ajv } from 'ajv';
+import type { Kysely } from 'kysely';
+import { errors } from '../../platform/errors.js';
+import { buildCatalog, checkAudience, checkComputedTrait, traitEntry, type AudienceEntry, type Catalog, type DefinitionRow } from './catalog.js';
+import { backfillAggregate, computeAudience, membersBySql, recomputeValues } from './computation.js';
+import type { AudiencesDeps } from './context.js';
+import { audienceSchema, computedTraitSchema, sharedSchemas, type AudienceDefinition, type Collection, type ComputedTraitDefinition, type Condition } from './definition.js';
+import { applyBatch, type BatchEvent } from './incremental.js';
+import { audiencesStore as store, type AudiencesTables } from './store.js';
+import { applyTransitions } from './transitions.js';
+
+const CATALOG_TTL_MS = 5_000;
+
+export interface AudiencesOptions {
+  /** How often time-dependent computed traits and audiences are re-checked (conditions that age out). */
+  recheckMs: number;
+}
+
+const ajv = new Ajv({ allErrors: false, useDefaults: true, strict: false });
+for (const s of sharedSchemas) ajv.addSchema(s);
+const validAudience = ajv.compile(audienceSchema);
+const validTrait = ajv.compile(computedTraitSchema);
+
+function validate<T>(check: typeof validAudience, input: unknown): T {
+  const copy = structuredClone(input);
+  if (!check(copy)) {
+    const e = check.errors?.[0];
+    throw errors.validation(`Invalid definition${e?.instancePath ? ` at ${e.instancePath}` : ''}: ${e?.message ?? 'not valid'}.`, check.errors);
+  }
+  return copy as T;
+}
+
+export function createAudiencesService(deps: AudiencesDeps, options: Partial<AudiencesOptions> = {}) {
+  const opts: AudiencesOptions = { recheckMs: 60_000, ...options };
+  const catalogs = new Map<string, { catalog: Catalog; at: number }>();
+  const lastRecheck = new Map<string, number>();
+
+  async function catalog(db: Kysely<any>, workspaceId: string, fresh = false): Promise<Catalog> {
+    const cached = catalogs.get(workspaceId);
+    if (!fresh && cached && deps.now() - cached.at < CATALOG_TTL_MS) return cached.catalog;
+    const t = db as Kysely<AudiencesTables>;
+    const built = buildCatalog(workspaceId, await store.traitRows(t, workspaceId), await store.audienceRows(t, workspaceId));
+    catalogs.set(workspaceId, { catalog: built, at: deps.now() });
+    return built;
+  }
+  const forget = (workspaceId: string) => catalogs.delete(workspaceId);
+
+  /** Audiences that depend on any of `keys` (audience keys) or `traitKeys`, transitively, in dependency order. */
+  function dependents(c: Catalog, keys: Set<string>, traitKeys: Set<string>): AudienceEntry[] {
+    const hit = new Set<string>(keys);
+    for (const a of c.audiences) {
+      const deps = [a.own, a.account].filter((d) => d !== undefined);
+      if (deps.some((d) => [...d.audiences].some((k) => hit.has(k)) || [...d.computed].some((k) => traitKeys.has(k)))) hit.add(a.row.key);
+    }
+    return c.audiences.filter((a) => hit.has(a.row.key));
+  }
+
+  /** Backfills and computes what is pending, then re-decides what depends on it. */
+  async function runPending(db: Kysely<any>, workspaceId: string, now: number) {
+    const t = db as Kysely<AudiencesTables>;
+    const traitRows = await store.traitRows(t, workspaceId);
+    const audienceRows = await store.audienceRows(t, workspaceId);
+    const pendingTraits = traitRows.filter((r) => r.status === 'pending');
+    const pendingAudiences = new Set(audienceRows.filter((r) => r.status === 'pending').map((r) => r.key));
+    const ready = (rows: DefinitionRow[]) => rows.map((r) => ({ ...r, status: 'ready' }));
+    const c = buildCatalog(workspaceId, ready(traitRows), ready(audienceRows));
+    for (const row of pendingTraits) {
+      const entry = traitEntry({ ...row, status: 'ready' });
+      await backfillAggregate(db, deps, entry.spec, now);
+      await recomputeValues(db, deps, entry, now);
+      await t.updateTable('computed_traits').set({ status: 'ready', computed_at: now }).where('id', '=', row.id).where('updated_at', '=', row.updated_at).execute();
+    }
+    const redo = dependents(c, pendingAudiences, new Set(pendingTraits.map((r) => r.key)));
+    for (const a of redo) {
+      if (pendingAudiences.has(a.row.key)) {
+        for (const id of [...a.own.aggregates, ...(a.account?.aggregates ?? [])]) await backfillAggregate(db, deps, c.aggregates.get(id)!, now);
+      }
+      await computeAudience(db, deps, c, a, now);
+      await t.updateTable('audiences').set({ status: 'ready', computed_at: now }).where('id', '=', a.row.id).where('updated_at', '=', a.row.updated_at).execute();
+    }
+    forget(workspaceId);
+  }
+
+  /** Conditions that age out: windowed computed traits and the audiences that depend on time, re-decided now. */
+  async function recheck(db: Kysely<any>, workspaceId: string, now: number) {
+    const c = await catalog(db, workspaceId, true);
+    const windowed = c.traits.filter((x) => x.row.status === 'ready' && (x.window || x.decayMs));
+    for (const entry of windowed) await recomputeValues(db, deps, entry, now);
+    const timed = c.audiences.filter((a) => a.row.status === 'ready' && a.timeDependent);
+    for (const a of dependents(c, new Set(timed.map((x) => x.row.key)), new Set())) {
+      if (a.row.status === 'ready') await computeAudience(db, deps, c, a, now);
+    }
+  }
+
+  return {
+    catalog,
+
+    /** The pipeline's stage: see incremental.ts. */
+    async applyBatch(db: Kysely<any>, events: BatchEvent[], merges: { winner: string; loser: string; workspaceId: string }[], now = deps.now()) {
+      for (const workspaceId of new Set([...events.map((e) => e.workspaceId), ...merges.map((m) => m.workspaceId)])) {
+        const c = await catalog(db, workspaceId);
+        if (c.traits.length === 0 && c.audiences.length === 0) continue;
+        await applyBatch(db, deps, c, events.filter((e) => e.workspaceId === workspaceId), merges.filter((m) => m.workspaceId === workspaceId), now);
+      }
+    },
+
+    /** Work between micro-batches, serialised with them by the caller: pending backfills, then due re-checks. Returns whether it did anything. */
+    async maintain(db: Kysely<any>, now = deps.now()): Promise<boolean> {
+      const t = db as Kysely<AudiencesTables>;
+      const pending = await store.pendingWorkspaces(t);
+      for (const ws of pending) await runPending(db, ws, now);
+      let did = pending.length > 0;
+      for (const ws of await store.workspacesWithAudiences(t)) {
+        if (now - (lastRecheck.get(ws) ?? 0) < opts.recheckMs) continue;
+        lastRecheck.set(ws, now);
+        await recheck(db, ws, now);
+        did = true;
+      }
+      return did;
+    },
+
+    async saveComputedTrait(db: Kysely<any>, workspaceId: string, input: unknown, key?: string) {
+      const d = validate<ComputedTraitDefinition>(validTrait, key ? { ...(input as object), key } : input);
+      checkComputedTrait(d);
+      const t = db as Kysely<AudiencesTables>;
+      const now = deps.now();
+      const { key: k, name, collection, ...rest } = d;
+      const existing = await t.selectFrom('computed_traits').selectAll().where('workspace_id', '=', workspaceId).where('key', '=', k).executeTakeFirst();
+      if (!key && existing) throw errors.conflict(`A computed trait "${k}" exists; PUT /computed-traits/${k} changes it.`);
+      if (key && !existing) throw errors.notFound(`Computed trait "${key}"`);
+      if (existing && existing.collection !== collection) throw errors.validation('The collection of a computed trait cannot change; create another.');
+      const row = { workspace_id: workspaceId, key: k, name, collection, definition: JSON.stringify(rest), status: 'pending', computed_at: null, updated_at: now };
+      if (existing) await t.updateTable('computed_traits').set(row).where('id', '=', existing.id).execute();
+      else await t.insertInto('computed_traits').values({ ...row, id: randomUUID(), created_at: now }).execute();
+      forget(workspaceId);
+      return (await this.computedTrait(db, workspaceId, k))!;
+    },
+
+    async saveAudience(db: Kysely<any>, workspaceId: string, input: unknown, key?: string) {
+      const d = validate<AudienceDefinition>(validAudience, key ? { ...(input as object), key } : input);
+      const t = db as Kysely<AudiencesTables>;
+      const existing = await t.selectFrom('audiences').selectAll().where('workspace_id', '=', workspaceId).where('key', '=', d.key).executeTakeFirst();
+      if (!key && existing) throw errors.conflict(`An audience "${d.key}" exists; PUT /audiences/${d.key} changes it.`);
+      if (key && !existing) throw errors.notFound(`Audience "${key}"`);
+      if (existing && existing.collection !== d.collection) throw errors.validation('The collection of an audience cannot change; create another.');
+      const current = await catalog(db, workspaceId, true);
+      checkAudience(d, current);
+      const now = deps.now();
+      const row = { workspace_id: workspaceId, key: d.key, name: d.name, description: d.description ?? null, collection: d.collection, definition: JSON.stringify({ condition: d.condition }), status: 'pending', computed_at: null, updated_at: now };
+      const rows = await store.audienceRows(t, workspaceId);
+      const next = existing ? rows.map((r) => (r.id === existing.id ? { ...r, ...row } : r)) : [...rows, { ...row, id: 'new', created_at: now, size: 0 }];
+      buildCatalog(workspaceId, await store.traitRows(t, workspaceId), next); // throws on a cycle
+      if (existing) await t.updateTable('audiences').set(row).where('id', '=', existing.id).execute();
+      else await t.insertInto('audiences').values({ ...row, id: randomUUID(), created_at: now, size: 0 }).execute();
+      forget(workspaceId);
+      return (await this.audience(db, workspaceId, d.key))!;
+    },
+
+    async deleteComputedTrait(db: Kysely<any>, workspaceId: string, key: string) {
+      const c = await catalog(db, workspaceId, true);
+      const entry = c.traitsByKey.get(key);
+      if (!entry) throw errors.notFound(`Computed trait "${key}"`);
+      const users = c.audiences.filter((a) => a.own.computed.has(key) || a.account?.computed.has(key)).map((a) => a.row.key);
+      if (users.length) throw errors.conflict(`Audiences ${users.join(', ')} use computed trait "${key}"; change them first.`);
+      const t = db as Kysely<AudiencesTables>;
+      await store.deleteStates(t, entry.spec.id);
+      await store.deleteValues(t, entry.row.id);
+      await t.deleteFrom('computed_traits').where('id', '=', entry.row.id).execute();
+      forget(workspaceId);
+    },
+
+    async deleteAudience(db: Kysely<any>, workspaceId: string, key: string) {
+      const c = await catalog(db, workspaceId, true);
+      const entry = c.audiencesByKey.get(key);
+      if (!entry) throw errors.notFound(`Audience "${key}"`);
+      const users = c.audiences.filter((a) => a.own.audiences.has(key) || a.account?.audiences.has(key)).map((a) => a.row.key);
+      if (users.length) throw errors.conflict(`Audiences ${users.join(', ')} use audience "${key}"; change them first.`);
+      const t = db as Kysely<AudiencesTables>;
+      const members = (await store.membersOf(t, entry.row.id)).map((r) => r.profile_id);
+      await applyTransitions(db, deps, [{ audience: entry, entered: [], exited: members, reason: 'deleted' }], deps.now(), false);
+      await t.deleteFrom('audiences').where('id', '=', entry.row.id).execute();
+      const stillUsed = new Set(c.audiences.filter((a) => a !== entry).flatMap((a) => [...a.own.aggregates, ...(a.account?.aggregates ?? [])]));
+      for (const id of [...entry.own.aggregates, ...(entry.account?.aggregates ?? [])]) if (!stillUsed.has(id)) await store.deleteStates(t, id);
+      forget(workspaceId);
+    },
+
+    /** Size and a sample of members by the SQL computation, without saving anything. */
+    async preview(db: Kysely<any>, workspaceId: string, input: { collection?: Collection; condition: Condition }, sample = 20) {
+      const d = validate<AudienceDefinition>(validAudience, { key: 'preview', name: 'preview', ...input });
+      const c = await catalog(db, workspaceId, true);
+      checkAudience(d, c);
+      const members = await membersBySql(db, deps, c, d.collection, d.condition, deps.now());
+      return { size: members.length, sample: members.sort().slice(0, sample) };
+    },
+
+    computedTraits: (db: Kysely<any>, workspaceId: string) => store.traitRows(db as Kysely<AudiencesTables>, workspaceId),
+    audiences: (db: Kysely<any>, workspaceId: string) => store.audienceRows(db as Kysely<AudiencesTables>, workspaceId),
+    computedTrait: (db: Kysely<any>, workspaceId: string, key: string) =>
+      (db as Kysely<AudiencesTables>).selectFrom('computed_traits').selectAll().where('workspace_id', '=', workspaceId).where('key', '=', key).executeTakeFirst(),
+    audience: (db: Kysely<any>, workspaceId: string, key: string) =>
+      (db as Kysely<AudiencesTables>).selectFrom('audiences').selectAll().where('workspace_id', '=', workspaceId).where('key', '=', key).executeTakeFirst(),
+    async requestRecompute(db: Kysely<any>, workspaceId: string, key: string) {
+      const r = await (db as Kysely<AudiencesTables>).updateTable('audiences').set({ status: 'pending' }).where('workspace_id', '=', workspaceId).where('key', '=', key).executeTakeFirst();
+      if (Number(r.numUpdatedRows) === 0) throw errors.notFound(`Audience "${key}"`);
+      forget(workspaceId);
+    },
+
+    /** A profile's computed traits, by key. */
+    async valuesOf(db: Kysely<any>, workspaceId: string, profileId: string): Promise<{ name: string; value: unknown; updated_at: number }[]> {
+      const t = db as Kysely<AudiencesTables>;
+      const keys = new Map((await store.traitRows(t, workspaceId)).map((r) => [r.id, r.key]));
+      const rows = await store.valuesOfProfile(t, profileId);
+      return rows.filter((r) => keys.has(r.trait_id)).map((r) => ({ name: keys.get(r.trait_id)!, value: JSON.parse(r.value), updated_at: Number(r.updated_at) })).sort((a, b) => (a.name < b.name ? -1 : 1));
+    },
+    /** The audiences a profile is in, by key. */
+    async membershipsOf(db: Kysely<any>, workspaceId: string, profileId: string): Promise<{ name: string; value: true; updated_at: number }[]> {
+      const t = db as Kysely<AudiencesTables>;
+      const rows = await t.selectFrom('audience_members').innerJoin('audiences', 'audiences.id', 'audience_members.audience_id')
+        .select(['audiences.key', 'audience_members.entered_at']).where('audience_members.profile_id', '=', profileId).where('audiences.workspace_id', '=', workspaceId).orderBy('audiences.key').execute();
+      return rows.map((r) => ({ name: r.key, value: true as const, updated_at: Number(r.entered_at) }));
+    },
+    async members(db: Kysely<any>, audienceId: string, limit: number, after?: string) {
+      let q = (db as Kysely<AudiencesTables>).selectFrom('audience_members').selectAll().where('audience_id', '=', audienceId);
+      if (after) q = q.where('profile_id', '>', after);
+      return q.orderBy('profile_id').limit(limit).execute();
+    },
+    async history(db: Kysely<any>, audienceId: string, q: { profileId?: string; limit: number; before?: number }) {
+      let query = (db as Kysely<AudiencesTables>).selectFrom('audience_history').selectAll().where('audience_id', '=', audienceId);
+      if (q.profileId) query = query.where('profile_id', '=', q.profileId);
+      if (q.before) query = query.where('id', '<', q.before);
+      return query.orderBy('id', 'desc').limit(q.limit).execute();
+    },
+  };
+}
+
+export type AudiencesService = ReturnType<typeof createAudiencesService>;
