@@ -110,7 +110,7 @@ export async function createRapport(config: Config, deps: { log?: Log; clock?: C
     db: database.db,
     directory: core.directory,
     profiles: core.profiles,
-    split: (input) => splitProfile({ database, identity: core.identity, profiles: core.profiles }, { ...input, now: core.clock.now() }),
+    split: (input) => splitProfile({ database, identity: core.identity, profiles: core.profiles, audiences: core.audiences }, { ...input, now: core.clock.now() }),
   });
   await app.register(identityRoutes, { prefix: API, db: database.db, forget: (workspaceId) => core.identity.forgetRules(workspaceId) });
   await app.register(audienceRoutes, { prefix: API, db: database.db, audiences: core.audiences });

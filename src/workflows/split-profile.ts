@@ -1,3 +1,4 @@
+import type { AudiencesService } from '../modules/audiences/index.js';
 import { eventLog } from '../modules/collect/index.js';
 import { normalizeLookup, type Identifier, type IdentityService } from '../modules/identity/index.js';
 import type { ProfilesService } from '../modules/profiles/index.js';
@@ -6,11 +7,11 @@ import { PIPELINE_CONSUMER } from '../pipeline/processor.js';
 
 /**
  * Split: take one identifier off a profile onto a new profile, move the events that carried it, and
- * rebuild both profiles' traits from their events. One transaction, holding the pipeline's lock, so no
+ * rebuild both profiles' traits, computed traits and audience memberships from their events. One transaction, holding the pipeline's lock, so no
  * micro-batch interleaves with it.
  */
 export async function splitProfile(
-  deps: { database: Database; identity: IdentityService; profiles: ProfilesService },
+  deps: { database: Database; identity: IdentityService; profiles: ProfilesService; audiences: AudiencesService },
   input: { workspaceId: string; profileId: string; identifier: Identifier; actor: string; now: number },
 ) {
   const id = normalizeLookup(input.identifier);
@@ -22,6 +23,7 @@ export async function splitProfile(
     const remaining = (await deps.profiles.timeline(tx, input.profileId)).map((r) => Number(r.event_offset));
     await deps.profiles.rebuildTraits(tx, input.profileId, collection, await eventLog.at(tx, input.workspaceId, remaining));
     await deps.profiles.rebuildTraits(tx, newProfileId, collection, await eventLog.at(tx, input.workspaceId, moved));
+    await deps.audiences.rebuildProfiles(tx, input.workspaceId, new Map([[input.profileId, collection], [newProfileId, collection]]), input.now);
     return { profileId: input.profileId, newProfileId, movedEvents: moved.length };
   });
 }

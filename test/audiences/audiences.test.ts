@@ -84,4 +84,22 @@ describe.each(ENGINES)('audiences and computed traits on $name', (engine) => {
     const bad = await post('/api/v1/audiences', { key: 'bad', name: 'Bad', condition: { computed_trait: 'nope', op: 'exists' } }, 400);
     expect(bad.error.message).toMatch(/No computed trait "nope"/);
   });
+
+  it('re-decides both profiles when a split takes events away', async () => {
+    await post('/api/v1/audiences', { key: 'repeat_viewers', name: 'Repeat viewers', condition: { event: { type: 'page', name: 'Pricing' }, count: { op: 'at_least', value: 2 } } });
+    await send(server, [
+      { type: 'page', anonymousId: 'tablet-7', name: 'Pricing' },
+      { type: 'page', anonymousId: 'tablet-7', name: 'Pricing' },
+      { type: 'identify', anonymousId: 'tablet-7', userId: 'cy' },
+    ]);
+    await drain();
+    expect(await profileApi('cy', 'audience')).toEqual({ repeat_viewers: true });
+    const profileId = (await server.rapport.database.db.selectFrom('identifiers').select('profile_id').where('key', '=', 'users|user_id:cy').executeTakeFirstOrThrow()).profile_id as string;
+    const res = await server.api(`/api/v1/profiles/${profileId}/split`, { method: 'POST', body: JSON.stringify({ type: 'anonymous_id', value: 'tablet-7' }) });
+    expect(res.status).toBe(201);
+    const { newProfileId } = (await res.json()) as { newProfileId: string };
+    expect(await profileApi('cy', 'audience')).toEqual({});
+    const members = await (await server.api('/api/v1/audiences/repeat_viewers/members')).json();
+    expect(members.data.map((m: { profileId: string }) => m.profileId)).toEqual([newProfileId]);
+  });
 });

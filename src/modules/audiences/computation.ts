@@ -16,10 +16,10 @@ const PAGE = 20_000;
  * splits included), folding with the same code the pipeline uses. Runs in the pipeline's serialisation
  * (see service.maintain), so no micro-batch is half in and half out of it.
  */
-export async function backfillAggregate(db: Kysely<any>, deps: AudiencesDeps, spec: AggregateSpec, now: number): Promise<number> {
+export async function backfillAggregate(db: Kysely<any>, deps: AudiencesDeps, spec: AggregateSpec, now: number, only?: string[]): Promise<number> {
   const t = db as Kysely<AudiencesTables>;
   const r = deps.relations;
-  await store.deleteStates(t, spec.id);
+  await store.deleteStates(t, spec.id, only);
   const needsPayload = spec.kind !== 'count' && spec.kind !== 'points' ? true : spec.filters.some((f) => f.where?.length);
   const from = spec.retain === Infinity ? -Infinity : now - spec.retain - spec.bucket;
   const kinds = spec.filters.map((f) => sql`(pe.type = ${filterType(f)}${f.name === undefined ? sql`` : sql` and pe.event = ${f.name}`})`);
@@ -44,6 +44,7 @@ export async function backfillAggregate(db: Kysely<any>, deps: AudiencesDeps, sp
       ${needsPayload ? sql`join ${sql.table(r.events)} e on e.offset = pe.event_offset` : sql``}
       where pe.workspace_id = ${spec.workspaceId} and p.collection = ${spec.collection} and (${sql.join(kinds, sql` or `)})
         ${from === -Infinity ? sql`` : sql`and pe.timestamp >= ${from}`}
+        ${only ? sql`and pe.profile_id in (${sql.join(only)})` : sql``}
         and (pe.profile_id > ${after[0]} or (pe.profile_id = ${after[0]} and pe.event_offset > ${after[1]}))
       order by pe.profile_id, pe.event_offset limit ${PAGE}`.execute(db);
     for (const row of page.rows) {

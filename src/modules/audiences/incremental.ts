@@ -107,6 +107,20 @@ export async function applyBatch(db: Kysely<any>, deps: AudiencesDeps, catalog: 
   await applyTransitions(db, deps, transitions, now);
 }
 
+/**
+ * Re-derives everything about some profiles after their events changed hands (a split): their counters are
+ * rebuilt from their timelines by the caller, then values and memberships are re-decided in full.
+ */
+export async function redecideProfiles(db: Kysely<any>, deps: AudiencesDeps, catalog: Catalog, profiles: Map<string, Collection>, now: number): Promise<void> {
+  const t = db as Kysely<AudiencesTables>;
+  const touched = new Map<string, Touch>([...profiles].map(([id, c]) => [id, { ...newTouch(c), all: true }]));
+  const states = new Map<string, AggregateState>();
+  const transitions: Transition[] = [];
+  await refreshComputedValues(t, deps, catalog, touched, states, now);
+  await decideAudiences(t, deps, catalog, touched, states, transitions, now);
+  await applyTransitions(db, deps, transitions, now);
+}
+
 /** A merge: the loser's counters fold into the winner's, its values and memberships end, the winner is re-decided. */
 async function foldMerge(t: Kysely<AudiencesTables>, relations: Relations, catalog: Catalog, m: { winner: string; loser: string }, transitions: Transition[], touch: (id: string, c: Collection) => Touch, now: number) {
   const loserStates = await store.statesOfProfile(t, m.loser);

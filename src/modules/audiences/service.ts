@@ -6,7 +6,7 @@ import { buildCatalog, checkAudience, checkComputedTrait, traitEntry, type Audie
 import { backfillAggregate, computeAudience, membersBySql, recomputeValues } from './computation.js';
 import type { AudiencesDeps } from './context.js';
 import { audienceSchema, computedTraitSchema, sharedSchemas, type AudienceDefinition, type Collection, type ComputedTraitDefinition, type Condition } from './definition.js';
-import { applyBatch, type BatchEvent } from './incremental.js';
+import { applyBatch, redecideProfiles, type BatchEvent } from './incremental.js';
 import { audiencesStore as store, type AudiencesTables } from './store.js';
 import { applyTransitions } from './transitions.js';
 
@@ -103,6 +103,17 @@ export function createAudiencesService(deps: AudiencesDeps, options: Partial<Aud
         if (c.traits.length === 0 && c.audiences.length === 0) continue;
         await applyBatch(db, deps, c, events.filter((e) => e.workspaceId === workspaceId), merges.filter((m) => m.workspaceId === workspaceId), now);
       }
+    },
+
+    /** After a split moved events between two profiles: rebuilds their counters from their timelines and re-decides them. */
+    async rebuildProfiles(db: Kysely<any>, workspaceId: string, profiles: Map<string, Collection>, now = deps.now()) {
+      const c = await catalog(db, workspaceId, true);
+      if (c.traits.length === 0 && c.audiences.length === 0) return;
+      for (const spec of c.aggregates.values()) {
+        const ids = [...profiles].filter(([, col]) => col === spec.collection).map(([id]) => id);
+        if (ids.length) await backfillAggregate(db, deps, spec, now, ids);
+      }
+      await redecideProfiles(db, deps, c, profiles, now);
     },
 
     /** Work between micro-batches, serialised with them by the caller: pending backfills, then due re-checks. Returns whether it did anything. */
