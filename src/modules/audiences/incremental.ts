@@ -66,7 +66,7 @@ export async function applyBatch(db: Kysely<any>, deps: AudiencesDeps, catalog: 
   const touch = (id: string, collection: Collection) => touched.get(id) ?? touched.set(id, newTouch(collection)).get(id)!;
   const transitions: Transition[] = [];
 
-  for (const m of merges) await foldMerge(t, deps.relations, catalog, m, transitions, touch, now);
+  await foldMerges(t, deps.relations, catalog, merges, transitions, touch, now);
 
   // Counters: load every state the batch's events reach, fold the events in log order, write back.
   const states = new Map<string, AggregateState>();
@@ -121,34 +121,58 @@ export async function redecideProfiles(db: Kysely<any>, deps: AudiencesDeps, cat
   await applyTransitions(db, deps, transitions, now);
 }
 
-/** A merge: the loser's counters fold into the winner's, its values and memberships end, the winner is re-decided. */
-async function foldMerge(t: Kysely<AudiencesTables>, relations: Relations, catalog: Catalog, m: { winner: string; loser: string }, transitions: Transition[], touch: (id: string, c: Collection) => Touch, now: number) {
-  const loserStates = await store.statesOfProfile(t, m.loser);
-  if (loserStates.length) {
-    const winner = await store.states(t, loserStates.map((s) => s.aggregate_id), [m.winner]);
-    const rows = loserStates.map((s) => {
-      const spec = catalog.aggregates.get(s.aggregate_id);
-      const mine = winner.get(`${s.aggregate_id}|${m.winner}`);
-      const state = mine === undefined ? s.state : spec ? JSON.stringify(mergeStates(spec, JSON.parse(mine), JSON.parse(s.state))) : mine;
-      return { aggregate_id: s.aggregate_id, profile_id: m.winner, workspace_id: s.workspace_id, state };
-    });
-    await store.writeStates(t, rows);
-    await store.deleteProfileStates(t, m.loser);
+/**
+ * The batch's merges, in the order they happened: each loser's counters fold into its winner's (in memory,
+ * so a chain A -> B -> C ends on C), its computed values go, it leaves its audiences (reason `merged`),
+ * and the survivors are marked for a full re-decision.
+ */
+async function foldMerges(t: Kysely<AudiencesTables>, relations: Relations, catalog: Catalog, merges: { winner: string; loser: string }[], transitions: Transition[], touch: (id: string, c: Collection) => Touch, now: number) {
+  if (merges.length === 0) return;
+  const ids = [...new Set(merges.flatMap((m) => [m.winner, m.loser]))];
+  const byProfile = new Map<string, Map<string, string>>();
+  for (const part of chunks(ids)) {
+    const rows = await t.selectFrom('aggregate_states').select(['aggregate_id', 'profile_id', 'state']).where('profile_id', 'in', part).execute();
+    for (const r of rows) (byProfile.get(r.profile_id) ?? byProfile.set(r.profile_id, new Map()).get(r.profile_id)!).set(r.aggregate_id, r.state);
   }
-  await t.deleteFrom('computed_values').where('profile_id', '=', m.loser).execute();
-  const member = await store.memberships(t, [m.loser]);
-  for (const audienceId of member.get(m.loser) ?? []) {
+  const losers = new Set<string>();
+  const changed = new Set<string>();
+  for (const m of merges) {
+    losers.add(m.loser);
+    const theirs = byProfile.get(m.loser);
+    byProfile.delete(m.loser);
+    if (!theirs?.size) continue;
+    const mine = byProfile.get(m.winner) ?? byProfile.set(m.winner, new Map()).get(m.winner)!;
+    for (const [aggregateId, state] of theirs) {
+      const spec = catalog.aggregates.get(aggregateId);
+      const prior = mine.get(aggregateId);
+      mine.set(aggregateId, prior === undefined ? state : spec ? JSON.stringify(mergeStates(spec, JSON.parse(prior), JSON.parse(state))) : prior);
+    }
+    changed.add(m.winner);
+  }
+  const loserIds = [...losers];
+  for (const part of chunks(loserIds)) {
+    await t.deleteFrom('aggregate_states').where('profile_id', 'in', part).execute();
+    await t.deleteFrom('computed_values').where('profile_id', 'in', part).execute();
+  }
+  const rows: AudiencesTables['aggregate_states'][] = [];
+  for (const id of changed) {
+    if (losers.has(id)) continue;
+    for (const [aggregate_id, state] of byProfile.get(id) ?? []) rows.push({ aggregate_id, profile_id: id, workspace_id: catalog.workspaceId, state });
+  }
+  await store.writeStates(t, rows);
+  const memberships = await store.memberships(t, loserIds);
+  const byAudience = new Map<string, string[]>();
+  for (const [profileId, audiences] of memberships) for (const a of audiences) (byAudience.get(a) ?? byAudience.set(a, []).get(a)!).push(profileId);
+  for (const [audienceId, exited] of byAudience) {
     const audience = catalog.audiences.find((a) => a.row.id === audienceId);
-    if (audience) transitions.push({ audience, entered: [], exited: [m.loser], reason: 'merged' });
-    else await store.exit(t, audienceId, [m.loser], now, 'merged');
+    if (audience) transitions.push({ audience, entered: [], exited, reason: 'merged' });
+    else await store.exit(t, audienceId, exited, now, 'merged');
   }
-  const tc = touch(m.winner, (await profileCollection(t, relations, m.winner)) ?? 'users');
-  tc.all = true;
-}
-
-async function profileCollection(t: Kysely<AudiencesTables>, relations: Relations, id: string): Promise<Collection | undefined> {
-  const row = await sql<{ collection: Collection }>`select collection from ${sql.table(relations.profiles)} where id = ${id}`.execute(t);
-  return row.rows[0]?.collection;
+  const survivors = [...new Set(merges.map((m) => m.winner))].filter((id) => !losers.has(id));
+  for (const part of chunks(survivors)) {
+    const found = await sql<{ id: string; collection: Collection }>`select id, collection from ${sql.table(relations.profiles)} where id in (${sql.join(part)})`.execute(t);
+    for (const r of found.rows) touch(r.id, r.collection).all = true;
+  }
 }
 
 async function refreshComputedValues(t: Kysely<AudiencesTables>, deps: AudiencesDeps, catalog: Catalog, touched: Map<string, Touch>, states: Map<string, AggregateState>, now: number) {
@@ -204,13 +228,15 @@ async function decideAudiences(t: Kysely<AudiencesTables>, deps: AudiencesDeps, 
     if (tc && (meets(a.own, tc) || (a.account && tc.collection === 'users'))) return true;
     return a.account !== undefined && (viaAccount.get(id) ?? []).some((acc) => meets(a.account, acc));
   };
-  const anyAffected = ready.some((a) => [...candidates].some(([id, c]) => c === a.row.collection && affected(a, id)));
-  if (!anyAffected) return;
-  const contexts = await loadContexts(t, deps, catalog, candidates, now, states);
+  // Decided up front, before any membership moves: a user whose account may enter an audience this batch
+  // stays concerned for audiences with account conditions.
+  const concerned = new Map([...candidates].filter(([id, c]) => ready.some((a) => c === a.row.collection && (affected(a, id) || (a.account !== undefined && viaAccount.has(id))))));
+  if (concerned.size === 0) return;
+  const contexts = await loadContexts(t, deps, catalog, concerned, now, states);
   for (const a of ready) {
     const entered: string[] = [];
     const exited: string[] = [];
-    for (const [id, collection] of candidates) {
+    for (const [id, collection] of concerned) {
       if (collection !== a.row.collection || !affected(a, id)) continue;
       const ctx = contexts.get(id)!;
       const now_ = evaluate(a.definition.condition, ctx);
