@@ -33,7 +33,7 @@ function validate<T>(check: typeof validAudience, input: unknown): T {
 
 export function createAudiencesService(deps: AudiencesDeps, options: Partial<AudiencesOptions> = {}) {
   const opts: AudiencesOptions = { recheckMs: 60_000, ...options };
-  const catalogs = new Map<string, { catalog: Catalog; at: number }>();
+  const catalogs = new Map<string, { catalog: Catalog; at: number; signature: string }>();
   const lastRecheck = new Map<string, number>();
 
   async function catalog(db: Kysely<any>, workspaceId: string, fresh = false): Promise<Catalog> {
@@ -41,8 +41,18 @@ export function createAudiencesService(deps: AudiencesDeps, options: Partial<Aud
     if (!fresh && cached && deps.now() - cached.at < CATALOG_TTL_MS) return cached.catalog;
     const t = db as Kysely<AudiencesTables>;
     const built = buildCatalog(workspaceId, await store.traitRows(t, workspaceId), await store.audienceRows(t, workspaceId));
-    catalogs.set(workspaceId, { catalog: built, at: deps.now() });
+    catalogs.set(workspaceId, { catalog: built, at: deps.now(), signature: await store.signature(t, workspaceId) });
     return built;
+  }
+
+  /**
+   * The catalog a micro-batch uses: cached, but checked against the definitions' signature first, so a
+   * definition made ready or changed by another node is never missed by a batch that follows it.
+   */
+  async function currentCatalog(db: Kysely<any>, workspaceId: string): Promise<Catalog> {
+    const cached = catalogs.get(workspaceId);
+    if (cached && cached.signature === (await store.signature(db as Kysely<AudiencesTables>, workspaceId))) return cached.catalog;
+    return catalog(db, workspaceId, true);
   }
   const forget = (workspaceId: string) => catalogs.delete(workspaceId);
 
@@ -99,7 +109,7 @@ export function createAudiencesService(deps: AudiencesDeps, options: Partial<Aud
     /** The pipeline's stage: see incremental.ts. */
     async applyBatch(db: Kysely<any>, events: BatchEvent[], merges: { winner: string; loser: string; workspaceId: string }[], now = deps.now()) {
       for (const workspaceId of new Set([...events.map((e) => e.workspaceId), ...merges.map((m) => m.workspaceId)])) {
-        const c = await catalog(db, workspaceId);
+        const c = await currentCatalog(db, workspaceId);
         if (c.traits.length === 0 && c.audiences.length === 0) continue;
         await applyBatch(db, deps, c, events.filter((e) => e.workspaceId === workspaceId), merges.filter((m) => m.workspaceId === workspaceId), now);
       }
@@ -107,7 +117,7 @@ export function createAudiencesService(deps: AudiencesDeps, options: Partial<Aud
 
     /** After a split moved events between two profiles: rebuilds their counters from their timelines and re-decides them. */
     async rebuildProfiles(db: Kysely<any>, workspaceId: string, profiles: Map<string, Collection>, now = deps.now()) {
-      const c = await catalog(db, workspaceId, true);
+      const c = await currentCatalog(db, workspaceId);
       if (c.traits.length === 0 && c.audiences.length === 0) return;
       for (const spec of c.aggregates.values()) {
         const ids = [...profiles].filter(([, col]) => col === spec.collection).map(([id]) => id);

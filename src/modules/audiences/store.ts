@@ -21,6 +21,14 @@ export function chunks<T>(items: T[], size = 300): T[][] {
 export const audiencesStore = {
   traitRows: (db: Db, workspaceId: string) => db.selectFrom('computed_traits').selectAll().where('workspace_id', '=', workspaceId).orderBy('key').execute(),
   audienceRows: (db: Db, workspaceId: string) => db.selectFrom('audiences').selectAll().where('workspace_id', '=', workspaceId).orderBy('key').execute(),
+  /** Changes whenever a definition of the workspace is created, changed, deleted, or made ready. */
+  async signature(db: Db, workspaceId: string): Promise<string> {
+    const one = async (table: 'computed_traits' | 'audiences') => {
+      const r = await db.selectFrom(table).select((eb) => [eb.fn.countAll().as('n'), eb.fn.max('updated_at').as('u'), eb.fn.max('computed_at').as('c')]).where('workspace_id', '=', workspaceId).executeTakeFirst();
+      return `${r?.n ?? 0}/${r?.u ?? 0}/${r?.c ?? 0}`;
+    };
+    return `${await one('computed_traits')}|${await one('audiences')}`;
+  },
   /** Workspaces with a definition still waiting for its backfill. */
   async pendingWorkspaces(db: Db): Promise<string[]> {
     const a = await db.selectFrom('computed_traits').select('workspace_id').where('status', '=', 'pending').distinct().execute();
