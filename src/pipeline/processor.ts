@@ -58,7 +58,7 @@ export function createPipeline(deps: {
     const resolution = await identity.resolveBatch(tx, external, sqlite);
     if (external.length < events.length) await attributeDerived(tx, events, resolution);
     await profiles.applyBatch(tx, events, resolution.events, resolution.merges, sqlite);
-    await audiences.applyBatch(tx, batchEvents(events, resolution), resolution.merges.map((m) => ({ winner: m.winner, loser: m.loser, workspaceId: m.workspaceId })));
+    await audiences.applyBatch(tx, batchEvents(events, resolution), resolution.merges.map((m) => ({ winner: m.winner, loser: m.loser, workspaceId: m.workspaceId })), new Set(resolution.created));
     await eventLog.commit(tx, PIPELINE_CONSUMER, events[events.length - 1].offset);
     return events.length;
   }

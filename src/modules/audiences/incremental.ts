@@ -60,7 +60,9 @@ export function traitValue(entry: TraitEntry, state: AggregateState | undefined,
  * refreshed where their inputs moved, and every audience whose inputs moved is re-decided for exactly the
  * profiles concerned. Membership changes are recorded and announced on the log.
  */
-export async function applyBatch(db: Kysely<any>, deps: AudiencesDeps, catalog: Catalog, events: BatchEvent[], merges: { winner: string; loser: string }[], now: number): Promise<void> {
+export async function applyBatch(
+  db: Kysely<any>, deps: AudiencesDeps, catalog: Catalog, events: BatchEvent[], merges: { winner: string; loser: string }[], created: Set<string>, now: number,
+): Promise<void> {
   const t = db as Kysely<AudiencesTables>;
   const touched = new Map<string, Touch>();
   const touch = (id: string, collection: Collection) => touched.get(id) ?? touched.set(id, newTouch(collection)).get(id)!;
@@ -75,6 +77,8 @@ export async function applyBatch(db: Kysely<any>, deps: AudiencesDeps, catalog: 
     for (const [profileId, collection, names] of [[e.profileId, 'users', e.userTraits], [e.accountProfileId, 'accounts', e.accountTraits]] as const) {
       if (!profileId) continue;
       const tc = touch(profileId, collection);
+      // A new profile has never been decided: conditions that hold without any event (`not`, `at_most`) may hold.
+      if (created.has(profileId)) tc.all = true;
       names.forEach((n) => tc.traits.add(n));
       for (const spec of [...(catalog.byEvent.get(eventKey(e.type, e.event)) ?? []), ...(e.event ? catalog.byEvent.get(eventKey(e.type, '')) ?? [] : [])]) {
         if (spec.collection === collection) work.push([spec, profileId, e]);

@@ -107,11 +107,11 @@ export function createAudiencesService(deps: AudiencesDeps, options: Partial<Aud
     catalog,
 
     /** The pipeline's stage: see incremental.ts. */
-    async applyBatch(db: Kysely<any>, events: BatchEvent[], merges: { winner: string; loser: string; workspaceId: string }[], now = deps.now()) {
+    async applyBatch(db: Kysely<any>, events: BatchEvent[], merges: { winner: string; loser: string; workspaceId: string }[], created: Set<string>, now = deps.now()) {
       for (const workspaceId of new Set([...events.map((e) => e.workspaceId), ...merges.map((m) => m.workspaceId)])) {
         const c = await currentCatalog(db, workspaceId);
         if (c.traits.length === 0 && c.audiences.length === 0) continue;
-        await applyBatch(db, deps, c, events.filter((e) => e.workspaceId === workspaceId), merges.filter((m) => m.workspaceId === workspaceId), now);
+        await applyBatch(db, deps, c, events.filter((e) => e.workspaceId === workspaceId), merges.filter((m) => m.workspaceId === workspaceId), created, now);
       }
     },
 

@@ -29,6 +29,8 @@ export interface BatchResolution {
   events: Map<number, EventProfiles>;
   /** In the order they happened; effects owned by other modules (traits, timelines) follow them. */
   merges: ProfileMerge[];
+  /** Profiles the batch created (some may be merged away within it). */
+  created: string[];
 }
 
 const RULES_CACHE_MS = 10_000;
@@ -166,6 +168,7 @@ export function createIdentityService(deps: { now: () => number }) {
 
     for (const [offset, r] of results) out.events.set(offset, { ...r, profileId: final(r.profileId), accountProfileId: final(r.accountProfileId) });
     out.merges.push(...merges);
+    out.created.push(...created.map((p) => p.id));
   }
 
   return {
@@ -174,7 +177,7 @@ export function createIdentityService(deps: { now: () => number }) {
      * batch's transaction). `sqlite`: the raw handle of that connection, when it is SQLite, for the store's prepared fast path.
      */
     async resolveBatch(db: Kysely<any>, events: LoggedEvent[], sqlite?: RawSqlite): Promise<BatchResolution> {
-      const out: BatchResolution = { events: new Map(), merges: [] };
+      const out: BatchResolution = { events: new Map(), merges: [], created: [] };
       const byWorkspace = new Map<string, LoggedEvent[]>();
       for (const e of events) {
         const list = byWorkspace.get(e.workspaceId) ?? [];
