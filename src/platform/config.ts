@@ -46,7 +46,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       maxPendingEvents: intFromEnv(env, 'RAPPORT_MAX_PENDING_EVENTS', 100_000),
       rateLimitPerWriteKey: intFromEnv(env, 'RAPPORT_WRITE_KEY_RATE_LIMIT', 0),
     },
-    audiences: { recheckMs: intFromEnv(env, 'RAPPORT_AUDIENCE_RECHECK_MS', 60_000) },
+    audiences: { recheckMs: intFromEnv(env, 'RAPPORT_AUDIENCE_RECHECK_MS', 15_000) },
     ...overrides,
   };
 }

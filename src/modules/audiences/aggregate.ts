@@ -21,6 +21,8 @@ export interface AggregateSpec {
   bucket: number;
   /** How far back buckets are kept, in ms (Infinity: forever). */
   retain: number;
+  /** The windows (ms) the value is read over, when bucketed: when a bucket leaves one, the value changes. */
+  windows?: number[];
 }
 
 type Pick3 = [number, number, string];
@@ -127,6 +129,23 @@ export function mergeStates(spec: AggregateSpec, a: AggregateState, b: Aggregate
   const out: AggregateState = { ...a };
   for (const [k, v] of Object.entries(b)) out[k] = out[k] === undefined ? v : combine(spec.kind, out[k], v);
   return out;
+}
+
+/**
+ * When the value read from `state` next changes by time alone: the first moment one of its buckets leaves
+ * one of the windows read over it (a bucket B leaves window W once floor((now - W) / b) * b > B, i.e. at
+ * B + b + W). null when time alone never changes it. The time re-check visits exactly these states.
+ */
+export function expiresAt(spec: AggregateSpec, state: AggregateState, now: number): number | null {
+  if (spec.bucket === Infinity || !spec.windows?.length) return null;
+  let next = Infinity;
+  for (const k of Object.keys(state)) {
+    for (const w of spec.windows) {
+      const t = Number(k) + spec.bucket + w;
+      if (t > now && t < next) next = t;
+    }
+  }
+  return next === Infinity ? null : next;
 }
 
 /** Drops buckets older than the aggregate keeps; returns whether anything is left. */

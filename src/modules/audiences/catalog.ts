@@ -44,8 +44,6 @@ export interface AudienceEntry {
   own: Dependencies;
   /** Of the conditions under `account`: what the user's accounts' changes can affect. */
   account: Dependencies | undefined;
-  /** Has windowed event conditions or computed traits, so membership can change with time alone. */
-  timeDependent: boolean;
 }
 
 /** A workspace's definitions in the form the pipeline uses: aggregates indexed by the events they count. */
@@ -88,12 +86,18 @@ export function traitEntry(row: DefinitionRow): TraitEntry {
     const bucket = d.within ? bucketMs(d.within) : d.decay ? DAY : Infinity;
     return {
       row, definition: d, window: d.within, traitRules, decayMs: d.decay ? d.decay.half_life_days * DAY : undefined,
-      spec: { ...base, kind: 'points', filters: eventRules.map((r) => r.event), points: eventRules.map((r) => r.points), bucket, retain: d.within ? windowMs(d.within) : Infinity },
+      spec: {
+        ...base, kind: 'points', filters: eventRules.map((r) => r.event), points: eventRules.map((r) => r.points), bucket,
+        retain: d.within ? windowMs(d.within) : Infinity, windows: d.within ? [windowMs(d.within)] : undefined,
+      },
     };
   }
   return {
     row, definition: d, window: d.within, traitRules: [],
-    spec: { ...base, kind: d.kind, filters: [d.event ?? {}], property: d.property, bucket: bucketMs(d.within), retain: d.within ? windowMs(d.within) : Infinity },
+    spec: {
+      ...base, kind: d.kind, filters: [d.event ?? {}], property: d.property, bucket: bucketMs(d.within),
+      retain: d.within ? windowMs(d.within) : Infinity, windows: d.within ? [windowMs(d.within)] : undefined,
+    },
   };
 }
 
@@ -106,28 +110,23 @@ export function buildCatalog(workspaceId: string, traitRows: DefinitionRow[], au
     const definition = { ...(JSON.parse(row.definition) as Pick<AudienceDefinition, 'condition'>), key: row.key, name: row.name, collection: row.collection as Collection };
     const own = emptyDeps();
     let account: Dependencies | undefined;
-    let timeDependent = false;
-    const windowed = new Set(traits.filter((t) => t.window || t.decayMs).map((t) => t.row.key));
     leaves(definition.condition, (leaf, inAccount) => {
       const deps = inAccount ? (account ??= emptyDeps()) : own;
       const collection: Collection = inAccount ? 'accounts' : definition.collection;
       if ('trait' in leaf) deps.traits.add(leaf.trait);
-      else if ('computed_trait' in leaf) {
-        deps.computed.add(leaf.computed_trait);
-        if (windowed.has(leaf.computed_trait)) timeDependent = true;
-      } else if ('audience' in leaf) deps.audiences.add(leaf.audience);
+      else if ('computed_trait' in leaf) deps.computed.add(leaf.computed_trait);
+      else if ('audience' in leaf) deps.audiences.add(leaf.audience);
       else if ('event' in leaf) {
         const id = leafAggregateId(workspaceId, collection, leaf.event, leaf.within);
         deps.aggregates.add(id);
-        if (leaf.within) timeDependent = true;
         if (row.status !== 'ready') return;
         const retain = leaf.within ? windowMs(leaf.within) : Infinity;
-        const prior = aggregates.get(id);
-        if (prior) prior.retain = Math.max(prior.retain, retain);
-        else aggregates.set(id, { id, workspaceId, collection, kind: 'count', filters: [leaf.event], bucket: bucketMs(leaf.within), retain });
+        const prior = aggregates.get(id) ?? aggregates.set(id, { id, workspaceId, collection, kind: 'count', filters: [leaf.event], bucket: bucketMs(leaf.within), retain, windows: [] }).get(id)!;
+        prior.retain = Math.max(prior.retain, retain);
+        if (leaf.within && !prior.windows!.includes(retain)) prior.windows!.push(retain);
       }
     });
-    return { row, definition, own, account, timeDependent };
+    return { row, definition, own, account };
   });
 
   const byEvent = new Map<string, AggregateSpec[]>();
@@ -139,12 +138,6 @@ export function buildCatalog(workspaceId: string, traitRows: DefinitionRow[], au
     }
   }
   const audiencesByKey = new Map(entries.map((e) => [e.row.key, e]));
-  for (const e of entries) {
-    for (const dep of [...e.own.audiences, ...(e.account?.audiences ?? [])]) {
-      const other = audiencesByKey.get(dep);
-      if (other?.timeDependent) e.timeDependent = true;
-    }
-  }
   return { workspaceId, traits, audiences: topological(entries, audiencesByKey), aggregates, byEvent, traitsByKey: new Map(traits.map((t) => [t.row.key, t])), audiencesByKey };
 }
 

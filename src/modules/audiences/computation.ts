@@ -4,7 +4,7 @@ import type { AudienceEntry, Catalog, TraitEntry } from './catalog.js';
 import { compileAudience, type CompileContext } from './compile.js';
 import type { AudiencesDeps } from './context.js';
 import type { Collection, Condition } from './definition.js';
-import { traitValue } from './incremental.js';
+import { stateRow, traitValue } from './incremental.js';
 import { filterType } from './match.js';
 import { audiencesStore as store, chunks, type AudiencesTables } from './store.js';
 import { applyTransitions } from './transitions.js';
@@ -26,7 +26,7 @@ export async function backfillAggregate(db: Kysely<any>, deps: AudiencesDeps, sp
   let after: [string, number] = ['', -1];
   let written = 0;
   let current: { id: string; state: AggregateState } | undefined;
-  let rows: { aggregate_id: string; profile_id: string; workspace_id: string; state: string }[] = [];
+  let rows: AudiencesTables['aggregate_states'][] = [];
   const flush = async (force: boolean) => {
     if (rows.length >= 500 || (force && rows.length)) {
       await store.writeStates(t, rows);
@@ -35,7 +35,7 @@ export async function backfillAggregate(db: Kysely<any>, deps: AudiencesDeps, sp
     }
   };
   const finish = () => {
-    if (current && Object.keys(current.state).length) rows.push({ aggregate_id: spec.id, profile_id: current.id, workspace_id: spec.workspaceId, state: JSON.stringify(current.state) });
+    if (current && Object.keys(current.state).length) rows.push(stateRow(spec, current.id, current.state, now));
   };
   for (;;) {
     const page = await sql<{ profile_id: string; event_offset: number; timestamp: number; type: string; event: string | null; payload?: unknown }>`
@@ -65,8 +65,8 @@ export async function backfillAggregate(db: Kysely<any>, deps: AudiencesDeps, sp
   return written;
 }
 
-/** Recomputes a computed trait's value on every profile that has one or could have one; writes only changes. */
-export async function recomputeValues(db: Kysely<any>, deps: AudiencesDeps, entry: TraitEntry, now: number): Promise<number> {
+/** Recomputes a computed trait's value on every profile that has one or could have one; writes only changes and returns who changed. */
+export async function recomputeValues(db: Kysely<any>, deps: AudiencesDeps, entry: TraitEntry, now: number): Promise<string[]> {
   const t = db as Kysely<AudiencesTables>;
   const traitId = entry.spec.id.slice(3);
   const ids = new Set<string>();
@@ -80,7 +80,7 @@ export async function recomputeValues(db: Kysely<any>, deps: AudiencesDeps, entr
       where v.workspace_id = ${entry.row.workspace_id} and p.collection = ${entry.row.collection} and v.name in (${sql.join(ruleTraits)})`.execute(db);
     rows.rows.forEach((r) => ids.add(r.profile_id));
   }
-  let changed = 0;
+  const changed: string[] = [];
   for (const part of chunks([...ids].sort(), 500)) {
     const states = await store.states(t, [entry.spec.id], part);
     const traits = new Map<string, Map<string, unknown>>();
@@ -97,7 +97,7 @@ export async function recomputeValues(db: Kysely<any>, deps: AudiencesDeps, entr
       const value = traitValue(entry, raw ? (JSON.parse(raw) as AggregateState) : undefined, traits.get(id), now);
       const json = value === undefined ? undefined : JSON.stringify(value);
       if (json === current.get(id)) continue;
-      changed++;
+      changed.push(id);
       if (json === undefined) deletes.push(id);
       else writes.push({ trait_id: traitId, profile_id: id, workspace_id: entry.row.workspace_id, value: json, updated_at: now });
     }

@@ -1,5 +1,5 @@
 import { sql, type Kysely } from 'kysely';
-import { addEvent, mergeStates, prune, valueOf, type AggregateSpec, type AggregateState } from './aggregate.js';
+import { addEvent, expiresAt, mergeStates, prune, valueOf, type AggregateSpec, type AggregateState } from './aggregate.js';
 import { eventKey, type AudienceEntry, type Catalog, type Dependencies, type TraitEntry } from './catalog.js';
 import type { Relations } from './compile.js';
 import { loadContexts, type AudiencesDeps } from './context.js';
@@ -38,6 +38,11 @@ interface Touch {
 const newTouch = (collection: Collection): Touch => ({ collection, all: false, aggregates: new Set(), traits: new Set(), computed: new Set(), audiences: new Set() });
 const meets = (d: Dependencies | undefined, t: Touch) =>
   d !== undefined && (t.all || [...d.aggregates].some((x) => t.aggregates.has(x)) || [...d.traits].some((x) => t.traits.has(x)) || [...d.computed].some((x) => t.computed.has(x)) || [...d.audiences].some((x) => t.audiences.has(x)));
+
+/** The stored form of a state, with when time alone next changes its value. */
+export const stateRow = (spec: AggregateSpec, profileId: string, state: AggregateState, now: number): AudiencesTables['aggregate_states'] => ({
+  aggregate_id: spec.id, profile_id: profileId, workspace_id: spec.workspaceId, state: JSON.stringify(state), expires_at: expiresAt(spec, state, now),
+});
 
 /** A computed trait's value on one profile now: its aggregate over its window, plus a score's trait points. */
 export function traitValue(entry: TraitEntry, state: AggregateState | undefined, traits: Map<string, unknown> | undefined, now: number): unknown {
@@ -100,7 +105,7 @@ export async function applyBatch(
     const rows: AudiencesTables['aggregate_states'][] = [];
     for (const [key, [spec, profileId]] of dirty) {
       const state = states.get(key)!;
-      if (prune(spec, state, now)) rows.push({ aggregate_id: spec.id, profile_id: profileId, workspace_id: catalog.workspaceId, state: JSON.stringify(state) });
+      if (prune(spec, state, now)) rows.push(stateRow(spec, profileId, state, now));
       else await store.deleteStates(t, spec.id, [profileId]);
     }
     await store.writeStates(t, rows);
@@ -161,7 +166,10 @@ async function foldMerges(t: Kysely<AudiencesTables>, relations: Relations, cata
   const rows: AudiencesTables['aggregate_states'][] = [];
   for (const id of changed) {
     if (losers.has(id)) continue;
-    for (const [aggregate_id, state] of byProfile.get(id) ?? []) rows.push({ aggregate_id, profile_id: id, workspace_id: catalog.workspaceId, state });
+    for (const [aggregateId, state] of byProfile.get(id) ?? []) {
+      const spec = catalog.aggregates.get(aggregateId);
+      rows.push(spec ? stateRow(spec, id, JSON.parse(state), now) : { aggregate_id: aggregateId, profile_id: id, workspace_id: catalog.workspaceId, state, expires_at: null });
+    }
   }
   await store.writeStates(t, rows);
   const memberships = await store.memberships(t, loserIds);

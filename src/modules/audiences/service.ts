@@ -6,7 +6,8 @@ import { buildCatalog, checkAudience, checkComputedTrait, traitEntry, type Audie
 import { backfillAggregate, computeAudience, membersBySql, recomputeValues } from './computation.js';
 import type { AudiencesDeps } from './context.js';
 import { audienceSchema, computedTraitSchema, sharedSchemas, type AudienceDefinition, type Collection, type ComputedTraitDefinition, type Condition } from './definition.js';
-import { applyBatch, redecideProfiles, type BatchEvent } from './incremental.js';
+import { prune, type AggregateState } from './aggregate.js';
+import { applyBatch, redecideProfiles, stateRow, type BatchEvent } from './incremental.js';
 import { audiencesStore as store, type AudiencesTables } from './store.js';
 import { applyTransitions } from './transitions.js';
 
@@ -32,7 +33,7 @@ function validate<T>(check: typeof validAudience, input: unknown): T {
 }
 
 export function createAudiencesService(deps: AudiencesDeps, options: Partial<AudiencesOptions> = {}) {
-  const opts: AudiencesOptions = { recheckMs: 60_000, ...options };
+  const opts: AudiencesOptions = { recheckMs: 15_000, ...options };
   const catalogs = new Map<string, { catalog: Catalog; at: number; signature: string }>();
   const lastRecheck = new Map<string, number>();
 
@@ -92,15 +93,30 @@ export function createAudiencesService(deps: AudiencesDeps, options: Partial<Aud
     forget(workspaceId);
   }
 
-  /** Conditions that age out: windowed computed traits and the audiences that depend on time, re-decided now. */
+  /**
+   * Conditions that age out: the counters a window has moved past since they were written (each state
+   * records when that happens) and decaying scores; only the profiles concerned are re-decided, by the
+   * same incremental code as a micro-batch.
+   */
   async function recheck(db: Kysely<any>, workspaceId: string, now: number) {
+    const t = db as Kysely<AudiencesTables>;
     const c = await catalog(db, workspaceId, true);
-    const windowed = c.traits.filter((x) => x.row.status === 'ready' && (x.window || x.decayMs));
-    for (const entry of windowed) await recomputeValues(db, deps, entry, now);
-    const timed = c.audiences.filter((a) => a.row.status === 'ready' && a.timeDependent);
-    for (const a of dependents(c, new Set(timed.map((x) => x.row.key)), new Set())) {
-      if (a.row.status === 'ready') await computeAudience(db, deps, c, a, now);
+    const profiles = new Map<string, Collection>();
+    const windowed = [...c.aggregates.values()].filter((s) => s.windows?.length);
+    const expired = await store.expired(t, windowed.map((s) => s.id), now);
+    const rows: AudiencesTables['aggregate_states'][] = [];
+    for (const row of expired) {
+      const spec = c.aggregates.get(row.aggregate_id)!;
+      const state = JSON.parse(row.state) as AggregateState;
+      if (prune(spec, state, now)) rows.push(stateRow(spec, row.profile_id, state, now));
+      else await store.deleteStates(t, spec.id, [row.profile_id]);
+      profiles.set(row.profile_id, spec.collection);
     }
+    await store.writeStates(t, rows);
+    for (const entry of c.traits.filter((x) => x.row.status === 'ready' && x.decayMs)) {
+      for (const id of await recomputeValues(db, deps, entry, now)) profiles.set(id, entry.spec.collection);
+    }
+    if (profiles.size) await redecideProfiles(db, deps, c, profiles, now);
   }
 
   return {
@@ -132,7 +148,7 @@ export function createAudiencesService(deps: AudiencesDeps, options: Partial<Aud
       const pending = await store.pendingWorkspaces(t);
       for (const ws of pending) await runPending(db, ws, now);
       let did = pending.length > 0;
-      for (const ws of await store.workspacesWithAudiences(t)) {
+      for (const ws of await store.workspacesWithDefinitions(t)) {
         if (now - (lastRecheck.get(ws) ?? 0) < opts.recheckMs) continue;
         lastRecheck.set(ws, now);
         await recheck(db, ws, now);

@@ -4,7 +4,7 @@ import type { DefinitionRow } from './catalog.js';
 export interface AudiencesTables {
   computed_traits: DefinitionRow;
   audiences: DefinitionRow & { description: string | null; size: number };
-  aggregate_states: { aggregate_id: string; profile_id: string; workspace_id: string; state: string };
+  aggregate_states: { aggregate_id: string; profile_id: string; workspace_id: string; state: string; expires_at: number | null };
   computed_values: { trait_id: string; profile_id: string; workspace_id: string; value: string; updated_at: number };
   audience_members: { audience_id: string; profile_id: string; workspace_id: string; entered_at: number };
   audience_history: { id: Generated<number>; workspace_id: string; audience_id: string; profile_id: string; entered_at: number; exited_at: number | null; exit_reason: string | null };
@@ -35,9 +35,11 @@ export const audiencesStore = {
     const b = await db.selectFrom('audiences').select('workspace_id').where('status', '=', 'pending').distinct().execute();
     return [...new Set([...a, ...b].map((r) => r.workspace_id))];
   },
-  async workspacesWithAudiences(db: Db): Promise<string[]> {
-    const rows = await db.selectFrom('audiences').select('workspace_id').distinct().execute();
-    return rows.map((r) => r.workspace_id);
+  /** Workspaces with any definition: the time re-check visits them. */
+  async workspacesWithDefinitions(db: Db): Promise<string[]> {
+    const a = await db.selectFrom('audiences').select('workspace_id').distinct().execute();
+    const b = await db.selectFrom('computed_traits').select('workspace_id').distinct().execute();
+    return [...new Set([...a, ...b].map((r) => r.workspace_id))];
   },
 
   async states(db: Db, aggregateIds: string[], profileIds: string[]): Promise<Map<string, string>> {
@@ -49,10 +51,15 @@ export const audiencesStore = {
     }
     return out;
   },
+  /** States whose value has changed by time alone since they were written (see aggregate.expiresAt). */
+  async expired(db: Db, aggregateIds: string[], now: number) {
+    if (aggregateIds.length === 0) return [];
+    return db.selectFrom('aggregate_states').selectAll().where('aggregate_id', 'in', aggregateIds).where('expires_at', '<=', now).execute();
+  },
   statesOfProfile: (db: Db, profileId: string) => db.selectFrom('aggregate_states').selectAll().where('profile_id', '=', profileId).execute(),
   async writeStates(db: Db, rows: AudiencesTables['aggregate_states'][]) {
     for (const part of chunks(rows, 200)) {
-      await db.insertInto('aggregate_states').values(part).onConflict((oc) => oc.columns(['aggregate_id', 'profile_id']).doUpdateSet((eb) => ({ state: eb.ref('excluded.state') }))).execute();
+      await db.insertInto('aggregate_states').values(part).onConflict((oc) => oc.columns(['aggregate_id', 'profile_id']).doUpdateSet((eb) => ({ state: eb.ref('excluded.state'), expires_at: eb.ref('excluded.expires_at') }))).execute();
     }
   },
   async deleteStates(db: Db, aggregateId: string, profileIds?: string[]) {

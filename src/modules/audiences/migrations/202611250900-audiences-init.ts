@@ -28,9 +28,12 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('profile_id', 'text', (c) => c.notNull())
     .addColumn('workspace_id', 'text', (c) => c.notNull())
     .addColumn('state', 'text', (c) => c.notNull())
+    // When time alone next changes the value read from the state (a bucket leaves a window); null: never.
+    .addColumn('expires_at', 'bigint')
     .addPrimaryKeyConstraint('aggregate_states_pk', ['aggregate_id', 'profile_id'])
     .execute();
   await db.schema.createIndex('aggregate_states_profile').on('aggregate_states').column('profile_id').execute();
+  await db.schema.createIndex('aggregate_states_expiry').on('aggregate_states').columns(['aggregate_id', 'expires_at']).where('expires_at', 'is not', null).execute();
 
   await db.schema
     .createTable('computed_values')
