@@ -166,9 +166,9 @@ describe('score points', () => {
     expect(valueOf(score, state, -Infinity, NOON)).toBeUndefined();
   });
 
-  it('halves an event\'s points every half-life, counted from the start of its day bucket', () => {
+  it('halves an event\'s points every half-life', () => {
     const dayStart = Math.floor(NOON / DAY) * DAY;
-    const state = fold(score, [read(false, dayStart + HOUR)]);
+    const state = fold(score, [read(false, dayStart)]);
     const week = 7 * DAY;
     expect(valueOf(score, state, -Infinity, dayStart, week)).toBe(10);
     expect(valueOf(score, state, -Infinity, dayStart + week, week)).toBeCloseTo(5, 10);
