@@ -69,7 +69,7 @@ describe('computed trait aggregates', () => {
   it('keeps values typed: the number 5 and the string "5" are two values', () => {
     const s = spec('unique_count', { property: 'size' });
     expect(valueAfter(s, [order({ size: 5 }), order({ size: '5' }), order({ size: 5 })])).toBe(2);
-    expect(valueAfter(spec('unique_list', { property: 'size' }), [order({ size: 5 }), order({ size: '5' })])).toEqual(['5', 5]);
+    expect(valueAfter(spec('unique_list', { property: 'size' }), [order({ size: 5 }), order({ size: '5' })])).toEqual([5, '5']);
   });
 
   it('takes the first and the last value by event time, whatever order the events arrive in', () => {

@@ -23,6 +23,8 @@ export interface AggregateSpec {
   retain: number;
   /** The windows (ms) the value is read over, when bucketed: when a bucket leaves one, the value changes. */
   windows?: number[];
+  /** Kind `points`: the half-life in ms of an event's points. */
+  decay?: number;
 }
 
 type Pick3 = [number, number, string];
@@ -56,7 +58,9 @@ export function addEvent(spec: AggregateSpec, state: AggregateState, e: EventAt)
       state[key] = ((prior as number | undefined) ?? 0) + 1;
       return true;
     case 'points':
-      state[key] = ((prior as number | undefined) ?? 0) + points;
+      // Decaying points are stored as worth at the bucket's start, so reading them later decays each
+      // event from its own time: p * 0.5^((now - t) / h) = (p * 2^((t - b) / h)) * 0.5^((now - b) / h).
+      state[key] = ((prior as number | undefined) ?? 0) + (spec.decay ? points * 2 ** ((e.timestamp - Number(key)) / spec.decay) : points);
       return true;
   }
   const value = readPath(e.message[propertyRoot(filterType(spec.filters[0]))], spec.property ?? '');
@@ -92,6 +96,15 @@ export function addEvent(spec: AggregateSpec, state: AggregateState, e: EventAt)
       return true;
     }
   }
+}
+
+/** Numbers in numeric order, then everything else by its JSON text. */
+function byValue(a: unknown, b: unknown): number {
+  if (typeof a === 'number' && typeof b === 'number') return a - b;
+  if (typeof a === 'number') return -1;
+  if (typeof b === 'number') return 1;
+  const [x, y] = [JSON.stringify(a), JSON.stringify(b)];
+  return x < y ? -1 : x > y ? 1 : 0;
 }
 
 const isNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
@@ -162,7 +175,8 @@ export function prune(spec: AggregateSpec, state: AggregateState, now: number): 
  * undefined when no matching event is in the window: a computed trait then has no value.
  * `decay`: kind `points` only, the half-life in ms of an event's points.
  */
-export function valueOf(spec: AggregateSpec, state: AggregateState, from: number, now: number, decay?: number): unknown {
+export function valueOf(spec: AggregateSpec, state: AggregateState, from: number, now: number, halfLife?: number): unknown {
+  const decay = spec.decay ?? halfLife;
   let acc: Partial | undefined;
   let decayed = 0;
   for (const [k, v] of Object.entries(state)) {
@@ -195,6 +209,6 @@ export function valueOf(spec: AggregateSpec, state: AggregateState, from: number
     case 'unique_count':
       return Object.keys(acc as Record<string, number>).length;
     case 'unique_list':
-      return Object.keys(acc as Record<string, number>).sort().slice(0, LIST_LIMIT).map((v) => JSON.parse(v));
+      return Object.keys(acc as Record<string, number>).map((v) => JSON.parse(v) as unknown).sort(byValue).slice(0, LIST_LIMIT);
   }
 }

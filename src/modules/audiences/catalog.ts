@@ -89,6 +89,7 @@ export function traitEntry(row: DefinitionRow): TraitEntry {
       spec: {
         ...base, kind: 'points', filters: eventRules.map((r) => r.event), points: eventRules.map((r) => r.points), bucket,
         retain: d.within ? windowMs(d.within) : Infinity, windows: d.within ? [windowMs(d.within)] : undefined,
+        decay: d.decay ? d.decay.half_life_days * DAY : undefined,
       },
     };
   }

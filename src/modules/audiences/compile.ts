@@ -1,7 +1,7 @@
 import { sql, type RawBuilder } from 'kysely';
 import type { Engine } from '../../platform/db/database.js';
 import type { Collection, Condition, EventFilter, Scalar, ValueTest } from './definition.js';
-import { filterType, propertyRoot } from './match.js';
+import { DERIVED_EVENTS, filterType, propertyRoot } from './match.js';
 import { windowStart } from './window.js';
 
 /**
@@ -46,7 +46,10 @@ const traitOperand = (column: Sql): Operand => ({ sqliteType: sql`json_type(${co
 function propertyOperand(payload: Sql, root: string, path: string): Operand {
   const keys = [root, ...path.split('.')];
   const sqlitePath = '$' + keys.map((k) => `."${k}"`).join('');
-  return { sqliteType: sql`json_type(${payload}, ${sqlitePath})`, sqliteValue: sql`json_extract(${payload}, ${sqlitePath})`, jsonb: sql`(${payload} #> ${keys}::text[])` };
+  // PostgreSQL: `-> 'key'` steps, which (unlike `#>`) never read a digit key as an array position, as
+  // SQLite's quoted path and match.ts's readPath do not either.
+  const steps = sql.join(keys.map((k) => sql` -> ${k}::text`), sql``);
+  return { sqliteType: sql`json_type(${payload}, ${sqlitePath})`, sqliteValue: sql`json_extract(${payload}, ${sqlitePath})`, jsonb: sql`(${payload}${steps})` };
 }
 
 const NEGATED = { not_exists: 'exists', neq: 'eq', not_in: 'in' } as const;
@@ -155,6 +158,7 @@ class Scope {
     const type = filterType(filter);
     const conditions: Sql[] = [sql`pe.workspace_id = ${ctx.workspaceId}`, sql`pe.type = ${type}`];
     if (filter.name !== undefined) conditions.push(sql`pe.event = ${filter.name}`);
+    else if (type === 'track') conditions.push(sql`(pe.event is null or pe.event not in (${sql.join(DERIVED_EVENTS)}))`);
     if (from !== -Infinity) conditions.push(sql`pe.timestamp >= ${from}`);
     let join = sql``;
     if (filter.where?.length) {

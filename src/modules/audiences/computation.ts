@@ -20,6 +20,8 @@ export async function backfillAggregate(db: Kysely<any>, deps: AudiencesDeps, sp
   const t = db as Kysely<AudiencesTables>;
   const r = deps.relations;
   await store.deleteStates(t, spec.id, only);
+  // A score made only of trait rules counts no events.
+  if (spec.filters.length === 0) return 0;
   const needsPayload = spec.kind !== 'count' && spec.kind !== 'points' ? true : spec.filters.some((f) => f.where?.length);
   const from = spec.retain === Infinity ? -Infinity : now - spec.retain - spec.bucket;
   const kinds = spec.filters.map((f) => sql`(pe.type = ${filterType(f)}${f.name === undefined ? sql`` : sql` and pe.event = ${f.name}`})`);

@@ -68,7 +68,8 @@ export interface AudienceDefinition {
 }
 
 const KEY = { type: 'string', pattern: '^[a-z][a-z0-9_]{0,63}$', description: 'Lower-case snake_case, unique in the workspace.' };
-const SCALAR = { anyOf: [{ type: 'string' }, { type: 'number' }, { type: 'boolean' }] };
+// A type list, not anyOf: Fastify coerces request bodies, and with anyOf a number would become a string.
+const SCALAR = { type: ['string', 'number', 'boolean'] };
 const PATH = { type: 'string', minLength: 1, maxLength: 200, pattern: '^[^."\\\\]+(\\.[^."\\\\]+)*$', description: 'A property name; dots descend into objects.' };
 const TRAIT = { type: 'string', minLength: 1, maxLength: 200, description: 'A trait name, as set by identify (no path into its value).' };
 

@@ -73,7 +73,7 @@ export async function applyBatch(
   const touch = (id: string, collection: Collection) => touched.get(id) ?? touched.set(id, newTouch(collection)).get(id)!;
   const transitions: Transition[] = [];
 
-  await foldMerges(t, deps.relations, catalog, merges, transitions, touch, now);
+  const mergedAway = await foldMerges(t, deps.relations, catalog, merges, transitions, touch, now);
 
   // Counters: load every state the batch's events reach, fold the events in log order, write back.
   const states = new Map<string, AggregateState>();
@@ -112,7 +112,12 @@ export async function applyBatch(
   }
 
   await refreshComputedValues(t, deps, catalog, touched, states, now);
-  await decideAudiences(t, deps, catalog, touched, states, transitions, now);
+  const members = await decideAudiences(t, deps, catalog, touched, states, transitions, now);
+  for (const x of transitions) {
+    if (x.reason !== 'merged') continue;
+    const gone = x.exited.map((loser) => [loser, mergedAway.get(loser)!] as const).filter(([, survivor]) => survivor && !members(survivor)?.has(x.audience.row.key));
+    if (gone.length) x.announceMerged = new Map(gone);
+  }
   await applyTransitions(db, deps, transitions, now);
 }
 
@@ -135,8 +140,16 @@ export async function redecideProfiles(db: Kysely<any>, deps: AudiencesDeps, cat
  * so a chain A -> B -> C ends on C), its computed values go, it leaves its audiences (reason `merged`),
  * and the survivors are marked for a full re-decision.
  */
-async function foldMerges(t: Kysely<AudiencesTables>, relations: Relations, catalog: Catalog, merges: { winner: string; loser: string }[], transitions: Transition[], touch: (id: string, c: Collection) => Touch, now: number) {
-  if (merges.length === 0) return;
+async function foldMerges(
+  t: Kysely<AudiencesTables>, relations: Relations, catalog: Catalog, merges: { winner: string; loser: string }[], transitions: Transition[], touch: (id: string, c: Collection) => Touch, now: number,
+): Promise<Map<string, string>> {
+  // Each loser's final survivor (a chain A -> B -> C in one batch ends on C).
+  const survivorOf = new Map<string, string>();
+  for (const m of merges) {
+    survivorOf.set(m.loser, m.winner);
+    for (const [loser, survivor] of survivorOf) if (survivor === m.loser) survivorOf.set(loser, m.winner);
+  }
+  if (merges.length === 0) return survivorOf;
   const ids = [...new Set(merges.flatMap((m) => [m.winner, m.loser]))];
   const byProfile = new Map<string, Map<string, string>>();
   for (const part of chunks(ids)) {
@@ -185,6 +198,7 @@ async function foldMerges(t: Kysely<AudiencesTables>, relations: Relations, cata
     const found = await sql<{ id: string; collection: Collection }>`select id, collection from ${sql.table(relations.profiles)} where id in (${sql.join(part)})`.execute(t);
     for (const r of found.rows) touch(r.id, r.collection).all = true;
   }
+  return survivorOf;
 }
 
 async function refreshComputedValues(t: Kysely<AudiencesTables>, deps: AudiencesDeps, catalog: Catalog, touched: Map<string, Touch>, states: Map<string, AggregateState>, now: number) {
@@ -221,9 +235,13 @@ async function refreshComputedValues(t: Kysely<AudiencesTables>, deps: Audiences
   await store.writeValues(t, writes);
 }
 
-async function decideAudiences(t: Kysely<AudiencesTables>, deps: AudiencesDeps, catalog: Catalog, touched: Map<string, Touch>, states: Map<string, AggregateState>, transitions: Transition[], now: number) {
+/** Re-decides the audiences concerned; returns each concerned profile's audience keys afterwards. */
+async function decideAudiences(
+  t: Kysely<AudiencesTables>, deps: AudiencesDeps, catalog: Catalog, touched: Map<string, Touch>, states: Map<string, AggregateState>, transitions: Transition[], now: number,
+): Promise<(profileId: string) => Set<string> | undefined> {
+  const none = () => undefined;
   const ready = catalog.audiences.filter((a) => a.row.status === 'ready');
-  if (ready.length === 0 || touched.size === 0) return;
+  if (ready.length === 0 || touched.size === 0) return none;
   // Users whose accounts changed are candidates for audiences with account conditions.
   const viaAccount = new Map<string, Touch[]>();
   const accounts = [...touched].filter(([, tc]) => tc.collection === 'accounts').map(([id]) => id);
@@ -243,7 +261,7 @@ async function decideAudiences(t: Kysely<AudiencesTables>, deps: AudiencesDeps, 
   // Decided up front, before any membership moves: a user whose account may enter an audience this batch
   // stays concerned for audiences with account conditions.
   const concerned = new Map([...candidates].filter(([id, c]) => ready.some((a) => c === a.row.collection && (affected(a, id) || (a.account !== undefined && viaAccount.has(id))))));
-  if (concerned.size === 0) return;
+  if (concerned.size === 0) return none;
   const contexts = await loadContexts(t, deps, catalog, concerned, now, states);
   for (const a of ready) {
     const entered: string[] = [];
@@ -264,4 +282,5 @@ async function decideAudiences(t: Kysely<AudiencesTables>, deps: AudiencesDeps, 
     }
     if (entered.length || exited.length) transitions.push({ audience: a, entered, exited, reason: 'condition' });
   }
+  return (profileId) => contexts.get(profileId)?.audiences;
 }

@@ -58,10 +58,13 @@ export interface EventFacts {
   message: Record<string, unknown>;
 }
 
+/** The events Rapport appends itself; a filter counts them only when it names them. */
+export const DERIVED_EVENTS = ['Audience Entered', 'Audience Exited'];
+
 export function matchesFilter(filter: EventFilter, e: EventFacts): boolean {
   const type = filterType(filter);
   if (e.type !== type) return false;
-  if (filter.name !== undefined && e.event !== filter.name) return false;
+  if (filter.name !== undefined ? e.event !== filter.name : type === 'track' && DERIVED_EVENTS.includes(e.event ?? '')) return false;
   if (!filter.where?.length) return true;
   const root = e.message[propertyRoot(type)];
   return filter.where.every((w) => testValue(w, readPath(root, w.property)));

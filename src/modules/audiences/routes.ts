@@ -32,8 +32,10 @@ export async function audienceRoutes(app: FastifyInstance, { db, audiences }: { 
   app.get('/computed-traits', { config: read, schema: { tags: ['audiences'], summary: 'Computed traits and scores' } }, async (request) => ({
     data: (await audiences.computedTraits(db, ws(request))).map(traitView),
   }));
+  // Definition bodies: the schema documents them and the service validates them, with a message that names
+  // the one thing wrong (Fastify's own would list every branch of the condition's oneOf).
   app.post('/computed-traits', {
-    config: write,
+    config: write, attachValidation: true,
     schema: {
       tags: ['audiences'], summary: 'Create a computed trait or score',
       description: 'Kinds: count, sum, avg, min, max, most_frequent, first, last, unique_list, unique_count (over an event filter, optionally within a window), and score (points per event rule and trait rule, optional half-life decay). It is backfilled from past events, then kept current as events arrive.',
@@ -46,7 +48,7 @@ export async function audienceRoutes(app: FastifyInstance, { db, audiences }: { 
     return traitView(row);
   });
   app.put('/computed-traits/:key', {
-    config: write,
+    config: write, attachValidation: true,
     schema: { tags: ['audiences'], summary: 'Change a computed trait (recomputed in full)', params: KEY_PARAM, body: { ...computedTraitSchema, required: ['name', 'kind'] } },
   }, async (request) => traitView(await audiences.saveComputedTrait(db, ws(request), request.body, (request.params as { key: string }).key)));
   app.delete('/computed-traits/:key', { config: write, schema: { tags: ['audiences'], summary: 'Delete a computed trait no audience uses', params: KEY_PARAM } }, async (request, reply) => {
@@ -58,14 +60,14 @@ export async function audienceRoutes(app: FastifyInstance, { db, audiences }: { 
     data: (await audiences.audiences(db, ws(request))).map(audienceView),
   }));
   app.post('/audiences/preview', {
-    config: read,
+    config: read, attachValidation: true,
     schema: {
       tags: ['audiences'], summary: 'Size and sample members of a condition, without saving it',
       body: { type: 'object', additionalProperties: false, required: ['condition'], properties: { collection: { enum: ['users', 'accounts'] }, condition: { $ref: 'rapport.condition' } } },
     },
   }, async (request) => audiences.preview(db, ws(request), request.body as never));
   app.post('/audiences', {
-    config: write,
+    config: write, attachValidation: true,
     schema: {
       tags: ['audiences'], summary: 'Create an audience',
       description: 'Computed in full from the profiles as they are (status pending until then), then kept current per event; members entering and leaving are recorded and appended to the log as Audience Entered / Audience Exited events.',
@@ -78,7 +80,7 @@ export async function audienceRoutes(app: FastifyInstance, { db, audiences }: { 
     return audienceView(row);
   });
   app.put('/audiences/:key', {
-    config: write,
+    config: write, attachValidation: true,
     schema: { tags: ['audiences'], summary: 'Change an audience (recomputed in full)', params: KEY_PARAM, body: { ...audienceSchema, required: ['name', 'condition'] } },
   }, async (request) => audienceView(await audiences.saveAudience(db, ws(request), request.body, (request.params as { key: string }).key)));
   app.delete('/audiences/:key', { config: write, schema: { tags: ['audiences'], summary: 'Delete an audience no other audience uses', params: KEY_PARAM } }, async (request, reply) => {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Ajv } from 'ajv';
+import { Ajv, type ErrorObject } from 'ajv';
 import type { Kysely } from 'kysely';
 import { errors } from '../../platform/errors.js';
 import { buildCatalog, checkAudience, checkComputedTrait, traitEntry, type AudienceEntry, type Catalog, type DefinitionRow } from './catalog.js';
@@ -18,18 +18,45 @@ export interface AudiencesOptions {
   recheckMs: number;
 }
 
-const ajv = new Ajv({ allErrors: false, useDefaults: true, strict: false });
+// allErrors: explain() needs every branch's complaints to tell which branch the input meant.
+const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false, allowUnionTypes: true });
 for (const s of sharedSchemas) ajv.addSchema(s);
 const validAudience = ajv.compile(audienceSchema);
 const validTrait = ajv.compile(computedTraitSchema);
 
 function validate<T>(check: typeof validAudience, input: unknown): T {
   const copy = structuredClone(input);
-  if (!check(copy)) {
-    const e = check.errors?.[0];
-    throw errors.validation(`Invalid definition${e?.instancePath ? ` at ${e.instancePath}` : ''}: ${e?.message ?? 'not valid'}.`, check.errors);
-  }
+  if (!check(copy)) throw errors.validation(`Invalid definition: ${explain(check.errors ?? [])}.`, check.errors);
   return copy as T;
+}
+
+const TAGS = new Set(['all', 'any', 'not', 'trait', 'computed_trait', 'event', 'audience', 'account']);
+
+/**
+ * One sentence for what is wrong. A condition is a oneOf of shapes told apart by their tag (`trait`,
+ * `event`, `all`, …) and then by `op`: a branch missing the input's tag, or refusing its op, is another
+ * shape, so its complaints are noise; when every branch refused the op, the op is what is wrong and every
+ * allowed op is listed.
+ */
+function explain(all: ErrorObject[]): string {
+  const branchOf = (e: ErrorObject) => e.schemaPath.match(/^.*\/oneOf\/\d+/)?.[0] ?? '';
+  const discriminator = (e: ErrorObject) => e.keyword === 'enum' && /\/(op|kind|unit)$/.test(e.instancePath);
+  const otherShape = (e: ErrorObject) =>
+    discriminator(e) ||
+    (e.keyword === 'required' && TAGS.has((e.params as { missingProperty: string }).missingProperty)) ||
+    (e.keyword === 'additionalProperties' && TAGS.has((e.params as { additionalProperty: string }).additionalProperty));
+  const refused = new Set(all.filter(otherShape).map(branchOf));
+  const specific = all.filter((e) => e.keyword !== 'oneOf' && e.keyword !== 'anyOf' && !discriminator(e) && !refused.has(branchOf(e)));
+  const say = (e: ErrorObject) => `${e.instancePath || 'the definition'} ${e.keyword === 'additionalProperties' ? `has an unexpected property "${(e.params as { additionalProperty: string }).additionalProperty}"` : e.message}`;
+  const deepest = (list: ErrorObject[]) => [...list].sort((a, b) => b.instancePath.length - a.instancePath.length)[0];
+  if (specific.length) return say(deepest(specific));
+  const wrong = all.filter(discriminator);
+  if (wrong.length) {
+    const at = deepest(wrong).instancePath;
+    const allowed = [...new Set(wrong.filter((e) => e.instancePath === at).flatMap((e) => (e.params as { allowedValues: unknown[] }).allowedValues))];
+    return `${at} must be equal to one of the allowed values (${allowed.join(', ')})`;
+  }
+  return all[0] ? say(all[0]) : 'not valid';
 }
 
 export function createAudiencesService(deps: AudiencesDeps, options: Partial<AudiencesOptions> = {}) {
@@ -142,19 +169,22 @@ export function createAudiencesService(deps: AudiencesDeps, options: Partial<Aud
       await redecideProfiles(db, deps, c, profiles, now);
     },
 
-    /** Work between micro-batches, serialised with them by the caller: pending backfills, then due re-checks. Returns whether it did anything. */
-    async maintain(db: Kysely<any>, now = deps.now()): Promise<boolean> {
+    /** Workspaces with work between micro-batches: a pending definition, or a time re-check due. */
+    async dueWorkspaces(db: Kysely<any>, now = deps.now()): Promise<string[]> {
       const t = db as Kysely<AudiencesTables>;
-      const pending = await store.pendingWorkspaces(t);
-      for (const ws of pending) await runPending(db, ws, now);
-      let did = pending.length > 0;
-      for (const ws of await store.workspacesWithDefinitions(t)) {
-        if (now - (lastRecheck.get(ws) ?? 0) < opts.recheckMs) continue;
-        lastRecheck.set(ws, now);
-        await recheck(db, ws, now);
-        did = true;
+      const due = new Set(await store.pendingWorkspaces(t));
+      for (const ws of await store.workspacesWithDefinitions(t)) if (now - (lastRecheck.get(ws) ?? 0) >= opts.recheckMs) due.add(ws);
+      return [...due];
+    },
+
+    /** One workspace's work between micro-batches, serialised with them by the caller: pending backfills, then a due re-check. */
+    async maintainWorkspace(db: Kysely<any>, workspaceId: string, now = deps.now()): Promise<void> {
+      const t = db as Kysely<AudiencesTables>;
+      if ((await store.pendingWorkspaces(t)).includes(workspaceId)) await runPending(db, workspaceId, now);
+      if (now - (lastRecheck.get(workspaceId) ?? 0) >= opts.recheckMs) {
+        lastRecheck.set(workspaceId, now);
+        await recheck(db, workspaceId, now);
       }
-      return did;
     },
 
     async saveComputedTrait(db: Kysely<any>, workspaceId: string, input: unknown, key?: string) {

@@ -13,6 +13,12 @@ export interface Transition {
   exited: string[];
   /** Why members left: `condition` (no longer qualify), `merged` (merged into another profile), `deleted`. */
   reason: string;
+  /**
+   * Merged members whose survivor is not a member: their exit is announced (the person left), addressed by
+   * the survivor's identifiers, which are theirs now. Other merged members leave silently: the person is
+   * still in, as the survivor.
+   */
+  announceMerged?: Map<string, string>;
 }
 
 /**
@@ -24,7 +30,7 @@ export async function applyTransitions(db: Kysely<any>, deps: AudiencesDeps, tra
   const t = db as Kysely<AudiencesTables>;
   const entries: LogEntryInput[] = [];
   const changed = transitions.filter((x) => x.entered.length + x.exited.length > 0);
-  const ids = [...new Set(changed.flatMap((x) => [...x.entered, ...(x.reason === 'condition' ? x.exited : [])]))];
+  const ids = [...new Set(changed.flatMap((x) => [...x.entered, ...(x.reason === 'condition' ? x.exited : []), ...(x.announceMerged?.values() ?? [])]))];
   const known = announce ? await primaryIds(db, deps, ids) : new Map();
   for (const x of changed) {
     const a = x.audience.row;
@@ -34,7 +40,7 @@ export async function applyTransitions(db: Kysely<any>, deps: AudiencesDeps, tra
     if (!announce) continue;
     const announceFor = (profileIds: string[], event: string) => {
       for (const profileId of profileIds) {
-        const { userId = null, anonymousId = null, groupId } = known.get(profileId) ?? {};
+        const { userId = null, anonymousId = null, groupId } = known.get(x.announceMerged?.get(profileId) ?? profileId) ?? {};
         const messageId = `audience-${randomUUID()}`;
         const at = new Date(now).toISOString();
         const message = {
@@ -47,6 +53,7 @@ export async function applyTransitions(db: Kysely<any>, deps: AudiencesDeps, tra
     };
     announceFor(x.entered, 'Audience Entered');
     if (x.reason === 'condition') announceFor(x.exited, 'Audience Exited');
+    if (x.announceMerged) announceFor([...x.announceMerged.keys()], 'Audience Exited');
   }
   if (entries.length) await deps.appendToLog(db, entries);
   return entries.length;

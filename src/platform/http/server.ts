@@ -16,7 +16,7 @@ export function createHttpServer({ log, authenticators }: HttpServerOptions): Fa
     bodyLimit: 1024 * 1024,
     // Generous: a slow mobile client may hold a connection open; Fastify's defaults otherwise.
     keepAliveTimeout: 72_000,
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true } },
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allowUnionTypes: true } },
   });
   declareAccessOnEveryRoute(app);
   // Clients that label every request JSON send bodiless POSTs (rotate-write-key) and DELETEs that way too.
