@@ -11,6 +11,7 @@ import type { Metrics } from '../platform/metrics.js';
 export const PIPELINE_CONSUMER = 'pipeline';
 const PAGE_CACHE_KIB = 64 * 1024;
 const MAINTAIN_EVERY_MS = 200;
+const MAINTENANCE_RETRY_MS = 5_000;
 
 export interface PipelineOptions {
   batchSize: number;
@@ -37,6 +38,7 @@ export function createPipeline(deps: {
 
   let running = false;
   let lastMaintained = 0;
+  const maintenanceFailedUntil = new Map<string, number>();
   let loop: Promise<void> | undefined;
   let wake: (() => void) | undefined;
 
@@ -91,12 +93,28 @@ export function createPipeline(deps: {
     return out;
   }
 
-  /** Pending audience and computed trait backfills and time re-checks, serialised with the batches by the consumer's lock. */
+  /**
+   * Pending audience and computed trait backfills and time re-checks, one workspace per transaction, each
+   * serialised with the batches by the consumer's lock. A workspace whose work fails waits a few seconds
+   * and is retried; it never holds up the others or the batches.
+   */
   async function maintain(): Promise<boolean> {
-    return database.db.transaction().execute(async (tx) => {
-      await eventLog.position(tx, PIPELINE_CONSUMER, database.engine === 'postgres');
-      return audiences.maintain(tx);
-    });
+    let did = false;
+    for (const workspaceId of await audiences.dueWorkspaces(database.db)) {
+      if (Date.now() < (maintenanceFailedUntil.get(workspaceId) ?? 0)) continue;
+      try {
+        await database.db.transaction().execute(async (tx) => {
+          await eventLog.position(tx, PIPELINE_CONSUMER, database.engine === 'postgres');
+          await audiences.maintainWorkspace(tx, workspaceId);
+        });
+        did = true;
+      } catch (error) {
+        failures.inc();
+        maintenanceFailedUntil.set(workspaceId, Date.now() + MAINTENANCE_RETRY_MS);
+        log.error({ err: error, workspaceId }, 'audience maintenance failed; retrying shortly');
+      }
+    }
+    return did;
   }
 
   async function processBatch(): Promise<number> {
