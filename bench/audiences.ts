@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -33,7 +34,10 @@ import { createStore, type BenchEngine, type BenchStore } from './support/stores
  *               runs from the probe's request being sent to its `Audience Entered` appearing in the log.
  *               Target p99 < 1 s. The same load without audiences gives the pipeline's own latency.
  *
- *   npm run bench:audiences -- [--engine sqlite|postgres] [--only compute|throughput|latency]
+ *   breakdown   (only with --only) the throughput workload again with timers around the pipeline's stages and
+ *               every SQL statement: where the time goes, not a rate to quote.
+ *
+ *   npm run bench:audiences -- [--engine sqlite|postgres] [--only compute|throughput|latency|breakdown]
  *     [--profiles 1000000] [--events 10000000] [--regenerate] [--compute-rounds 7]
  *     [--rounds 3] [--warm 100000] [--measured 300000] [--people 40000] [--batch 1000]
  *     [--rate 5000] [--seconds 60] [--per-request 25] [--probe-every 2] [--latency-rounds 1] [--profile]
@@ -233,6 +237,25 @@ async function throughput() {
   return { warm, measured, people, batch: Number(flags.batch), rounds, summary };
 }
 
+/** Where the time goes (timers around the stages and every statement; not a rate to quote): `--only breakdown`. */
+async function breakdown() {
+  type Timed = { events: number; ms: number; stages: Record<string, number>; sqlMs: number; statements: { ms: number; n: number; sql: string }[] };
+  const out: Record<string, Timed> = {};
+  for (const mode of ['plain', 'audiences'] as const) {
+    const w = await prepareWorkload(5000, mode === 'audiences', measured);
+    try {
+      await quiet(`the ${mode} breakdown`);
+      out[mode] = await runJson<Timed>('../audiences-support/consume-timed.ts', [], { ...storeEnv(w.store), BENCH_BATCH: flags.batch! });
+    } finally {
+      await w.store.drop();
+    }
+    const b = out[mode];
+    console.log(`  ${mode}: ${b.events} events in ${b.ms} ms; stages ${Object.entries(b.stages).map(([k, v]) => `${k} ${v} ms`).join(', ')}; all SQL ${b.sqlMs} ms`);
+    for (const s of b.statements.slice(0, mode === 'audiences' ? 25 : 12)) console.log(`    ${String(s.ms).padStart(6)} ms ${String(s.n).padStart(6)}× ${s.sql}`);
+  }
+  return out;
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // 3. Latency from a qualifying event to Audience Entered, at 5,000 events/s.
 
@@ -345,11 +368,19 @@ async function latency() {
   return { runs, summary };
 }
 
-const report: Record<string, unknown> = { engine, machine: machine() };
-console.log(`bench:audiences on ${engine}: ${JSON.stringify(report.machine)}`);
+const commit = (() => {
+  try {
+    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
+  } catch {
+    return 'unknown';
+  }
+})();
+const report: Record<string, unknown> = { engine, commit, machine: machine() };
+console.log(`bench:audiences on ${engine} at ${commit}: ${JSON.stringify(report.machine)}`);
 if (!flags.only || flags.only === 'compute') report.compute = await compute();
 if (!flags.only || flags.only === 'throughput') report.throughput = await throughput();
 if (!flags.only || flags.only === 'latency') report.latency = await latency();
+if (flags.only === 'breakdown') report.breakdown = await breakdown();
 mkdirSync(RESULTS, { recursive: true });
 const file = `${RESULTS}/audiences-${engine}-${new Date().toISOString().replace(/[:.]/g, '-')}.json`;
 writeFileSync(file, JSON.stringify(report, null, 2));

@@ -22,13 +22,15 @@ import { LIFETIME_ORDERS } from './definitions.js';
  *   computed_traits  `lifetime_orders` (count of Order Completed), status ready
  *   computed_values  its value for every profile with an order, consistent with the timelines
  *
- * Bulk-loaded: secondary indexes are dropped and rebuilt after the load (the migrations' own definitions,
- * read back from the catalog), rows go in primary-key order, SQLite without journal, PostgreSQL with
- * multi-row `unnest` inserts. Cached under CACHE_DIR (SQLite file) or as a named database (PostgreSQL)
- * with a meta file; `regenerate` rebuilds.
+ * Rows go in in the order the pipeline would write them, indexes in place, so the tables' physical layout
+ * is a real store's: rowids follow time (profiles by creation, timelines by offset) while the keys are
+ * random UUIDs. Only the log's indexes are dropped and rebuilt after the load (the migrations' own
+ * definitions, read back from the catalog). SQLite without journal and a 3 GB page cache while loading,
+ * PostgreSQL with multi-row `unnest` inserts. Cached under CACHE_DIR (SQLite file) or as a named
+ * database (PostgreSQL) with a meta file; `regenerate` rebuilds.
  */
 export const CACHE_DIR = process.env.BENCH_AUDIENCES_CACHE ?? '/tmp/rapport-bench-audiences';
-const VERSION = 1;
+const VERSION = 2;
 const DAY = 86_400_000;
 
 /** (type, event, weight): what the timelines hold. */
@@ -141,7 +143,7 @@ interface Writer {
 function sqliteWriter(sqlite: BetterSqlite3.Database): Writer {
   sqlite.pragma('journal_mode = OFF');
   sqlite.pragma('synchronous = OFF');
-  sqlite.pragma('cache_size = -1048576');
+  sqlite.pragma('cache_size = -3145728');
   const statements = new Map<string, BetterSqlite3.Statement>();
   const statement = (table: string, columns: string[]) => {
     const key = `${table}(${columns.join(',')})`;
@@ -257,17 +259,9 @@ async function generate(w: Writer, o: DatasetOptions & { seed: number; now: numb
   const t0 = performance.now();
   const elapsed = () => `${Math.round((performance.now() - t0) / 1000)} s`;
 
-  // Profile ids in key order; some rows are tombstones (merged into a live profile).
-  const ids = Array.from({ length: P + tombstones }, () => uuid(rng)).sort();
-  const isTombstone = new Uint8Array(P + tombstones);
-  for (let n = 0; n < tombstones; ) {
-    const i = rng.int(P + tombstones);
-    if (!isTombstone[i]) {
-      isTombstone[i] = 1;
-      n++;
-    }
-  }
-  const live: string[] = ids.filter((_, i) => !isTombstone[i]);
+  // Live profiles k = 0 .. P-1 (ids random, as the pipeline's randomUUID), and tombstones.
+  const live = Array.from({ length: P }, () => uuid(rng));
+  const dead = Array.from({ length: tombstones }, () => uuid(rng));
 
   // Events per live profile: log-normal, then nudged to exactly E.
   const counts = new Uint32Array(P);
@@ -291,7 +285,7 @@ async function generate(w: Writer, o: DatasetOptions & { seed: number; now: numb
     }
   }
 
-  // Every event: its profile, time and kind, in profile order (times ascending within a profile).
+  // Every event: its profile, time and kind, grouped by profile (times ascending within a profile).
   const evProfile = new Int32Array(E);
   const evTime = new Float64Array(E);
   const evKind = new Uint8Array(E);
@@ -325,32 +319,41 @@ async function generate(w: Writer, o: DatasetOptions & { seed: number; now: numb
     byRank[r] = i;
     offsetOf[i] = BASE + r;
   }
+  // The order profiles were created in: by their first event.
+  const created: number[] = [];
+  const seen = new Uint8Array(P);
+  for (let r = 0; r < E; r++) {
+    const k = evProfile[byRank[r]];
+    if (!seen[k]) {
+      seen[k] = 1;
+      created.push(k);
+    }
+  }
   log(`  generated ${P} profiles and ${E} events in memory (${elapsed()})`);
 
-  const rebuild = await w.dropIndexes(Object.keys(COLUMNS));
+  // Rows go in in the order the pipeline writes them (the tables' physical order is then the real one:
+  // rowids follow time, the keys' indexes are random), with the indexes in place, except the log's own.
+  const rebuild = await w.dropIndexes(['events']);
   const userId = (k: number) => `bench-user-${k}`;
   const anonId = (k: number) => `bench-anon-${k}`;
+  const idsJson = (k: number) => JSON.stringify([{ type: 'user_id', value: userId(k) }, { type: 'anonymous_id', value: anonId(k) }]);
   const rows = { profiles: 0, tombstones, identifiers: 0, profile_traits: 0, profile_events: 0, computed_values: 0, events: 0 };
 
-  // Pass 1, in profile-id order: profiles, identifiers, traits, timelines, computed values.
+  // Pass 1, in creation order: profiles (a tombstone after every 20th), identifiers, traits.
   const CHUNK = 10_000;
-  let k = 0;
-  for (let start = 0; start < ids.length; start += CHUNK) {
-    const out: Record<keyof typeof COLUMNS, unknown[][]> = { profiles: [], identifiers: [], profile_traits: [], profile_events: [], computed_values: [], events: [] };
-    for (let i = start; i < Math.min(ids.length, start + CHUNK); i++) {
-      const id = ids[i];
-      if (isTombstone[i]) {
-        const t = from + rng.int(90 * DAY);
-        out.profiles.push([id, ws, 'users', 0, t, t, 0, live[rng.int(P)]]);
-        continue;
-      }
+  let dead_ = 0;
+  for (let c0 = 0; c0 < P; c0 += CHUNK) {
+    const out: Record<string, unknown[][]> = { profiles: [], identifiers: [], profile_traits: [] };
+    for (let c = c0; c < Math.min(P, c0 + CHUNK); c++) {
+      const k = created[c];
+      const id = live[k];
       const a = firstOf[k];
-      const b = firstOf[k + 1];
       const firstOffset = offsetOf[a];
       const firstAt = evTime[a];
-      const lastAt = evTime[b - 1];
+      const lastAt = evTime[firstOf[k + 1] - 1];
       const firstMessage = `m-${firstOffset}`;
       out.profiles.push([id, ws, 'users', firstOffset, firstAt, lastAt, 0, null]);
+      if (c % 20 === 19 && dead_ < tombstones) out.profiles.push([dead[dead_++], ws, 'users', firstOffset, firstAt, firstAt, 0, live[rng.int(P)]]);
       for (const [type, value] of [['user_id', userId(k)], ['email', `person${k}@example.com`], ['anonymous_id', anonId(k)]]) {
         out.identifiers.push([ws, `users|${type}:${value}`, 'users', type, value, id, firstAt, firstOffset, firstMessage, src]);
       }
@@ -363,35 +366,30 @@ async function generate(w: Writer, o: DatasetOptions & { seed: number; now: numb
         ['plan', PLANS[pick(rng, PLANS, 1)][0]],
       ];
       for (const [name, value] of traits) out.profile_traits.push([ws, id, name, JSON.stringify(value), lastAt, firstOffset, src, firstMessage]);
-      const identifiers = JSON.stringify([{ type: 'user_id', value: userId(k) }, { type: 'anonymous_id', value: anonId(k) }]);
-      let orders = 0;
-      for (let x = a; x < b; x++) {
-        const [type, event] = KINDS[evKind[x]];
-        if (evKind[x] === ORDER) orders++;
-        out.profile_events.push([ws, id, offsetOf[x], evTime[x], type, event, identifiers]);
-      }
-      if (orders > 0) out.computed_values.push([traitId, id, ws, String(orders), now]);
-      k++;
     }
-    await w.write(Object.entries(out).filter(([, r]) => r.length).map(([t, r]) => [t, COLUMNS[t as keyof typeof COLUMNS], r]));
-    for (const [t, r] of Object.entries(out)) if (t !== 'events') rows[t as keyof typeof rows] += r.length;
-    if (Math.floor((start + CHUNK) / 100_000) !== Math.floor(start / 100_000)) log(`  ${Math.min(ids.length, start + CHUNK)} of ${ids.length} profile rows written (${elapsed()})`);
+    while (c0 + CHUNK >= P && dead_ < tombstones) out.profiles.push([dead[dead_++], ws, 'users', 0, now, now, 0, live[rng.int(P)]]);
+    await w.write(Object.entries(out).map(([t, r]) => [t, COLUMNS[t as keyof typeof COLUMNS], r]));
+    for (const [t, r] of Object.entries(out)) rows[t as keyof typeof rows] += r.length;
+    if (Math.floor((c0 + CHUNK) / 100_000) !== Math.floor(c0 / 100_000)) log(`  ${Math.min(P, c0 + CHUNK)} of ${P} profiles written (${elapsed()})`);
   }
   rows.profiles -= tombstones;
 
-  // Pass 2, in offset order: the log.
+  // Pass 2, in offset order: the log and the timelines, as the pipeline appends them.
   const LOG_CHUNK = 20_000;
   const products = 500;
+  const orders = new Uint32Array(P);
   for (let r0 = 0; r0 < E; r0 += LOG_CHUNK) {
-    const batch: unknown[][] = [];
+    const log_: unknown[][] = [];
+    const timeline: unknown[][] = [];
     for (let r = r0; r < Math.min(E, r0 + LOG_CHUNK); r++) {
       const i = byRank[r];
       const [type, event] = KINDS[evKind[i]];
-      const pk = evProfile[i];
+      const k = evProfile[i];
+      if (evKind[i] === ORDER) orders[k]++;
       const offset = BASE + r;
       const messageId = `m-${offset}`;
       const timestamp = new Date(evTime[i]).toISOString();
-      const base = { type, messageId, userId: userId(pk), anonymousId: anonId(pk), timestamp };
+      const base = { type, messageId, userId: userId(k), anonymousId: anonId(k), timestamp };
       let message: Record<string, unknown>;
       if (type === 'identify') message = { ...base, traits: { plan: PLANS[r % 4][0] } };
       else if (type === 'page') message = { ...base, name: event, properties: { path: event === 'Home' ? '/' : '/pricing' } };
@@ -399,15 +397,24 @@ async function generate(w: Writer, o: DatasetOptions & { seed: number; now: numb
       else if (event === 'Product Viewed' || event === 'Product Added') message = { ...base, event, properties: { product_id: `p-${r % products}` } };
       else if (event === 'Search') message = { ...base, event, properties: { query: `q${r % 1000}` } };
       else message = { ...base, event, properties: {} };
-      batch.push([offset, ws, src, messageId, type, type === 'identify' ? null : event, userId(pk), anonId(pk), evTime[i], evTime[i] + 40, JSON.stringify(message)]);
+      log_.push([offset, ws, src, messageId, type, type === 'identify' ? null : event, userId(k), anonId(k), evTime[i], evTime[i] + 40, JSON.stringify(message)]);
+      timeline.push([ws, live[k], offset, evTime[i], type, event, idsJson(k)]);
     }
-    await w.write([['events', COLUMNS.events, batch]]);
-    rows.events += batch.length;
-    if (Math.floor((r0 + LOG_CHUNK) / 1_000_000) !== Math.floor(r0 / 1_000_000)) log(`  ${rows.events} of ${E} log events written (${elapsed()})`);
+    await w.write([['events', COLUMNS.events, log_], ['profile_events', COLUMNS.profile_events, timeline]]);
+    rows.events += log_.length;
+    rows.profile_events += timeline.length;
+    if (Math.floor((r0 + LOG_CHUNK) / 1_000_000) !== Math.floor(r0 / 1_000_000)) log(`  ${rows.events} of ${E} events written to the log and the timelines (${elapsed()})`);
   }
-  log(`  rows written (${elapsed()}); rebuilding indexes`);
+
+  // Pass 3: the computed trait's values, as its backfill writes them (in profile id order).
+  const values: unknown[][] = [];
+  for (let k = 0; k < P; k++) if (orders[k] > 0) values.push([traitId, live[k], ws, String(orders[k]), now]);
+  values.sort((a, b) => ((a[1] as string) < (b[1] as string) ? -1 : 1));
+  for (let v0 = 0; v0 < values.length; v0 += 50_000) await w.write([['computed_values', COLUMNS.computed_values, values.slice(v0, v0 + 50_000)]]);
+  rows.computed_values = values.length;
+
+  log(`  rows written (${elapsed()}); rebuilding the log's indexes`);
   await rebuild();
-  log(`  indexes rebuilt (${elapsed()})`);
   await w.finish();
   log(`  done (${elapsed()})`);
   return rows;
