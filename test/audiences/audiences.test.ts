@@ -102,4 +102,14 @@ describe.each(ENGINES)('audiences and computed traits on $name', (engine) => {
     const members = await (await server.api('/api/v1/audiences/repeat_viewers/members')).json();
     expect(members.data.map((m: { profileId: string }) => m.profileId)).toEqual([newProfileId]);
   });
+
+  it('keeps numbers and booleans in a definition typed through the API', async () => {
+    await send(server, [{ type: 'identify', userId: 'dee', traits: { age: 30, vip: true } }]);
+    await drain();
+    const created = await post('/api/v1/audiences', { key: 'thirty_vips', name: 'Thirty, VIP', condition: { all: [{ trait: 'age', op: 'eq', value: 30 }, { trait: 'vip', op: 'in', values: [true] }] } });
+    expect(created.condition).toEqual({ all: [{ trait: 'age', op: 'eq', value: 30 }, { trait: 'vip', op: 'in', values: [true] }] });
+    await drain();
+    expect(await profileApi('dee', 'audience')).toMatchObject({ thirty_vips: true });
+    expect((await post('/api/v1/audiences/preview', { condition: { trait: 'age', op: 'eq', value: '30' } }, 200)).size).toBe(0);
+  });
 });
