@@ -106,54 +106,69 @@ function positive(engine: Engine, x: Operand, test: PositiveTest): Sql {
   return sql`coalesce(${expr}, false)`;
 }
 
-/** A value test on the row of a one-value-per-profile table (traits, computed values): absent rows fail positive tests. */
-function rowTest(ctx: CompileContext, from: Sql, test: ValueTest): Sql {
-  const [negated, pos] = positiveOf(test);
-  const exists = sql`exists (select 1 from ${from} and ${positive(ctx.engine, traitOperand(sql.ref('v.value')), pos)})`;
-  return negated ? sql`not ${exists}` : exists;
+/**
+ * A positive test on the `value` column of a one-value-per-profile table (traits, computed values). That
+ * column holds JSON.stringify of the value, one text per value, so equality is text equality, which the
+ * (workspace, name, value) index of traits can answer.
+ */
+function valueColumnTest(engine: Engine, test: PositiveTest): Sql {
+  const column = sql.ref('v.value');
+  if (test.op === 'eq') return sql`${column} = ${JSON.stringify(test.value)}`;
+  if (test.op === 'in') return sql`${column} in (${sql.join(test.values.map((v) => JSON.stringify(v)))})`;
+  return positive(engine, traitOperand(column), test);
 }
 
-/** One scope: the profiles of a collection, the derived tables its event conditions join, and its condition. */
+/**
+ * One scope: the live profiles of a collection and a condition over them. Every leaf is a membership test
+ * against a set the database computes once (`id in (select profile_id …)`): a few index range scans and
+ * hash probes rather than a correlated lookup per profile per leaf. The sets never hold NULL, so `not in`
+ * means what it says.
+ */
 class Scope {
-  private readonly joins: Sql[] = [];
   constructor(private readonly ctx: CompileContext, readonly collection: Collection, private readonly alias: string) {}
 
   query(condition: Condition): Sql {
     const where = this.expr(condition);
     const { relations: r, workspaceId } = this.ctx;
     const p = sql.raw(this.alias);
-    return sql`select ${p}.id from ${sql.table(r.profiles)} ${p} ${sql.join(this.joins, sql` `)}
+    return sql`select ${p}.id from ${sql.table(r.profiles)} ${p}
       where ${p}.workspace_id = ${workspaceId} and ${p}.collection = ${this.collection} and ${p}.merged_into is null and ${where}`;
   }
 
   private expr(c: Condition): Sql {
     const { ctx } = this;
     const id = sql.raw(`${this.alias}.id`);
+    const within = (set: Sql) => sql`${id} in (${set})`;
+    const outside = (set: Sql) => sql`not (${id} in (${set}))`;
     if ('all' in c) return sql`(${sql.join(c.all.map((x) => this.expr(x)), sql` and `)})`;
     if ('any' in c) return sql`(${sql.join(c.any.map((x) => this.expr(x)), sql` or `)})`;
     if ('not' in c) return sql`not ${this.expr(c.not)}`;
-    if ('trait' in c) return rowTest(ctx, sql`${sql.table(ctx.relations.traits)} v where v.profile_id = ${id} and v.name = ${c.trait}`, c);
-    if ('computed_trait' in c) {
-      return rowTest(ctx, sql`computed_values v where v.trait_id = ${ctx.computedTraitId(c.computed_trait)} and v.profile_id = ${id}`, c);
+    if ('trait' in c || 'computed_trait' in c) {
+      const [negated, pos] = positiveOf(c);
+      const from = 'trait' in c
+        ? sql`${sql.table(ctx.relations.traits)} v where v.workspace_id = ${ctx.workspaceId} and v.name = ${c.trait}`
+        : sql`computed_values v where v.trait_id = ${ctx.computedTraitId(c.computed_trait)}`;
+      const set = sql`select v.profile_id from ${from} and ${valueColumnTest(ctx.engine, pos)}`;
+      return negated ? outside(set) : within(set);
     }
     if ('audience' in c) {
-      const member = sql`exists (select 1 from audience_members m where m.audience_id = ${ctx.audienceId(c.audience)} and m.profile_id = ${id})`;
-      return (c.member ?? true) ? member : sql`not ${member}`;
+      const set = sql`select m.profile_id from audience_members m where m.audience_id = ${ctx.audienceId(c.audience)}`;
+      return (c.member ?? true) ? within(set) : outside(set);
     }
     if ('event' in c) {
-      const alias = `${this.alias}_e${this.joins.length}`;
-      this.joins.push(sql`left join (${this.eventCounts(c.event, windowStart(c.within, ctx.now))}) ${sql.raw(alias)} on ${sql.raw(alias)}.profile_id = ${id}`);
-      const n = sql`coalesce(${sql.raw(alias)}.n, 0)`;
+      const counted = (having: Sql) => this.eventCounts(c.event, windowStart(c.within, ctx.now), having);
       const { op, value } = c.count ?? { op: 'at_least', value: 1 };
-      return op === 'at_least' ? sql`${n} >= ${value}` : op === 'at_most' ? sql`${n} <= ${value}` : sql`${n} = ${value}`;
+      if (op === 'at_least') return value <= 0 ? sql`true` : within(counted(sql`count(*) >= ${value}`));
+      if (op === 'at_most') return outside(counted(sql`count(*) > ${value}`));
+      return value === 0 ? outside(counted(sql`count(*) >= 1`)) : within(counted(sql`count(*) = ${value}`));
     }
     // account: some live account the user is linked to meets the condition.
     const accounts = new Scope(ctx, 'accounts', `${this.alias}a`).query(c.account);
-    return sql`${id} in (select l.user_profile_id from ${sql.table(ctx.relations.links)} l where l.account_profile_id in (${accounts}))`;
+    return within(sql`select l.user_profile_id from ${sql.table(ctx.relations.links)} l where l.account_profile_id in (${accounts})`);
   }
 
-  /** Matching events per profile of this workspace since `from`, as (profile_id, n). */
-  private eventCounts(filter: EventFilter, from: number): Sql {
+  /** The profiles of this workspace whose matching events since `from` meet `having`. */
+  private eventCounts(filter: EventFilter, from: number, having: Sql): Sql {
     const { ctx } = this;
     const type = filterType(filter);
     const conditions: Sql[] = [sql`pe.workspace_id = ${ctx.workspaceId}`, sql`pe.type = ${type}`];
@@ -169,7 +184,7 @@ class Scope {
         conditions.push(negated ? sql`not ${test}` : test);
       }
     }
-    return sql`select pe.profile_id, count(*) as n from ${sql.table(ctx.relations.timeline)} pe ${join} where ${sql.join(conditions, sql` and `)} group by pe.profile_id`;
+    return sql`select pe.profile_id from ${sql.table(ctx.relations.timeline)} pe ${join} where ${sql.join(conditions, sql` and `)} group by pe.profile_id having ${having}`;
   }
 }
 

@@ -120,8 +120,15 @@ export function compileContext(deps: AudiencesDeps, catalog: Catalog, now: numbe
 /** The members by the SQL computation (the full one, for new and edited audiences, re-checks and previews). */
 export async function membersBySql(db: Kysely<any>, deps: AudiencesDeps, catalog: Catalog, collection: Collection, condition: Condition, now: number): Promise<string[]> {
   const query = compileAudience(compileContext(deps, catalog, now), collection, condition);
-  const rows = await sql<{ id: string }>`${query}`.execute(db);
-  return rows.rows.map((r) => r.id);
+  const run = async (on: Kysely<any>) => (await sql<{ id: string }>`${query}`.execute(on)).rows.map((r) => r.id);
+  if (deps.engine !== 'postgres') return run(db);
+  // The leaves' sets must fit in memory as hash tables; with the default 4 MB, PostgreSQL would probe a
+  // million-row set by rescanning it for every profile.
+  const inMemory = async (tx: Kysely<any>) => {
+    await sql`set local work_mem = '256MB'`.execute(tx);
+    return run(tx);
+  };
+  return db.isTransaction ? inMemory(db) : db.transaction().execute(inMemory);
 }
 
 /** Computes an audience in full and records the difference from its stored membership as transitions. */
