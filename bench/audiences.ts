@@ -40,7 +40,7 @@ import { createStore, type BenchEngine, type BenchStore } from './support/stores
  *   npm run bench:audiences -- [--engine sqlite|postgres] [--only compute|throughput|latency|breakdown]
  *     [--profiles 1000000] [--events 10000000] [--regenerate] [--compute-rounds 7]
  *     [--rounds 3] [--warm 100000] [--measured 300000] [--people 40000] [--batch 1000]
- *     [--rate 5000] [--seconds 60] [--per-request 25] [--probe-every 2] [--latency-rounds 1] [--profile]
+ *     [--rate 5000] [--seconds 60] [--per-request 25] [--probe-every 2] [--latency-rounds 1] [--stable-plans] [--profile]
  */
 const { values: flags } = parseArgs({
   options: {
@@ -61,6 +61,8 @@ const { values: flags } = parseArgs({
     'per-request': { type: 'string', default: '25' },
     'probe-every': { type: 'string', default: '2' },
     'latency-rounds': { type: 'string', default: '1' },
+    // The identity workload re-draws a person's plan at every identify; with this, each person keeps one.
+    'stable-plans': { type: 'boolean', default: false },
     profile: { type: 'boolean', default: false },
     'idle-wait': { type: 'string', default: '60' },
   },
@@ -149,6 +151,25 @@ async function derivedCount(store: BenchStore): Promise<number> {
   }
 }
 
+const PLANS = ['free', 'starter', 'pro', 'team'];
+
+/** bench:process's call stream; with --stable-plans a person's identify always carries the same plan. */
+function workloadStream(seed: number, start: number) {
+  const stream = callStream({ seed, people, start, stepMs: STEP_MS });
+  if (!flags['stable-plans']) return stream;
+  return {
+    next() {
+      const call = stream.next();
+      if (call.type === 'identify') {
+        const person = Number(/(\d+)$/.exec(String(call.userId))![1]);
+        const h = (Math.imul(person, 2654435761) >>> 0) % 100;
+        (call.traits as Record<string, unknown>).plan = PLANS[h < 55 ? 0 : h < 80 ? 1 : h < 95 ? 2 : 3];
+      }
+      return call;
+    },
+  };
+}
+
 /**
  * A store as bench:process builds it (warm-up backlog drained by the pipeline in a child process), then,
  * with audiences, the definitions brought to ready, then `backlog` more calls appended. Event times end
@@ -159,7 +180,7 @@ async function prepareWorkload(seed: number, audiences: boolean, backlog: number
   const c = await open(store);
   const setup = await setupWorkspace({ access: c.access.service, collect: c.collect.service }, { workspace: 'Bench', email: 'owner@bench.test', password: 'correct horse battery staple' });
   await c.database.close();
-  const stream = callStream({ seed, people, start: Date.now() - (warm + backlog) * STEP_MS - 5 * 60_000, stepMs: STEP_MS });
+  const stream = workloadStream(seed, Date.now() - (warm + backlog) * STEP_MS - 5 * 60_000);
   const append = async (count: number) => {
     const a = await open(store);
     try {

@@ -24,8 +24,8 @@ import { LIFETIME_ORDERS } from './definitions.js';
  *
  * Rows go in in the order the pipeline would write them, indexes in place, so the tables' physical layout
  * is a real store's: rowids follow time (profiles by creation, timelines by offset) while the keys are
- * random UUIDs. Only the log's indexes are dropped and rebuilt after the load (the migrations' own
- * definitions, read back from the catalog). SQLite without journal and a 3 GB page cache while loading,
+ * random UUIDs. On SQLite only the log's indexes, on PostgreSQL every secondary index, are dropped and
+ * rebuilt after the load (the migrations' own definitions, read back from the catalog). SQLite without journal and a 3 GB page cache while loading,
  * PostgreSQL with multi-row `unnest` inserts. Cached under CACHE_DIR (SQLite file) or as a named
  * database (PostgreSQL) with a meta file; `regenerate` rebuilds.
  */
@@ -134,6 +134,7 @@ export async function ensureDataset(o: DatasetOptions): Promise<{ dataset: Datas
 }
 
 interface Writer {
+  engine: 'sqlite' | 'postgres';
   /** Drops the tables' secondary indexes; returns what rebuilds them. */
   dropIndexes(tables: string[]): Promise<() => Promise<void>>;
   write(batches: [table: string, columns: string[], rows: unknown[][]][]): Promise<void>;
@@ -158,6 +159,7 @@ function sqliteWriter(sqlite: BetterSqlite3.Database): Writer {
     }
   });
   return {
+    engine: 'sqlite',
     async dropIndexes(tables) {
       const indexes = sqlite.prepare(`select name, sql from sqlite_master where type = 'index' and sql is not null and tbl_name in (${tables.map(() => '?').join(', ')})`).all(...tables) as { name: string; sql: string }[];
       for (const i of indexes) sqlite.exec(`drop index "${i.name}"`);
@@ -189,6 +191,7 @@ async function pgWriter(pool: pg.Pool): Promise<Writer> {
   await client.query(`set synchronous_commit = off`);
   await client.query(`set maintenance_work_mem = '1GB'`);
   return {
+    engine: 'postgres',
     async dropIndexes(tables) {
       const { rows } = await client.query<{ indexname: string; indexdef: string }>(
         `select indexname, indexdef from pg_indexes where schemaname = current_schema() and tablename = any($1) and indexname not in (select conname from pg_constraint)`, [tables]);
@@ -331,9 +334,11 @@ async function generate(w: Writer, o: DatasetOptions & { seed: number; now: numb
   }
   log(`  generated ${P} profiles and ${E} events in memory (${elapsed()})`);
 
-  // Rows go in in the order the pipeline writes them (the tables' physical order is then the real one:
-  // rowids follow time, the keys' indexes are random), with the indexes in place, except the log's own.
-  const rebuild = await w.dropIndexes(['events']);
+  // Rows go in in the order the pipeline writes them, so the tables' physical order is the real one (rows
+  // follow time, the keys are random). SQLite: with the indexes in place (a rowid table's key is an index
+  // too, filled at random as in a real store), except the log's own. PostgreSQL: heaps are in insertion
+  // order whatever the indexes; the secondary ones are built after the load (primary keys stay).
+  const rebuild = await w.dropIndexes(w.engine === 'sqlite' ? ['events'] : Object.keys(COLUMNS));
   const userId = (k: number) => `bench-user-${k}`;
   const anonId = (k: number) => `bench-anon-${k}`;
   const idsJson = (k: number) => JSON.stringify([{ type: 'user_id', value: userId(k) }, { type: 'anonymous_id', value: anonId(k) }]);
@@ -413,7 +418,7 @@ async function generate(w: Writer, o: DatasetOptions & { seed: number; now: numb
   for (let v0 = 0; v0 < values.length; v0 += 50_000) await w.write([['computed_values', COLUMNS.computed_values, values.slice(v0, v0 + 50_000)]]);
   rows.computed_values = values.length;
 
-  log(`  rows written (${elapsed()}); rebuilding the log's indexes`);
+  log(`  rows written (${elapsed()}); rebuilding the indexes dropped for the load`);
   await rebuild();
   await w.finish();
   log(`  done (${elapsed()})`);
