@@ -51,9 +51,12 @@ export async function loadContexts(db: Kysely<any>, deps: AudiencesDeps, catalog
   for (const ids of accountsOf.values()) for (const id of ids) all.set(id, 'accounts');
   const ids = [...all.keys()];
 
+  // Only the traits some audience reads: a profile may hold dozens.
+  const names = [...new Set(catalog.audiences.flatMap((a) => [...a.own.traits, ...(a.account?.traits ?? [])]))];
   const traits = new Map<string, Map<string, unknown>>();
-  for (const part of chunks(ids)) {
-    const rows = await sql<{ profile_id: string; name: string; value: string }>`select profile_id, name, value from ${sql.table(r.traits)} where profile_id in (${sql.join(part)})`.execute(db);
+  for (const part of names.length ? chunks(ids) : []) {
+    const rows = await sql<{ profile_id: string; name: string; value: string }>`select profile_id, name, value from ${sql.table(r.traits)}
+      where profile_id in (${sql.join(part)}) and name in (${sql.join(names)})`.execute(db);
     for (const row of rows.rows) (traits.get(row.profile_id) ?? traits.set(row.profile_id, new Map()).get(row.profile_id)!).set(row.name, JSON.parse(row.value));
   }
   const keyOf = new Map(catalog.traits.map((x) => [x.spec.id.slice(3), x.row.key]));
