@@ -1,5 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 import type { Engine } from '../../platform/db/database.js';
+import type { LogEntry } from '../collect/index.js';
 import { valueOf, type AggregateState } from './aggregate.js';
 import { leafAggregateId, type Catalog } from './catalog.js';
 import type { Collection, EventFilter, Window } from './definition.js';
@@ -8,19 +9,8 @@ import type { Relations } from './compile.js';
 import { audiencesStore as store, chunks, type AudiencesTables } from './store.js';
 import { windowStart } from './window.js';
 
-/** Another module's log, written through its interface: the pipeline's transitions become events. */
-export interface LogEntryInput {
-  workspaceId: string;
-  sourceId: string;
-  messageId: string;
-  type: string;
-  event: string | null;
-  userId: string | null;
-  anonymousId: string | null;
-  timestamp: number;
-  receivedAt: number;
-  payload: string;
-}
+/** An entry of the event log, appended through collect's interface: the pipeline's transitions become events. */
+export type LogEntryInput = LogEntry;
 
 export interface AudiencesDeps {
   engine: Engine;
