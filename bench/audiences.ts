@@ -170,6 +170,30 @@ function workloadStream(seed: number, start: number) {
   };
 }
 
+/** Audience Entered / Exited appended after `afterOffset`, per audience: `key: +entered -exited`. */
+async function transitionsByAudience(store: BenchStore, afterOffset: number): Promise<Record<string, string>> {
+  const c = await open(store);
+  try {
+    const key = engine === 'postgres' ? sql`payload->'properties'->>'audience_key'` : sql`json_extract(payload, '$.properties.audience_key')`;
+    const rows = await sql<{ k: string; event: string; n: number }>`select ${key} as k, event, count(*) as n from events
+      where source_id = ${AUDIENCES_SOURCE} and "offset" > ${afterOffset} group by 1, 2 order by 1, 2`.execute(c.database.db);
+    const out: Record<string, [number, number]> = {};
+    for (const r of rows.rows) (out[r.k] ??= [0, 0])[r.event === 'Audience Entered' ? 0 : 1] += Number(r.n);
+    return Object.fromEntries(Object.entries(out).map(([k, [a, b]]) => [k, `+${a} -${b}`]));
+  } finally {
+    await c.database.close();
+  }
+}
+
+async function logEnd(store: BenchStore): Promise<number> {
+  const c = await open(store);
+  try {
+    return Number((await sql<{ n: number }>`select max("offset") as n from events`.execute(c.database.db)).rows[0].n ?? 0);
+  } finally {
+    await c.database.close();
+  }
+}
+
 /**
  * A store as bench:process builds it (warm-up backlog drained by the pipeline in a child process), then,
  * with audiences, the definitions brought to ready, then `backlog` more calls appended. Event times end
@@ -193,7 +217,7 @@ async function prepareWorkload(seed: number, audiences: boolean, backlog: number
   await runJson('./consume.ts', ['--mode', 'pipeline', '--batch', flags.batch!], storeEnv(store));
   const defined = audiences ? await defineAudiences(store, setup.workspaceId) : undefined;
   if (backlog) await append(backlog);
-  return { store, setup, stream, defined, derivedBefore: audiences ? await derivedCount(store) : 0 };
+  return { store, setup, stream, defined, derivedBefore: audiences ? await derivedCount(store) : 0, end: await logEnd(store) };
 }
 
 interface DrainResult {
@@ -224,6 +248,7 @@ async function throughput() {
         results[mode] = { ...result, sourceEvents, derivedEvents: derived, sourceRate: (sourceEvents / result.ms) * 1000, busy };
       }
       // A re-check of the time-dependent definitions (the worker runs one a minute, between batches).
+      const transitions = await transitionsByAudience(withAudiences.store, withAudiences.end);
       const c = await open(withAudiences.store);
       const t = performance.now();
       await c.pipeline.maintain();
@@ -232,12 +257,13 @@ async function throughput() {
       const p = results.plain;
       const a = results.audiences;
       const ratio = a.sourceRate / p.sourceRate;
-      rounds.push({ plain: p, audiences: a, ratio, recheckMs, sizes: withAudiences.defined?.sizes, defineMs: withAudiences.defined?.ms });
+      rounds.push({ plain: p, audiences: a, ratio, recheckMs, sizes: withAudiences.defined?.sizes, defineMs: withAudiences.defined?.ms, transitions });
       console.log(
         `  round ${r + 1}: without audiences ${round(p.sourceRate)} events/s (batch p50 ${round(p.batchMs.p50)} ms, ${round(p.cpuMsPerThousand)} ms CPU/1000), ` +
           `with 20 audiences ${round(a.sourceRate)} events/s (batch p50 ${round(a.batchMs.p50)} ms, ${round(a.cpuMsPerThousand)} ms CPU/1000; ${a.derivedEvents} Audience Entered/Exited events also processed), ` +
           `ratio ${round(ratio, 3)} (cost ${round((1 - ratio) * 100, 1)}%); a re-check of the time-dependent definitions ${round(recheckMs)} ms`,
       );
+      if (r === 0) console.log(`    transitions in the run, per audience: ${Object.entries(transitions).map(([k, v]) => `${k} ${v}`).join(', ')}`);
     } finally {
       await plain.store.drop();
       await withAudiences.store.drop();
