@@ -348,6 +348,7 @@ async function latencyRun(mode: 'audiences' | 'plain', seed: number) {
       await watcher.stop();
       await server.stop();
     }
+    const transitions = mode === 'audiences' ? await transitionsByAudience(w.store, w.end) : undefined;
     const c = await open(w.store);
     const offsets = new Map<string, number>();
     try {
@@ -388,6 +389,7 @@ async function latencyRun(mode: 'audiences' | 'plain', seed: number) {
       failedProbes: failed,
       probesNeverEntered: missing,
       derivedEventsSeen: watcher.derivedCount(),
+      transitions,
     };
     const e = result.sentToEntered;
     const q = result.sentToCommitted;
@@ -397,6 +399,7 @@ async function latencyRun(mode: 'audiences' | 'plain', seed: number) {
         `probe sent -> its batch committed p50 ${round(q['p50'])} ms, p99 ${round(q['p99'])} ms; request -> 200 p50 ${round(result.ingestAck['p50'], 1)} ms, p99 ${round(result.ingestAck['p99'], 1)} ms; ${result.failedRequests} failed requests` +
         (mode === 'audiences' ? `; ${result.derivedEventsSeen} Audience Entered/Exited events appended` : ''),
     );
+    if (transitions) console.log(`    transitions during the run, per audience: ${Object.entries(transitions).map(([k, v]) => `${k} ${v}`).join(', ')}`);
     return result;
   } finally {
     await w.store.drop();

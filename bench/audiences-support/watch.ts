@@ -35,9 +35,11 @@ export async function storeWatcher(store: { dataDir: string; databaseUrl?: strin
     close = async () => void db.close();
   }
   const seen: [number, number][] = [[performance.now(), await consumer()]];
+  // Only what is appended from now on.
+  const before = await derived(0);
   /** `${audienceKey}|${userId}` -> when its Audience Entered was first seen. */
   const entered = new Map<string, number>();
-  let lastDerived = 0;
+  let lastDerived = before.length ? Number(before[before.length - 1].offset) : 0;
   let derivedCount = 0;
   let running = true;
   const loop = (async () => {
