@@ -94,6 +94,7 @@ interface ComputeResult {
   members: number;
   queryPlan: string[];
   parts: Record<string, { ms: number[]; members: number }>;
+  setBased?: { ms: number[]; members: number; same: boolean };
   transitions?: { firstMs: number; entered: number; againMs: number; enteredAgain: number };
   check: Record<string, number>;
 }
@@ -104,11 +105,15 @@ async function compute() {
   const { dataset, reused } = await ensureDataset({ engine, profiles, events, regenerate: flags.regenerate });
   console.log(reused ? `dataset reused: ${dataset.dataDir}${dataset.databaseUrl ? ` (${dataset.databaseUrl})` : ''}, built in ${dataset.buildSeconds} s` : `dataset built in ${dataset.buildSeconds} s: ${JSON.stringify(dataset.rows)}`);
   const busy = await quiet('the full computation');
-  const result = await runJson<ComputeResult>('../audiences-support/compute.ts', ['--dataset', join(dataset.dataDir, 'dataset.json'), '--rounds', flags['compute-rounds']!, '--parts', '--transitions'], storeEnv(dataset), prof('compute'));
+  const result = await runJson<ComputeResult>('../audiences-support/compute.ts', ['--dataset', join(dataset.dataDir, 'dataset.json'), '--rounds', flags['compute-rounds']!, '--parts', '--transitions', '--set-based'], storeEnv(dataset), prof('compute'));
   const [first, ...rest] = result.timings;
   const summary = { first, median: median(rest), min: Math.min(...rest), max: Math.max(...rest), rounds: rest.length, members: result.members, target: engine === 'sqlite' ? '< 5000 ms' : 'reported' };
   console.log(`query plan:\n${result.queryPlan.map((l) => `  ${l}`).join('\n')}`);
   for (const [name, p] of Object.entries(result.parts)) console.log(`  ${name} alone: ${p.ms.join(' / ')} ms, ${p.members} members`);
+  if (result.setBased) {
+    const b = result.setBased;
+    console.log(`  the same audience written as set intersections by hand: ${b.ms.join(' / ')} ms, ${b.members} members (${b.same ? 'the same members' : 'DIFFERENT members'})`);
+  }
   if (result.transitions) {
     const t = result.transitions;
     console.log(`  computeAudience (rolled back): first computation ${t.firstMs} ms (${t.entered} entered, recorded and announced), again ${t.againMs} ms (${t.enteredAgain} entered)`);
