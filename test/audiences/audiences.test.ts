@@ -112,4 +112,13 @@ describe.each(ENGINES)('audiences and computed traits on $name', (engine) => {
     expect(await profileApi('dee', 'audience')).toMatchObject({ thirty_vips: true });
     expect((await post('/api/v1/audiences/preview', { condition: { trait: 'age', op: 'eq', value: '30' } }, 200)).size).toBe(0);
   });
+
+  it('charts an audience day by day: entered, exited and size at the end of each day', async () => {
+    const res = await server.api('/api/v1/audiences/pro_buyers/daily?days=3');
+    expect(res.status).toBe(200);
+    const { data } = (await res.json()) as { data: { day: string; entered: number; exited: number; size: number }[] };
+    expect(data).toHaveLength(3);
+    expect(data[2]).toEqual({ day: new Date().toISOString().slice(0, 10), entered: 1, exited: 1, size: 0 });
+    expect(data[0]).toMatchObject({ entered: 0, exited: 0, size: 0 });
+  });
 });

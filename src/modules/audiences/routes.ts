@@ -110,6 +110,16 @@ export async function audienceRoutes(app: FastifyInstance, { db, audiences }: { 
     const page = rows.slice(0, q.limit);
     return { data: page.map((r) => ({ profileId: r.profile_id, enteredAt: iso(r.entered_at) })), nextCursor: rows.length > q.limit ? page[page.length - 1].profile_id : null };
   });
+  app.get('/audiences/:key/daily', {
+    config: read,
+    schema: {
+      tags: ['audiences'], summary: 'Per day: members entered, exited, and the size at the end of the day (UTC)', params: KEY_PARAM,
+      querystring: { type: 'object', properties: { days: { type: 'integer', minimum: 1, maximum: 365, default: 30 } } },
+    },
+  }, async (request) => {
+    const a = await audienceOf(request);
+    return { data: await audiences.daily(db, { id: a.id, size: Number(a.size ?? 0) }, (request.query as { days: number }).days) };
+  });
   app.get('/audiences/:key/history', {
     config: read,
     schema: {

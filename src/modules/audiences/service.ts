@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Ajv, type ErrorObject } from 'ajv';
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import { errors } from '../../platform/errors.js';
 import { buildCatalog, checkAudience, checkComputedTrait, traitEntry, type AudienceEntry, type Catalog, type DefinitionRow } from './catalog.js';
 import { backfillAggregate, computeAudience, membersBySql, recomputeValues } from './computation.js';
@@ -12,6 +12,7 @@ import { audiencesStore as store, type AudiencesTables } from './store.js';
 import { applyTransitions } from './transitions.js';
 
 const CATALOG_TTL_MS = 5_000;
+const DAY_MS = 86_400_000;
 
 export interface AudiencesOptions {
   /** How often time-dependent computed traits and audiences are re-checked (conditions that age out). */
@@ -297,6 +298,30 @@ export function createAudiencesService(deps: AudiencesDeps, options: Partial<Aud
       if (q.profileId) query = query.where('profile_id', '=', q.profileId);
       if (q.before) query = query.where('id', '<', q.before);
       return query.orderBy('id', 'desc').limit(q.limit).execute();
+    },
+    /**
+     * Per UTC day over the last `days`: how many entered, how many exited, and the size at the day's end
+     * (counted back from the current size), for the membership chart.
+     */
+    async daily(db: Kysely<any>, audience: { id: string; size: number }, days: number, now = deps.now()) {
+      const t = db as Kysely<AudiencesTables>;
+      const first = Math.floor(now / DAY_MS) - days + 1;
+      const count = async (column: 'entered_at' | 'exited_at') => {
+        const rows = await t.selectFrom('audience_history').select((eb) => [sql<number>`${eb.ref(column)} / ${sql.lit(DAY_MS)}`.as('day'), eb.fn.countAll().as('n')])
+          .where('audience_id', '=', audience.id).where(column, '>=', first * DAY_MS).groupBy(sql`${sql.ref(column)} / ${sql.lit(DAY_MS)}`).execute();
+        return new Map(rows.map((r) => [Number(r.day), Number(r.n)]));
+      };
+      const entered = await count('entered_at');
+      const exited = await count('exited_at');
+      const out: { day: string; entered: number; exited: number; size: number }[] = [];
+      let size = audience.size;
+      for (let day = first + days - 1; day >= first; day--) {
+        const e = entered.get(day) ?? 0;
+        const x = exited.get(day) ?? 0;
+        out.push({ day: new Date(day * DAY_MS).toISOString().slice(0, 10), entered: e, exited: x, size });
+        size = size - e + x;
+      }
+      return out.reverse();
     },
   };
 }
