@@ -200,6 +200,20 @@ async function logEnd(store: BenchStore): Promise<number> {
 }
 
 /**
+ * PostgreSQL plans with the statistics autovacuum gathers; this server runs with autovacuum off, so the
+ * warmed-up store is analysed once, as autovacuum would have done by then (without statistics the set
+ * queries of the audience computations are planned as nested loops and take minutes: see the docs).
+ */
+async function analyze(store: BenchStore) {
+  const c = await open(store);
+  try {
+    await sql`analyze`.execute(c.database.db);
+  } finally {
+    await c.database.close();
+  }
+}
+
+/**
  * A store as bench:process builds it (warm-up backlog drained by the pipeline in a child process), then,
  * with audiences, the definitions brought to ready, then `backlog` more calls appended. Event times end
  * a few minutes before now, so the windows see them as live traffic.
@@ -220,6 +234,7 @@ async function prepareWorkload(seed: number, audiences: boolean, backlog: number
   };
   await append(warm);
   await runJson('./consume.ts', ['--mode', 'pipeline', '--batch', flags.batch!], storeEnv(store));
+  if (engine === 'postgres') await analyze(store);
   const defined = audiences ? await defineAudiences(store, setup.workspaceId) : undefined;
   if (backlog) await append(backlog);
   return { store, setup, stream, defined, derivedBefore: audiences ? await derivedCount(store) : 0, end: await logEnd(store) };
@@ -431,7 +446,14 @@ const commit = (() => {
   }
 })();
 const report: Record<string, unknown> = { engine, commit, machine: machine() };
-console.log(`bench:audiences on ${engine} at ${commit}: ${JSON.stringify(report.machine)}`);
+if (engine === 'postgres') {
+  const c = await createStore('postgres');
+  const core = await open(c);
+  report.autovacuum = (await sql<{ autovacuum: string }>`show autovacuum`.execute(core.database.db)).rows[0].autovacuum;
+  await core.database.close();
+  await c.drop();
+}
+console.log(`bench:audiences on ${engine} at ${commit}: ${JSON.stringify(report.machine)}${engine === 'postgres' ? `; PostgreSQL autovacuum ${report.autovacuum}` : ''}`);
 if (!flags.only || flags.only === 'compute') report.compute = await compute();
 if (!flags.only || flags.only === 'throughput') report.throughput = await throughput();
 if (!flags.only || flags.only === 'latency') report.latency = await latency();
