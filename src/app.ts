@@ -5,6 +5,7 @@ import { sql } from 'kysely';
 import { accessMigrations, createAccess } from './modules/access/index.js';
 import { audienceRoutes, audiencesMigrations, createAudiencesService } from './modules/audiences/index.js';
 import { collectMigrations, collectRelations, createCollect, eventLog } from './modules/collect/index.js';
+import { createDelivery, createDestinationsService, destinationRoutes, destinationsMigrations } from './modules/destinations/index.js';
 import { createDirectory, createIdentityService, identityMigrations, identityRelations, identityRoutes } from './modules/identity/index.js';
 import { createProfilesService, profileApiRoutes, profileManagementRoutes, profilesMigrations, profilesRelations } from './modules/profiles/index.js';
 import { splitProfile } from './workflows/split-profile.js';
@@ -18,7 +19,7 @@ import { opsRoutes } from './platform/http/ops-routes.js';
 import { createLog, type Log } from './platform/log.js';
 import { createMetrics } from './platform/metrics.js';
 
-export const MIGRATIONS = [accessMigrations, collectMigrations, identityMigrations, profilesMigrations, audiencesMigrations];
+export const MIGRATIONS = [accessMigrations, collectMigrations, identityMigrations, profilesMigrations, audiencesMigrations, destinationsMigrations];
 const API = '/api/v1';
 
 /** Opens the store, migrates it and builds every module's service, without HTTP (the CLI's setup uses this). */
@@ -46,9 +47,30 @@ export async function openRapport(config: Config, deps: { log?: Log; clock?: Clo
     },
     config.audiences,
   );
-  const pipeline = createPipeline({ database, identity, profiles, audiences, log, metrics });
+  const destinations = createDestinationsService({
+    now: () => clock.now(),
+    readEvents: (db, workspaceId, offsets) => eventLog.at(db, workspaceId, offsets),
+    readLog: (db, after, limit) => eventLog.read(db, after, limit),
+    logOffsetBefore: (db, receivedAt) => eventLog.offsetBefore(db, receivedAt),
+    logEnd: (db) => eventLog.end(db),
+    async profileOf(db, workspaceId, ids) {
+      const directory = createDirectory(db);
+      const hit = (ids.userId ? await directory.byIdentifier(workspaceId, 'users', { type: 'user_id', value: ids.userId }) : undefined)
+        ?? (ids.anonymousId ? await directory.byIdentifier(workspaceId, 'users', { type: 'anonymous_id', value: ids.anonymousId }) : undefined);
+      return hit?.id ?? null;
+    },
+    memberships: (db, workspaceId, keys, profileIds) => audiences.membershipSets(db, workspaceId, keys, profileIds),
+    audience: async (db, workspaceId, key) => {
+      const a = await audiences.audience(db, workspaceId, key);
+      return a ? { id: a.id, key: a.key, name: a.name } : undefined;
+    },
+    audienceMembers: (db, audienceId, limit, after) => audiences.members(db, audienceId, limit, after),
+    addresses: (db, profileIds) => createDirectory(db).addresses(profileIds),
+  });
+  const delivery = createDelivery({ database, service: destinations, log, metrics, now: () => clock.now(), options: config.delivery });
+  const pipeline = createPipeline({ database, identity, profiles, audiences, destinations, log, metrics, enqueued: () => delivery.poke() });
   const directory = createDirectory(database.db);
-  return { log, clock, database, metrics, access, collect, identity, profiles, audiences, pipeline, directory };
+  return { log, clock, database, metrics, access, collect, identity, profiles, audiences, destinations, delivery, pipeline, directory };
 }
 
 export type RapportCore = Awaited<ReturnType<typeof openRapport>>;
@@ -114,8 +136,12 @@ export async function createRapport(config: Config, deps: { log?: Log; clock?: C
   });
   await app.register(identityRoutes, { prefix: API, db: database.db, forget: (workspaceId) => core.identity.forgetRules(workspaceId) });
   await app.register(audienceRoutes, { prefix: API, db: database.db, audiences: core.audiences });
+  await app.register(destinationRoutes, { prefix: API, db: database.db, destinations: core.destinations, changed: () => core.delivery.refresh() });
   await app.ready();
-  if (config.role !== 'api') core.pipeline.start();
+  if (config.role !== 'api') {
+    core.pipeline.start();
+    core.delivery.start();
+  }
 
   let closing: Promise<void> | undefined;
   return {
@@ -128,6 +154,7 @@ export async function createRapport(config: Config, deps: { log?: Log; clock?: C
         await app.close();
         await collect.service.close();
         await core.pipeline.stop();
+        await core.delivery.stop();
         await database.close();
       })();
       return closing;

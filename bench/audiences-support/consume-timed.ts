@@ -64,6 +64,7 @@ const pipeline = createPipeline({
   identity: timed('identity.resolveBatch', core.identity, 'resolveBatch'),
   profiles: timed('profiles.applyBatch', core.profiles, 'applyBatch'),
   audiences: timed('audiences.applyBatch', core.audiences, 'applyBatch'),
+  destinations: core.destinations,
   log: core.log, metrics: createMetrics(), options: { batchSize: Number(process.env.BENCH_BATCH ?? 1000) },
 });
 let events = 0;

@@ -1,10 +1,11 @@
-import { sql, type Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
 import { Counter, Histogram } from 'prom-client';
 import { AUDIENCES_SOURCE, type AudiencesService, type BatchEvent } from '../modules/audiences/index.js';
 import { eventLog, type LoggedEvent } from '../modules/collect/index.js';
+import type { DeliverableEvent, DestinationsService } from '../modules/destinations/index.js';
 import { createDirectory, type BatchResolution, type IdentityService } from '../modules/identity/index.js';
 import { traitsOf, type ProfilesService } from '../modules/profiles/index.js';
-import type { Database } from '../platform/db/database.js';
+import { relaxedTransaction, type Database } from '../platform/db/database.js';
 import type { Log } from '../platform/log.js';
 import type { Metrics } from '../platform/metrics.js';
 
@@ -25,9 +26,12 @@ export interface PipelineOptions {
  * row is locked for the transaction, so two workers never apply the same batch.
  */
 export function createPipeline(deps: {
-  database: Database; identity: IdentityService; profiles: ProfilesService; audiences: AudiencesService; log: Log; metrics: Metrics; options?: Partial<PipelineOptions>;
+  database: Database; identity: IdentityService; profiles: ProfilesService; audiences: AudiencesService; destinations: DestinationsService;
+  log: Log; metrics: Metrics; options?: Partial<PipelineOptions>;
+  /** Called after a batch that wrote to the outbox has committed (wakes the delivery workers). */
+  enqueued?: () => void;
 }) {
-  const { database, identity, profiles, audiences, log } = deps;
+  const { database, identity, profiles, audiences, destinations, log } = deps;
   const options: PipelineOptions = { batchSize: 1000, idleMs: 25, ...deps.options };
   const processed = new Counter({ name: 'rapport_pipeline_events_processed_total', help: 'Log events applied by the pipeline.', registers: [deps.metrics] });
   const failures = new Counter({ name: 'rapport_pipeline_batch_failures_total', help: 'Micro-batches that failed and will be retried.', registers: [deps.metrics] });
@@ -37,22 +41,20 @@ export function createPipeline(deps: {
   });
 
   let running = false;
+  let enqueued = 0;
   let lastMaintained = 0;
   const maintenanceFailedUntil = new Map<string, number>();
   let loop: Promise<void> | undefined;
   let wake: (() => void) | undefined;
 
   // The pipeline's effects are derived from the log, and its offset commits with them: a batch lost in a
-  // power cut is replayed, never skipped. So its commits need not wait for the disk; every acknowledged
-  // append still does (on SQLite the WAL is one file, synced in order; on PostgreSQL the WAL likewise).
+  // power cut is replayed, never skipped. So its commits need not wait for the disk (relaxedTransaction).
   const sqlite = database.sqlite;
-  const synchronous = sqlite ? Number(sqlite.pragma('synchronous', { simple: true })) : 0;
   // Every batch reads and rewrites the graph's, traits' and timelines' indexes; SQLite's default 2 MB page
   // cache would fetch them from the OS again each time.
   if (sqlite && Number(sqlite.pragma('cache_size', { simple: true })) > -PAGE_CACHE_KIB) sqlite.pragma(`cache_size = -${PAGE_CACHE_KIB}`);
 
   async function applyNext(tx: Kysely<any>): Promise<number> {
-    if (database.engine === 'postgres') await sql`set local synchronous_commit = off`.execute(tx);
     const from = await eventLog.position(tx, PIPELINE_CONSUMER, database.engine === 'postgres');
     const events = await eventLog.read(tx, from, options.batchSize);
     if (events.length === 0) return 0;
@@ -61,6 +63,7 @@ export function createPipeline(deps: {
     if (external.length < events.length) await attributeDerived(tx, events, resolution);
     await profiles.applyBatch(tx, events, resolution.events, resolution.merges, sqlite);
     await audiences.applyBatch(tx, batchEvents(events, resolution), resolution.merges.map((m) => ({ winner: m.winner, loser: m.loser, workspaceId: m.workspaceId })), new Set(resolution.created));
+    enqueued += await destinations.enqueue(tx, deliverable(events, resolution));
     await eventLog.commit(tx, PIPELINE_CONSUMER, events[events.length - 1].offset);
     return events.length;
   }
@@ -77,6 +80,14 @@ export function createPipeline(deps: {
       const account = collection === 'accounts';
       resolution.events.set(e.offset, { profileId: account ? null : id, accountProfileId: account ? id : null, identifiers: [], warnings: [] });
     }
+  }
+
+  /** Every event goes to the outbox stage, with the profile it was attributed to (the account's for a group call). */
+  function deliverable(events: LoggedEvent[], resolution: BatchResolution): DeliverableEvent[] {
+    return events.map((e) => {
+      const a = resolution.events.get(e.offset);
+      return { offset: e.offset, workspaceId: e.workspaceId, type: e.type, event: e.event, userId: e.userId, anonymousId: e.anonymousId, message: e.message, profileId: a?.profileId ?? a?.accountProfileId ?? null };
+    });
   }
 
   function batchEvents(events: LoggedEvent[], resolution: BatchResolution): BatchEvent[] {
@@ -119,17 +130,9 @@ export function createPipeline(deps: {
 
   async function processBatch(): Promise<number> {
     const stop = duration.startTimer();
-    const count = !sqlite || synchronous < 2
-      ? await database.db.transaction().execute(applyNext)
-      : await database.db.connection().execute(async (conn) => {
-          // SQLite's durability is per connection, not per transaction: lower it for this batch only.
-          await sql`pragma synchronous = NORMAL`.execute(conn);
-          try {
-            return await conn.transaction().execute(applyNext);
-          } finally {
-            await sql.raw(`pragma synchronous = ${synchronous}`).execute(conn);
-          }
-        });
+    enqueued = 0;
+    const count = await relaxedTransaction(database, applyNext);
+    if (enqueued > 0) deps.enqueued?.();
     if (count > 0) {
       stop();
       processed.inc(count);

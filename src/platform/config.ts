@@ -20,6 +20,12 @@ export interface Config {
     /** How often conditions that age out (windows, decay) are re-checked, in ms. */
     recheckMs: number;
   };
+  delivery: {
+    /** How long an idle destination waits before looking for new messages (the pipeline also wakes it), in ms. */
+    pollMs: number;
+    /** How long a node's claim on a destination lasts unless renewed: the hand-over time when a node dies, in ms. */
+    leaseMs: number;
+  };
 }
 
 function intFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -47,6 +53,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       rateLimitPerWriteKey: intFromEnv(env, 'RAPPORT_WRITE_KEY_RATE_LIMIT', 0),
     },
     audiences: { recheckMs: intFromEnv(env, 'RAPPORT_AUDIENCE_RECHECK_MS', 15_000) },
+    delivery: { pollMs: intFromEnv(env, 'RAPPORT_DELIVERY_POLL_MS', 500), leaseMs: intFromEnv(env, 'RAPPORT_DELIVERY_LEASE_MS', 10_000) },
     ...overrides,
   };
 }

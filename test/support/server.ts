@@ -15,10 +15,10 @@ export interface TestServer {
 }
 
 /** A real Rapport on a real store, listening on a free port, with a workspace already set up. */
-export async function startServer(engine: Engine, overrides: { collect?: Partial<Config['collect']> } = {}): Promise<TestServer> {
+export async function startServer(engine: Engine, overrides: { collect?: Partial<Config['collect']>; delivery?: Partial<Config['delivery']> } = {}): Promise<TestServer> {
   const store = await engine.create();
   const base = loadConfig({ RAPPORT_DATA_DIR: store.dataDir, ...(store.databaseUrl ? { DATABASE_URL: store.databaseUrl } : {}), LOG_LEVEL: 'warn' });
-  const config: Config = { ...base, port: 0, host: '127.0.0.1', collect: { ...base.collect, ...overrides.collect } };
+  const config: Config = { ...base, port: 0, host: '127.0.0.1', collect: { ...base.collect, ...overrides.collect }, delivery: { ...base.delivery, ...overrides.delivery } };
   const rapport = await createRapport(config);
   await rapport.app.listen({ port: 0, host: '127.0.0.1' });
   const { port } = rapport.app.server.address() as AddressInfo;

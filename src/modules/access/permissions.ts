@@ -12,6 +12,8 @@ export const PERMISSIONS = [
   'identity:write',
   'audiences:read',
   'audiences:write',
+  'destinations:read',
+  'destinations:write',
 ] as const;
 
 export type Permission = (typeof PERMISSIONS)[number];

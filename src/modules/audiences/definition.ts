@@ -74,7 +74,7 @@ const PATH = { type: 'string', minLength: 1, maxLength: 200, pattern: '^[^."\\\\
 const TRAIT = { type: 'string', minLength: 1, maxLength: 200, description: 'A trait name, as set by identify (no path into its value).' };
 
 /** The value tests as JSON Schema `oneOf` branches, each with the extra properties of the place it is used. */
-function valueTests(extra: Record<string, unknown>, required: string[]) {
+export function valueTests(extra: Record<string, unknown>, required: string[]) {
   const branch = (ops: string[], props: Record<string, unknown>, req: string[]) => ({
     type: 'object',
     additionalProperties: false,

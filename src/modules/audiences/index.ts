@@ -8,6 +8,8 @@ export { evaluate, type ProfileContext } from './evaluate.js';
 export { compileAudience, type Relations } from './compile.js';
 export type { BatchEvent } from './incremental.js';
 export type { AudiencesDeps, LogEntryInput } from './context.js';
-export type { AudienceDefinition, ComputedTraitDefinition, Condition, EventFilter } from './definition.js';
+export type { AudienceDefinition, ComputedTraitDefinition, Condition, EventFilter, ValueTest } from './definition.js';
+export { valueTests as valueTestSchemas } from './definition.js';
+export { testValue, readPath } from './match.js';
 
 export const audiencesMigrations: Migrations = { '202611250900-audiences-init': init };

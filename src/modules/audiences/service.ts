@@ -288,6 +288,18 @@ export function createAudiencesService(deps: AudiencesDeps, options: Partial<Aud
         .select(['audiences.key', 'audience_members.entered_at']).where('audience_members.profile_id', '=', profileId).where('audiences.workspace_id', '=', workspaceId).orderBy('audiences.key').execute();
       return rows.map((r) => ({ name: r.key, value: true as const, updated_at: Number(r.entered_at) }));
     },
+    /** Which of `profileIds` are members now, per audience key (keys of no audience map to empty sets). */
+    async membershipSets(db: Kysely<any>, workspaceId: string, keys: string[], profileIds: string[]): Promise<Map<string, Set<string>>> {
+      const t = db as Kysely<AudiencesTables>;
+      const out = new Map(keys.map((k) => [k, new Set<string>()]));
+      if (keys.length === 0 || profileIds.length === 0) return out;
+      for (let i = 0; i < profileIds.length; i += 500) {
+        const rows = await t.selectFrom('audience_members').innerJoin('audiences', 'audiences.id', 'audience_members.audience_id').select(['audiences.key', 'audience_members.profile_id'])
+          .where('audiences.workspace_id', '=', workspaceId).where('audiences.key', 'in', keys).where('audience_members.profile_id', 'in', profileIds.slice(i, i + 500)).execute();
+        for (const r of rows) out.get(r.key)!.add(r.profile_id);
+      }
+      return out;
+    },
     async members(db: Kysely<any>, audienceId: string, limit: number, after?: string) {
       let q = (db as Kysely<AudiencesTables>).selectFrom('audience_members').selectAll().where('audience_id', '=', audienceId);
       if (after) q = q.where('profile_id', '>', after);

@@ -40,13 +40,14 @@ export async function applyTransitions(db: Kysely<any>, deps: AudiencesDeps, tra
     if (!announce) continue;
     const announceFor = (profileIds: string[], event: string) => {
       for (const profileId of profileIds) {
-        const { userId = null, anonymousId = null, groupId } = known.get(x.announceMerged?.get(profileId) ?? profileId) ?? {};
+        const { userId = null, anonymousId = null, groupId, email } = known.get(x.announceMerged?.get(profileId) ?? profileId) ?? {};
         const messageId = `audience-${randomUUID()}`;
         const at = new Date(now).toISOString();
         const message = {
           type: 'track', event, messageId, userId, anonymousId, timestamp: at, receivedAt: at, sentAt: at,
           properties: { audience_key: a.key, audience_name: a.name, audience_id: a.id, collection: a.collection },
-          context: { ...(groupId ? { groupId } : {}), rapport: { profileId, audienceId: a.id, collection: a.collection } },
+          // The email rides in context.rapport, not context.traits, which would set the profile's traits again.
+          context: { ...(groupId ? { groupId } : {}), rapport: { profileId, audienceId: a.id, collection: a.collection, ...(email ? { email } : {}) } },
         };
         entries.push({ workspaceId: a.workspace_id, sourceId: AUDIENCES_SOURCE, messageId, type: 'track', event, userId, anonymousId, timestamp: now, receivedAt: now, payload: JSON.stringify(message) });
       }
@@ -59,16 +60,17 @@ export async function applyTransitions(db: Kysely<any>, deps: AudiencesDeps, tra
   return entries.length;
 }
 
-/** Each profile's user_id and anonymous_id (a person) or group_id (an account), so destinations can address whom the event is about. */
+/** Each profile's user_id, anonymous_id and email (a person) or group_id (an account), so destinations can address whom the event is about. */
 async function primaryIds(db: Kysely<any>, deps: AudiencesDeps, profileIds: string[]) {
-  const out = new Map<string, { userId?: string; anonymousId?: string; groupId?: string }>();
+  const out = new Map<string, { userId?: string; anonymousId?: string; groupId?: string; email?: string }>();
   for (const part of chunks(profileIds)) {
     const rows = await sql<{ profile_id: string; type: string; value: string }>`select profile_id, type, value from ${sql.table(deps.relations.identifiers)}
-      where profile_id in (${sql.join(part)}) and type in ('user_id', 'anonymous_id', 'group_id') order by first_offset`.execute(db);
+      where profile_id in (${sql.join(part)}) and type in ('user_id', 'anonymous_id', 'group_id', 'email') order by first_offset`.execute(db);
     for (const r of rows.rows) {
       const ids = out.get(r.profile_id) ?? out.set(r.profile_id, {}).get(r.profile_id)!;
       if (r.type === 'user_id') ids.userId ??= r.value;
       else if (r.type === 'group_id') ids.groupId ??= r.value;
+      else if (r.type === 'email') ids.email ??= r.value;
       else ids.anonymousId ??= r.value;
     }
   }

@@ -77,6 +77,26 @@ export const eventLog = {
     }
   },
 
+  /**
+   * The offset just before the first event received at or after `receivedAt`, by binary search over
+   * offsets: received times follow offsets (appends are in arrival order, give or take concurrent group
+   * commits), so a reader of a time range starts here with a little slack.
+   */
+  async offsetBefore(db: Kysely<any>, receivedAt: number): Promise<number> {
+    const t = db as Kysely<CollectTables>;
+    const bounds = await t.selectFrom('events').select((eb) => [eb.fn.min('offset').as('lo'), eb.fn.max('offset').as('hi')]).executeTakeFirst();
+    if (bounds?.lo === null || bounds?.lo === undefined) return 0;
+    let lo = Number(bounds.lo);
+    let hi = Number(bounds.hi) + 1;
+    while (lo < hi) {
+      const mid = Math.floor((lo + hi) / 2);
+      const row = await t.selectFrom('events').select(['offset', 'received_at']).where('offset', '>=', mid).orderBy('offset').limit(1).executeTakeFirst();
+      if (!row || Number(row.received_at) >= receivedAt) hi = mid;
+      else lo = Number(row.offset) + 1;
+    }
+    return lo - 1;
+  },
+
   async end(db: Kysely<any>): Promise<number> {
     const row = await (db as Kysely<CollectTables>).selectFrom('events').select((eb) => eb.fn.max('offset').as('end')).executeTakeFirst();
     return Number(row?.end ?? 0);

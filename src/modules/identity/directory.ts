@@ -80,6 +80,20 @@ export function createDirectory(rawDb: Kysely<any>) {
         .execute();
       return rows.map((r) => r.profile_id);
     },
+    /** How destinations address each profile: its first user_id, anonymous_id, group_id and email. */
+    async addresses(profileIds: string[]): Promise<Map<string, { userId?: string; anonymousId?: string; groupId?: string; email?: string }>> {
+      const out = new Map<string, { userId?: string; anonymousId?: string; groupId?: string; email?: string }>();
+      const field = { user_id: 'userId', anonymous_id: 'anonymousId', group_id: 'groupId', email: 'email' } as const;
+      for (let i = 0; i < profileIds.length; i += 500) {
+        const rows = await db.selectFrom('identifiers').select(['profile_id', 'type', 'value']).where('profile_id', 'in', profileIds.slice(i, i + 500))
+          .where('type', 'in', Object.keys(field)).orderBy('first_offset').execute();
+        for (const r of rows) {
+          const a = out.get(r.profile_id) ?? out.set(r.profile_id, {}).get(r.profile_id)!;
+          a[field[r.type as keyof typeof field]] ??= r.value;
+        }
+      }
+      return out;
+    },
     /** Where each id lives now: itself, or the profile it was merged into (transitively); absent when unknown. */
     async liveIds(ids: string[]): Promise<Map<string, string>> {
       const mergedInto = new Map<string, string | null>();

@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import pg from 'pg';
-import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
+import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
 
 export type Engine = 'sqlite' | 'postgres';
 
@@ -69,4 +69,29 @@ function openPostgres(url: string, poolSize: number): Database {
 /** A module sees the shared connection through the tables it owns, and only those. */
 export function tablesOf<Tables>(database: Database): Kysely<Tables> {
   return database.db as Kysely<Tables>;
+}
+
+/**
+ * A transaction whose effects can be recomputed from what is durable (the log, the outbox), so its commit
+ * need not wait for the disk: a commit lost in a power cut is redone, never skipped. On SQLite durability is
+ * per connection, not per transaction, so it is lowered for this transaction only; on PostgreSQL
+ * `synchronous_commit` is turned off for it. Acknowledged appends keep full durability.
+ */
+export async function relaxedTransaction<T>(database: Database, fn: (tx: Kysely<any>) => Promise<T>): Promise<T> {
+  if (database.engine === 'postgres') {
+    return database.db.transaction().execute(async (tx) => {
+      await sql`set local synchronous_commit = off`.execute(tx);
+      return fn(tx);
+    });
+  }
+  const synchronous = Number(database.sqlite!.pragma('synchronous', { simple: true }));
+  if (synchronous < 2) return database.db.transaction().execute(fn);
+  return database.db.connection().execute(async (conn) => {
+    await sql`pragma synchronous = NORMAL`.execute(conn);
+    try {
+      return await conn.transaction().execute(fn);
+    } finally {
+      await sql.raw(`pragma synchronous = ${synchronous}`).execute(conn);
+    }
+  });
 }

@@ -1,0 +1,37 @@
+import { readPath, testValue } from '../audiences/index.js';
+import type { DestinationDefinition } from './definition.js';
+
+/** The facts of a logged event a destination's filter looks at. */
+export interface EventFacts {
+  type: string;
+  event: string | null;
+  message: Record<string, unknown>;
+}
+
+/** The name a filter's `events` matches: a track's event, a page's or screen's name. */
+function nameOf(e: EventFacts): string | undefined {
+  if (e.type === 'track') return e.event ?? undefined;
+  if (e.type === 'page' || e.type === 'screen') return typeof e.message.name === 'string' ? e.message.name : undefined;
+  return undefined;
+}
+
+/**
+ * Whether the event passes the destination's filter and consent requirements (audience membership, which
+ * needs the store, is checked by the caller). Consent follows Segment's consent spec: every required
+ * category must be `true` in `context.consent.categoryPreferences`.
+ */
+export function passes(d: DestinationDefinition, e: EventFacts): boolean {
+  const f = d.filter;
+  if (f?.types && !f.types.includes(e.type as never)) return false;
+  if (f?.events) {
+    const name = nameOf(e);
+    if (name === undefined || !f.events.includes(name)) return false;
+  }
+  if (f?.where && !f.where.every((w) => testValue(w, readPath(e.message, w.path)))) return false;
+  if (d.consent?.length) {
+    const granted = readPath(e.message, 'context.consent.categoryPreferences');
+    if (!granted || typeof granted !== 'object') return false;
+    if (!d.consent.every((c) => (granted as Record<string, unknown>)[c] === true)) return false;
+  }
+  return true;
+}

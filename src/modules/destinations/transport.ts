@@ -1,0 +1,160 @@
+import { createHmac } from 'node:crypto';
+import type { AudienceSyncSettings, DestinationDefinition, SegmentSettings, WebhookSettings } from './definition.js';
+import { applyMapping } from './mapping.js';
+import type { OutboxRow } from './store.js';
+
+type Json = Record<string, unknown>;
+
+/** A message ready to go: its outbox row and the Segment message (or a resync entry) it carries. */
+export interface Item {
+  row: OutboxRow;
+  message: Json;
+}
+
+/** One HTTP request and the rows it delivers. */
+export interface Request {
+  items: Item[];
+  url: string;
+  headers: Record<string, string>;
+  body: string;
+}
+
+export interface Response {
+  status?: number;
+  retryAfter?: string | null;
+  /** The first KiB of the body, for the delivery log. */
+  excerpt: string;
+  error?: string;
+  latencyMs: number;
+}
+
+const EXCERPT = 1024;
+const USER_AGENT = 'Rapport-Destinations/1';
+
+/** A resync entry (an outbox payload): one current member of an audience, sent as `added`. */
+export interface ResyncEntry {
+  kind: 'resync';
+  resyncId: string;
+  audience: { id: string; key: string; name: string };
+  member: Json;
+  /** The resync's last member: its request says `complete: true`. */
+  last: boolean;
+}
+
+export function buildRequests(d: DestinationDefinition, items: Item[], now: number): Request[] {
+  const sentAt = new Date(now).toISOString();
+  switch (d.type) {
+    case 'webhook': {
+      const s = d.settings as WebhookSettings;
+      const messages = items.map((i) => applyMapping(withProfile(i), d.mapping));
+      if (s.mode === 'single') return items.map((item, n) => signed(s, [item], s.url, JSON.stringify(messages[n]), item.message.messageId));
+      return chunk(items, s.batchSize ?? 100).map((part, p) => {
+        const offset = p * (s.batchSize ?? 100);
+        return signed(s, part, s.url, JSON.stringify({ batch: messages.slice(offset, offset + part.length), sentAt }));
+      });
+    }
+    case 'segment': {
+      const s = d.settings as SegmentSettings;
+      const url = `${s.endpoint.replace(/\/+$/, '')}/v1/batch`;
+      const auth = `Basic ${Buffer.from(`${s.writeKey}:`).toString('base64')}`;
+      return chunk(items, s.batchSize ?? 100).map((part) => ({
+        items: part, url, headers: { ...s.headers, 'content-type': 'application/json', 'user-agent': USER_AGENT, authorization: auth },
+        body: JSON.stringify({ batch: part.map((i) => applyMapping(i.message, d.mapping)), sentAt }),
+      }));
+    }
+    case 'audience_sync':
+      return membershipRequests(d.settings as AudienceSyncSettings, items, sentAt);
+  }
+}
+
+/** Webhook messages name the unified profile they belong to, in `context.rapport.profileId`. */
+function withProfile({ row, message }: Item): Json {
+  if (!row.profile_id) return message;
+  const context = (message.context && typeof message.context === 'object' ? message.context : {}) as Json;
+  const rapport = (context.rapport && typeof context.rapport === 'object' ? context.rapport : {}) as Json;
+  return { ...message, context: { ...context, rapport: { ...rapport, profileId: rapport.profileId ?? row.profile_id } } };
+}
+
+function signed(s: { headers?: Record<string, string>; secret?: string }, items: Item[], url: string, body: string, messageId?: unknown): Request {
+  const headers: Record<string, string> = { ...s.headers, 'content-type': 'application/json', 'user-agent': USER_AGENT };
+  if (typeof messageId === 'string') headers['x-rapport-message-id'] = messageId;
+  if (s.secret) {
+    const t = Date.now();
+    headers['x-rapport-signature'] = `t=${t},v1=${createHmac('sha256', s.secret).update(`${t}.${body}`).digest('hex')}`;
+  }
+  return { items, url, headers, body };
+}
+
+/**
+ * Audience Entered / Exited events become `added` / `removed` members, one request per audience; a
+ * member seen twice starts a new request, so a receiver applying requests in order ends in the right state.
+ */
+function membershipRequests(s: AudienceSyncSettings, items: Item[], sentAt: string): Request[] {
+  type Open = { audience: Json; resyncId?: string; added: Json[]; removed: Json[]; items: Item[]; members: Set<string>; complete: boolean };
+  const done: Open[] = [];
+  const open = new Map<string, Open>();
+  const size = s.batchSize ?? 100;
+  for (const item of items) {
+    const m = item.message;
+    const resync = m.kind === 'resync' ? (m as unknown as ResyncEntry) : undefined;
+    const audience = resync?.audience ?? audienceOf(m);
+    const member = resync?.member ?? memberOf(item);
+    const group = resync ? `resync:${resync.resyncId}` : String(audience.id);
+    let o = open.get(group);
+    const profile = String(member.profileId ?? item.row.key);
+    if (o && (o.items.length >= size || o.members.has(profile))) {
+      done.push(o);
+      o = undefined;
+    }
+    if (!o) {
+      o = { audience, resyncId: resync?.resyncId, added: [], removed: [], items: [], members: new Set(), complete: false };
+      open.set(group, o);
+    }
+    o.items.push(item);
+    o.members.add(profile);
+    if (resync || m.event === 'Audience Entered') o.added.push(member);
+    else o.removed.push(member);
+    if (resync?.last) o.complete = true;
+  }
+  done.push(...open.values());
+  done.sort((a, b) => a.items[0].row.id - b.items[0].row.id);
+  return done.map((o) => {
+    const body = { type: 'audience_membership', audience: o.audience, ...(o.resyncId ? { mode: 'resync', resyncId: o.resyncId, complete: o.complete } : { mode: 'changes' }), added: o.added, removed: o.removed, sentAt };
+    return signed(s, o.items, s.url, JSON.stringify(body));
+  });
+}
+
+function audienceOf(m: Json): Json {
+  const p = (m.properties ?? {}) as Json;
+  return { id: p.audience_id, key: p.audience_key, name: p.audience_name };
+}
+
+/** Whom an Audience Entered / Exited event is about, addressed as destinations address people. */
+export function memberOf({ row, message }: Item): Json {
+  const context = (message.context ?? {}) as { rapport?: { profileId?: string; email?: string }; groupId?: string };
+  return {
+    profileId: context.rapport?.profileId ?? row.profile_id, userId: message.userId ?? null, anonymousId: message.anonymousId ?? null,
+    ...(context.groupId ? { groupId: context.groupId } : {}), ...(context.rapport?.email ? { email: context.rapport.email } : {}),
+    at: message.timestamp, messageId: message.messageId,
+  };
+}
+
+function chunk<T>(items: T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+/** Sends one request; never throws: a network error or timeout is a response without a status. */
+export async function send(request: Request, timeoutMs: number): Promise<Response> {
+  const started = performance.now();
+  try {
+    const res = await fetch(request.url, { method: 'POST', headers: request.headers, body: request.body, signal: AbortSignal.timeout(timeoutMs), redirect: 'manual' });
+    const text = await res.text();
+    return { status: res.status, retryAfter: res.headers.get('retry-after'), excerpt: text.slice(0, EXCERPT), latencyMs: Math.round(performance.now() - started) };
+  } catch (error) {
+    const e = error as Error & { cause?: { code?: string; message?: string } };
+    const reason = e.name === 'TimeoutError' ? `timed out after ${timeoutMs} ms` : (e.cause?.code ?? e.cause?.message ?? e.message);
+    return { error: reason, excerpt: '', latencyMs: Math.round(performance.now() - started) };
+  }
+}
