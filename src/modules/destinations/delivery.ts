@@ -42,6 +42,7 @@ export function createDelivery(deps: { database: Database; service: Destinations
   const now = deps.now ?? Date.now;
   const options = { ...DEFAULTS, ...deps.options };
   const holder = randomUUID();
+  let stopping = new AbortController();
 
   const messages = new Counter({ name: 'rapport_destination_messages_total', help: 'Messages by what became of them: delivered, retried, dead_lettered, dropped (event no longer in the log).', labelNames: ['destination', 'outcome'], registers: [deps.metrics] });
   const requests = new Counter({ name: 'rapport_destination_requests_total', help: 'Requests sent to destinations, by outcome.', labelNames: ['destination', 'outcome'], registers: [deps.metrics] });
@@ -190,7 +191,7 @@ export function createDelivery(deps: { database: Database; service: Destinations
 
   async function sendOne(d: Destination, request: Request, loop: Loop): Promise<Sent> {
     await takeTokens(d, loop, request.items.length);
-    const response = await send(request, (d.definition.settings as { timeoutMs?: number }).timeoutMs ?? 10_000);
+    const response = await send(request, (d.definition.settings as { timeoutMs?: number }).timeoutMs ?? 10_000, stopping.signal);
     latency.observe({ destination: d.row.id }, response.latencyMs / 1000);
     return { request, response, outcome: classify(response.status, response.retryAfter, now()) };
   }
@@ -230,8 +231,9 @@ export function createDelivery(deps: { database: Database; service: Destinations
     return out;
   }
 
-  /** The outcome of a round, in one transaction. */
-  async function record(d: Destination, sent: Sent[], missing: OutboxRow[]) {
+  /** The outcome of a round, in one transaction. Requests cut short by a shutdown count for nothing: their rows are sent again. */
+  async function record(d: Destination, all: Sent[], missing: OutboxRow[]) {
+    const sent = all.filter((s) => !(s.response as { stopped?: boolean }).stopped);
     const t = now();
     const policy = retryPolicy(d.definition);
     const delivered: number[] = missing.map((r) => r.id);
@@ -325,10 +327,12 @@ export function createDelivery(deps: { database: Database; service: Destinations
     start() {
       if (running) return;
       running = true;
+      stopping = new AbortController();
       supervisor = supervise();
     },
     async stop() {
       running = false;
+      stopping.abort();
       wakeSupervisor?.();
       for (const [id, loop] of loops) stopLoop(id, loop);
       await supervisor;

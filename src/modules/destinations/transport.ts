@@ -145,14 +145,19 @@ function chunk<T>(items: T[], size: number): T[][] {
   return out;
 }
 
-/** Sends one request; never throws: a network error or timeout is a response without a status. */
-export async function send(request: Request, timeoutMs: number): Promise<Response> {
+/**
+ * Sends one request; never throws: a network error or timeout is a response without a status. `stop`
+ * aborts it (the worker is shutting down): the response then says `stopped`, and nothing is recorded.
+ */
+export async function send(request: Request, timeoutMs: number, stop?: AbortSignal): Promise<Response & { stopped?: boolean }> {
   const started = performance.now();
   try {
-    const res = await fetch(request.url, { method: 'POST', headers: request.headers, body: request.body, signal: AbortSignal.timeout(timeoutMs), redirect: 'manual' });
+    const signal = stop ? AbortSignal.any([AbortSignal.timeout(timeoutMs), stop]) : AbortSignal.timeout(timeoutMs);
+    const res = await fetch(request.url, { method: 'POST', headers: request.headers, body: request.body, signal, redirect: 'manual' });
     const text = await res.text();
     return { status: res.status, retryAfter: res.headers.get('retry-after'), excerpt: text.slice(0, EXCERPT), latencyMs: Math.round(performance.now() - started) };
   } catch (error) {
+    if (stop?.aborted) return { error: 'stopped', stopped: true, excerpt: '', latencyMs: Math.round(performance.now() - started) };
     const e = error as Error & { cause?: { code?: string; message?: string } };
     const reason = e.name === 'TimeoutError' ? `timed out after ${timeoutMs} ms` : (e.cause?.code ?? e.cause?.message ?? e.message);
     return { error: reason, excerpt: '', latencyMs: Math.round(performance.now() - started) };
