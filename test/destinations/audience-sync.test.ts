@@ -186,10 +186,7 @@ describe.each(ENGINES)('audience sync destinations on $name', (engine) => {
     );
   });
 
-  // BUG (service.ts resync, the "empty audience" entry, with transport.ts membershipRequests): the entry for an
-  // empty audience carries `member: {}`, which membershipRequests pushes into `added`, so the receiver is told
-  // to add a member with no id at all instead of `added: []`.
-  it.fails('resyncs an empty audience as one complete request that adds nobody', async () => {
+  it('resyncs an empty audience as one complete request that adds nobody', async () => {
     receiver = await startReceiver();
     const empty = await call('POST', '/api/v1/audiences', { key: 'nobody', name: 'Nobody', condition: { trait: 'plan', op: 'eq', value: 'enterprise' } });
     expect(empty.status).toBe(201);

@@ -133,10 +133,7 @@ describe.each(ENGINES)('forwarding to another Rapport as a Segment destination o
     expect(ids).not.toContain('filtered-page');
   });
 
-  // BUG (transport.ts, segment branch of buildRequests): each forwarded message keeps the `sentAt` the device
-  // sent with it, and the receiving Rapport prefers a message's own sentAt to the batch's, so it corrects the
-  // already corrected timestamp a second time with the device's clock skew.
-  it.fails('keeps the event\'s time when the sending device\'s clock was wrong', async () => {
+  it('keeps the event\'s time when the sending device\'s clock was wrong', async () => {
     await forwarder();
     const now = Date.now();
     const hour = 3600_000;

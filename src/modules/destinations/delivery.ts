@@ -7,7 +7,7 @@ import { retryPolicy, type WebhookSettings } from './definition.js';
 import { classify, exhausted, retryDelay, type Outcome } from './retry.js';
 import type { Destination, DestinationsService } from './service.js';
 import { destinationsStore as store, type OutboxRow } from './store.js';
-import { buildRequests, send, type Item, type Request, type Response } from './transport.js';
+import { batchSizeOf, buildRequests, send, type Item, type Request, type Response } from './transport.js';
 
 export interface DeliveryOptions {
   /** How long an idle destination waits for new messages before looking again (new ones also wake it). */
@@ -146,7 +146,7 @@ export function createDelivery(deps: { database: Database; service: Destinations
     }
     const settings = d.definition.settings as WebhookSettings;
     const single = d.definition.type === 'webhook' && settings.mode === 'single';
-    const limit = single ? options.concurrency * 8 : (settings.batchSize ?? 100) * options.requestsPerRound;
+    const limit = single ? options.concurrency * 8 : batchSizeOf(d.definition) * options.requestsPerRound;
     const rows = await store.sendable(db, d.row.id, t, limit);
     if (rows.length === 0) {
       if (d.row.failing_since !== null) await sweep(d);
@@ -240,20 +240,25 @@ export function createDelivery(deps: { database: Database; service: Destinations
     const retry: { id: number; attempts: number; next_attempt_at: number; last_error: string | null }[] = [];
     const dead: { rows: OutboxRow[]; sent: Sent; reason: string }[] = [];
     let anyRetry = false;
-    let anyDelivered = false;
+    // The failure streak, in the order the requests went: a delivery ends it, a retryable failure extends it.
+    let failingSince = d.row.failing_since;
+    let failures = d.row.failures;
     let pauseUntil = Infinity;
     for (const s of sent) {
       const rows = s.request.items.map((i) => i.row);
       const outcome = s.outcome.kind === 'delivered' ? 'delivered' : s.outcome.kind === 'rejected' ? 'failed' : 'retry';
       requests.inc({ destination: d.row.id, outcome });
       if (s.outcome.kind === 'delivered') {
-        anyDelivered = true;
+        failingSince = null;
+        failures = 0;
         delivered.push(...rows.map((r) => r.id));
         messages.inc({ destination: d.row.id, outcome: 'delivered' }, rows.length);
       } else if (s.outcome.kind === 'rejected') {
         dead.push({ rows: rows.map((r) => ({ ...r, attempts: r.attempts + 1 })), sent: s, reason: 'rejected' });
       } else {
         anyRetry = true;
+        failingSince ??= t;
+        failures += 1;
         const attempts = Math.max(...rows.map((r) => r.attempts)) + 1;
         const next = t + retryDelay(policy, attempts, s.outcome.retryAfterMs);
         pauseUntil = Math.min(pauseUntil, next);
@@ -266,7 +271,9 @@ export function createDelivery(deps: { database: Database; service: Destinations
       }
     }
     if (missing.length) messages.inc({ destination: d.row.id, outcome: 'dropped' }, missing.length);
-    await relaxedTransaction(database, async (tx) => {
+    const recorded = await relaxedTransaction(database, async (tx) => {
+      // Deleted while its requests were out: nothing to record, nothing to leave behind.
+      if (!(await store.lockDestination(tx, d.row.id, database.engine === 'postgres'))) return false;
       await store.deleteRows(tx, delivered);
       await store.reschedule(tx, retry);
       for (const x of dead) {
@@ -279,19 +286,17 @@ export function createDelivery(deps: { database: Database; service: Destinations
         first_message_id: typeof s.request.items[0].message.messageId === 'string' ? (s.request.items[0].message.messageId as string) : null,
         error: s.response.error ?? null, response: s.response.excerpt || null,
       })));
-      if (anyRetry) await store.update(tx, d.row.id, { failing_since: d.row.failing_since ?? t, failures: d.row.failures + 1 });
-      else if (anyDelivered && d.row.failing_since !== null) await store.update(tx, d.row.id, { failing_since: null, failures: 0 });
+      if (failingSince !== d.row.failing_since || failures !== d.row.failures) await store.update(tx, d.row.id, { failing_since: failingSince, failures });
       if (Math.random() < 0.02) await store.pruneAttempts(tx, d.row.id);
+      return true;
     });
+    if (!recorded) return;
+    d.row.failing_since = failingSince;
+    d.row.failures = failures;
     if (anyRetry) {
       // The destination is failing: back off as a whole until the earliest retry, rather than send it more.
       loopOf(d).pausedUntil = pauseUntil;
-      d.row.failing_since ??= t;
-      d.row.failures += 1;
       await sweep(d);
-    } else if (anyDelivered) {
-      d.row.failing_since = null;
-      d.row.failures = 0;
     }
   }
 

@@ -23,6 +23,7 @@ export function applyMapping(message: Json, steps: MappingStep[] | undefined): J
         write(out, step.path, structuredClone(step.value));
         break;
       case 'rename': {
+        if (unsafe(step.from) || unsafe(step.to)) break;
         const value = readPath(out, step.from);
         if (value === undefined) break;
         remove(out, step.from);
@@ -45,9 +46,11 @@ export function render(template: string, message: Json): string {
   });
 }
 
+const unsafe = (path: string) => path.split('.').some((k) => UNSAFE.has(k));
+
 function write(root: Json, path: string, value: unknown): void {
+  if (unsafe(path)) return;
   const keys = path.split('.');
-  if (keys.some((k) => UNSAFE.has(k))) return;
   let at = root;
   for (const key of keys.slice(0, -1)) {
     const next = Object.hasOwn(at, key) ? at[key] : undefined;

@@ -57,13 +57,33 @@ const validBase = ajv.compile({
 });
 const validSettings = Object.fromEntries((['webhook', 'segment', 'audience_sync'] as const).map((t) => [t, ajv.compile(settingsSchema(t))])) as Record<DestinationType, ReturnType<typeof ajv.compile>>;
 
+const discriminator = (e: ErrorObject) => (e.keyword === 'const' || e.keyword === 'enum') && e.instancePath.endsWith('/op');
+const branchOf = (e: ErrorObject) => e.schemaPath.match(/^.*\/oneOf\/\d+/)?.[0] ?? '';
+
+/**
+ * One sentence for what is wrong. Mapping steps and property tests are `oneOf` branches told apart by `op`:
+ * a branch whose op differs from the input's is another shape and its complaints are noise; when every
+ * branch refused the op, the op is what is wrong, and the allowed ones are listed.
+ */
 function explain(list: ErrorObject[], what: string): string {
-  const specific = list.filter((e) => e.keyword !== 'oneOf' && !(e.keyword === 'const' && e.instancePath.endsWith('/op')));
-  const e = [...(specific.length ? specific : list)].sort((a, b) => b.instancePath.length - a.instancePath.length)[0];
-  if (!e) return 'not valid';
-  const at = `${what}${e.instancePath}`;
-  return e.keyword === 'additionalProperties' ? `${at} has an unexpected property "${(e.params as { additionalProperty: string }).additionalProperty}"` : `${at} ${e.message}`;
+  const refused = new Set(list.filter(discriminator).map(branchOf));
+  const specific = list.filter((e) => e.keyword !== 'oneOf' && !discriminator(e) && !refused.has(branchOf(e)));
+  const deepest = (l: ErrorObject[]) => [...l].sort((a, b) => b.instancePath.length - a.instancePath.length)[0];
+  const say = (e: ErrorObject) => {
+    const at = `${what}${e.instancePath}`;
+    return e.keyword === 'additionalProperties' ? `${at} has an unexpected property "${(e.params as { additionalProperty: string }).additionalProperty}"` : `${at} ${e.message}`;
+  };
+  if (specific.length) return say(deepest(specific));
+  const ops = list.filter(discriminator);
+  if (ops.length) {
+    const at = deepest(ops).instancePath;
+    const allowed = [...new Set(ops.filter((e) => e.instancePath === at).flatMap((e) => ((e.params as { allowedValues?: unknown[]; allowedValue?: unknown }).allowedValues ?? [(e.params as { allowedValue: unknown }).allowedValue])))];
+    return `${what}${at} must be one of ${allowed.join(', ')}`;
+  }
+  return list[0] ? say(list[0]) : 'not valid';
 }
+
+const validPatch = ajv.compile(destinationPatchSchema);
 
 export function validateDestination(input: unknown): DestinationDefinition {
   const d = structuredClone(input) as DestinationDefinition;
@@ -180,6 +200,8 @@ export function createDestinationsService(deps: DestinationsDeps) {
     async update(db: Kysely<any>, workspaceId: string, id: string, patch: Record<string, unknown>): Promise<Destination> {
       const existing = await get(db, workspaceId, id);
       if ('type' in patch && patch.type !== existing.definition.type) throw errors.validation('The type of a destination cannot change; create another.');
+      const { type: _type, ...change } = patch;
+      if (!validPatch(structuredClone(change))) throw errors.validation(`Invalid change: ${explain(validPatch.errors ?? [], 'the change')}.`, validPatch.errors);
       const settings = patch.settings && typeof patch.settings === 'object' ? { ...existing.definition.settings, ...(patch.settings as object) } : existing.definition.settings;
       const definition = validateDestination({ ...existing.definition, ...patch, settings });
       await checkAudiences(db, workspaceId, definition);
@@ -191,7 +213,7 @@ export function createDestinationsService(deps: DestinationsDeps) {
     /** Deletes the destination with its queue, dead letters and log. */
     async remove(db: Kysely<any>, workspaceId: string, id: string): Promise<void> {
       await get(db, workspaceId, id);
-      await store.remove(db, id);
+      await db.transaction().execute((tx) => store.remove(tx, id));
     },
 
     async stats(db: Kysely<any>, workspaceId: string, id: string) {
@@ -261,10 +283,10 @@ export function createDestinationsService(deps: DestinationsDeps) {
           member: { profileId, userId: null, anonymousId: null, ...addresses.get(profileId) }, last: i === members.length - 1,
         }));
         // An empty audience still says so: one entry without a member.
-        if (entries.length === 0) entries.push({ kind: 'resync', resyncId, audience: { id: audience.id, key: audience.key, name: audience.name }, member: {}, last: true });
+        if (entries.length === 0) entries.push({ kind: 'resync', resyncId, audience: { id: audience.id, key: audience.key, name: audience.name }, member: null, last: true });
         await store.enqueue(db, entries.map((e) => ({
-          destination_id: id, workspace_id: workspaceId, event_offset: null, payload: JSON.stringify(e), profile_id: (e.member.profileId as string | undefined) ?? null,
-          key: (e.member.profileId as string | undefined) ?? resyncId, next_attempt_at: now, enqueued_at: now,
+          destination_id: id, workspace_id: workspaceId, event_offset: null, payload: JSON.stringify(e), profile_id: (e.member?.profileId as string | undefined) ?? null,
+          key: (e.member?.profileId as string | undefined) ?? resyncId, next_attempt_at: now, enqueued_at: now,
         })));
         out.push({ audience: key, resyncId, members: members.length });
       }

@@ -104,11 +104,18 @@ export const destinationsStore = {
   get: (db: Kysely<any>, workspaceId: string, id: string) => t(db).selectFrom('destinations').selectAll().where('workspace_id', '=', workspaceId).where('id', '=', id).executeTakeFirst(),
   insert: (db: Kysely<any>, row: DestinationRow) => t(db).insertInto('destinations').values(row).execute(),
   update: (db: Kysely<any>, id: string, set: Partial<DestinationRow>) => t(db).updateTable('destinations').set(set).where('id', '=', id).execute(),
+  /** Whether the destination still exists; on PostgreSQL its row stays locked until the transaction ends (a delete waits). */
+  async lockDestination(db: Kysely<any>, id: string, lock: boolean): Promise<boolean> {
+    let q = t(db).selectFrom('destinations').select('id').where('id', '=', id);
+    if (lock) q = q.forUpdate();
+    return (await q.executeTakeFirst()) !== undefined;
+  },
+  /** The destination first: a delivery recording its outcome holds that row, so it finishes before, or finds it gone. */
   async remove(db: Kysely<any>, id: string) {
+    await t(db).deleteFrom('destinations').where('id', '=', id).execute();
     for (const table of ['outbox', 'dead_letters', 'delivery_attempts', 'destination_leases', 'destination_replays'] as const) {
       await t(db).deleteFrom(table).where('destination_id', '=', id).execute();
     }
-    await t(db).deleteFrom('destinations').where('id', '=', id).execute();
   },
 
   async enqueue(db: Kysely<any>, rows: NewOutboxRow[]): Promise<void> {

@@ -36,20 +36,27 @@ export interface ResyncEntry {
   kind: 'resync';
   resyncId: string;
   audience: { id: string; key: string; name: string };
-  member: Json;
+  /** Null for an empty audience: its one entry only says the resync is complete. */
+  member: Json | null;
   /** The resync's last member: its request says `complete: true`. */
   last: boolean;
 }
 
+/** Events per request: the type's batch size, never more than a second's rate limit, so the limit holds at every moment. */
+export function batchSizeOf(d: DestinationDefinition): number {
+  return Math.max(1, Math.min((d.settings as { batchSize?: number }).batchSize ?? 100, d.rateLimit ?? Infinity));
+}
+
 export function buildRequests(d: DestinationDefinition, items: Item[], now: number): Request[] {
   const sentAt = new Date(now).toISOString();
+  const size = batchSizeOf(d);
   switch (d.type) {
     case 'webhook': {
       const s = d.settings as WebhookSettings;
       const messages = items.map((i) => applyMapping(withProfile(i), d.mapping));
       if (s.mode === 'single') return items.map((item, n) => signed(s, [item], s.url, JSON.stringify(messages[n]), item.message.messageId));
-      return chunk(items, s.batchSize ?? 100).map((part, p) => {
-        const offset = p * (s.batchSize ?? 100);
+      return chunk(items, size).map((part, p) => {
+        const offset = p * size;
         return signed(s, part, s.url, JSON.stringify({ batch: messages.slice(offset, offset + part.length), sentAt }));
       });
     }
@@ -57,14 +64,21 @@ export function buildRequests(d: DestinationDefinition, items: Item[], now: numb
       const s = d.settings as SegmentSettings;
       const url = `${s.endpoint.replace(/\/+$/, '')}/v1/batch`;
       const auth = `Basic ${Buffer.from(`${s.writeKey}:`).toString('base64')}`;
-      return chunk(items, s.batchSize ?? 100).map((part) => ({
+      // The messages' own sentAt goes: their timestamps are already corrected for the device's clock, and the
+      // receiver corrects again from the batch's sentAt (this clock against its own).
+      return chunk(items, size).map((part) => ({
         items: part, url, headers: { ...s.headers, 'content-type': 'application/json', 'user-agent': USER_AGENT, authorization: auth },
-        body: JSON.stringify({ batch: part.map((i) => applyMapping(i.message, d.mapping)), sentAt }),
+        body: JSON.stringify({ batch: part.map((i) => applyMapping(forwarded(i.message), d.mapping)), sentAt }),
       }));
     }
     case 'audience_sync':
-      return membershipRequests(d.settings as AudienceSyncSettings, items, sentAt);
+      return membershipRequests(d.settings as AudienceSyncSettings, size, items, sentAt);
   }
+}
+
+function forwarded(message: Json): Json {
+  const { sentAt: _sentAt, receivedAt: _receivedAt, ...rest } = message;
+  return rest;
 }
 
 /** Webhook messages name the unified profile they belong to, in `context.rapport.profileId`. */
@@ -89,16 +103,15 @@ function signed(s: { headers?: Record<string, string>; secret?: string }, items:
  * Audience Entered / Exited events become `added` / `removed` members, one request per audience; a
  * member seen twice starts a new request, so a receiver applying requests in order ends in the right state.
  */
-function membershipRequests(s: AudienceSyncSettings, items: Item[], sentAt: string): Request[] {
+function membershipRequests(s: AudienceSyncSettings, size: number, items: Item[], sentAt: string): Request[] {
   type Open = { audience: Json; resyncId?: string; added: Json[]; removed: Json[]; items: Item[]; members: Set<string>; complete: boolean };
   const done: Open[] = [];
   const open = new Map<string, Open>();
-  const size = s.batchSize ?? 100;
   for (const item of items) {
     const m = item.message;
     const resync = m.kind === 'resync' ? (m as unknown as ResyncEntry) : undefined;
     const audience = resync?.audience ?? audienceOf(m);
-    const member = resync?.member ?? memberOf(item);
+    const member = resync ? (resync.member ?? {}) : memberOf(item);
     const group = resync ? `resync:${resync.resyncId}` : String(audience.id);
     let o = open.get(group);
     const profile = String(member.profileId ?? item.row.key);
@@ -112,7 +125,10 @@ function membershipRequests(s: AudienceSyncSettings, items: Item[], sentAt: stri
     }
     o.items.push(item);
     o.members.add(profile);
-    if (resync || m.event === 'Audience Entered') o.added.push(member);
+    // An empty audience's resync is one entry without a member: a complete request that adds nobody.
+    if (resync) {
+      if (resync.member) o.added.push(member);
+    } else if (m.event === 'Audience Entered') o.added.push(member);
     else o.removed.push(member);
     if (resync?.last) o.complete = true;
   }
