@@ -96,4 +96,38 @@ describe.each(ENGINES)('webhook destinations on $name', (engine) => {
     expect(acceptedMessages(receiver)[0].messageId).toBe('refused-1');
     expect((await call('GET', `/api/v1/destinations/${d.id}/dead-letters`)).body.data).toEqual([]);
   });
+
+  it('keeps a secret when a client sends back what it was shown, and removes it on null', async () => {
+    receiver = await startReceiver();
+    const secret = 'the-first-signing-secret';
+    const d = await create({ name: 'Signed', type: 'webhook', settings: { url: receiver.url, secret } });
+    const shown = (await call('GET', `/api/v1/destinations/${d.id}`)).body;
+    expect(shown.settings.secret).toBe('(set)');
+    expect((await call('PATCH', `/api/v1/destinations/${d.id}`, { settings: shown.settings })).status).toBe(200);
+    await send([{ type: 'track', event: 'A', userId: 's1', messageId: 'signed-1' }]);
+    await until('a signed delivery', () => receiver.requests[0]);
+    const [t, v1] = String(receiver.requests[0].headers['x-rapport-signature']).split(',').map((p) => p.split('=')[1]);
+    expect(v1).toBe(createHmac('sha256', secret).update(`${t}.${receiver.requests[0].raw}`).digest('hex'));
+    const unsigned = await call('PATCH', `/api/v1/destinations/${d.id}`, { settings: { secret: null } });
+    expect(unsigned.body.settings).not.toHaveProperty('secret');
+    await send([{ type: 'track', event: 'A', userId: 's1', messageId: 'unsigned-1' }]);
+    await until('an unsigned delivery', () => receiver.requests[1]);
+    expect(receiver.requests[1].headers['x-rapport-signature']).toBeUndefined();
+  });
+
+  it('refuses custom headers that would replace its own, in any spelling, and sends the others once', async () => {
+    receiver = await startReceiver();
+    for (const name of ['Content-Type', 'X-Rapport-Signature', 'user-agent']) {
+      const r = await call('POST', '/api/v1/destinations', { name: 'H', type: 'webhook', settings: { url: receiver.url, headers: { [name]: 'x' } } });
+      expect(r.status, name).toBe(400);
+    }
+    const segment = await call('POST', '/api/v1/destinations', { name: 'S', type: 'segment', settings: { endpoint: receiver.url, writeKey: 'k', headers: { Authorization: 'Bearer x' } } });
+    expect(segment.status).toBe(400);
+    expect((await call('GET', '/api/v1/destinations')).body.data).toEqual([]);
+    await create({ name: 'H', type: 'webhook', settings: { url: receiver.url, headers: { Authorization: 'Bearer token-1', 'X-Team': 'growth' } } });
+    await send([{ type: 'track', event: 'A', userId: 'h1', messageId: 'headers-1' }]);
+    await until('a delivery', () => receiver.requests[0]);
+    expect(receiver.requests[0].headers.authorization).toBe('Bearer token-1');
+    expect(receiver.requests[0].headers['content-type']).toBe('application/json');
+  });
 });

@@ -82,10 +82,17 @@ export interface DestinationDefinition {
 
 const URL_SCHEMA = { type: 'string', minLength: 8, maxLength: 2000, pattern: '^https?://[^\\s]+$', description: 'An http or https URL.' };
 const PATH = { type: 'string', minLength: 1, maxLength: 200, pattern: '^[^.\\s]+(\\.[^.\\s]+)*$', description: 'A path from the message root; dots descend into objects.' };
+// Headers Rapport sets itself cannot be overridden (names compare case-insensitively).
+const RESERVED_HEADERS = ['content-type', 'content-length', 'host', 'user-agent', 'authorization', 'x-rapport-signature', 'x-rapport-message-id', 'transfer-encoding', 'connection'];
+const anyCase = (names: string[]) => `^(${names.map((n) => n.replace(/[a-z]/g, (c) => `[${c}${c.toUpperCase()}]`)).join('|')})$`;
+const headerNames = (reserved: string[]) => ({ pattern: '^[A-Za-z0-9-]{1,100}$', not: { pattern: anyCase(reserved) } });
 const HEADERS = {
-  type: 'object', maxProperties: 30, description: 'Extra request headers.',
-  propertyNames: { pattern: '^[A-Za-z0-9-]{1,100}$' }, additionalProperties: { type: 'string', maxLength: 2000 },
+  type: 'object', maxProperties: 30, description: `Extra request headers; not ${RESERVED_HEADERS.join(', ')} (a webhook may set authorization).`,
+  propertyNames: headerNames(RESERVED_HEADERS.filter((h) => h !== 'authorization')),
+  additionalProperties: { type: 'string', maxLength: 2000 },
 };
+const SEGMENT_HEADERS = { ...HEADERS, propertyNames: headerNames(RESERVED_HEADERS) };
+
 const BATCH_SIZE = { type: 'integer', minimum: 1, maximum: 1000, description: 'Events per request, at most (default 100).' };
 const TIMEOUT = { type: 'integer', minimum: 100, maximum: 120_000, description: 'Milliseconds before a request counts as timed out and is retried (default 10,000).' };
 const SECRET = { type: 'string', minLength: 16, maxLength: 200, description: 'Signing secret; write-only (responses say only whether one is set).' };
@@ -97,7 +104,7 @@ const settingsSchemas = {
   },
   segment: {
     type: 'object', additionalProperties: false, required: ['endpoint', 'writeKey'],
-    properties: { endpoint: URL_SCHEMA, writeKey: { type: 'string', minLength: 1, maxLength: 200, description: 'Write-only.' }, headers: HEADERS, batchSize: { ...BATCH_SIZE, maximum: 500 }, timeoutMs: TIMEOUT },
+    properties: { endpoint: URL_SCHEMA, writeKey: { type: 'string', minLength: 1, maxLength: 200, description: 'Write-only.' }, headers: SEGMENT_HEADERS, batchSize: { ...BATCH_SIZE, maximum: 500 }, timeoutMs: TIMEOUT },
   },
   audience_sync: {
     type: 'object', additionalProperties: false, required: ['url', 'audiences'],

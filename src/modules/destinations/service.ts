@@ -95,11 +95,28 @@ export function validateDestination(input: unknown): DestinationDefinition {
   return d;
 }
 
+/**
+ * A change's settings over the current ones: a key set to null is removed (a secret, the headers), and the
+ * placeholders responses show for secrets mean "unchanged", so a client may send back what it was shown.
+ */
+function mergeSettings(current: Record<string, unknown>, change: Record<string, unknown> | undefined): Record<string, unknown> {
+  const out = { ...current };
+  for (const [k, v] of Object.entries(change ?? {})) {
+    if (v === null) delete out[k];
+    else if ((k === 'secret' && v === SECRET_SHOWN) || (k === 'writeKey' && typeof current.writeKey === 'string' && v === shownWriteKey(current.writeKey))) continue;
+    else out[k] = v;
+  }
+  return out;
+}
+
+const SECRET_SHOWN = '(set)';
+const shownWriteKey = (key: string) => `…${key.slice(-4)}`;
+
 /** Secrets are write-only: a response says a secret is set, never what it is. */
 export function redacted(d: DestinationDefinition): Omit<DestinationDefinition, 'settings'> & { settings: Record<string, unknown> } {
   const settings = { ...(d.settings as unknown as Record<string, unknown>) };
-  if ('secret' in settings) settings.secret = '(set)';
-  if ('writeKey' in settings) settings.writeKey = `…${String(settings.writeKey).slice(-4)}`;
+  if ('secret' in settings) settings.secret = SECRET_SHOWN;
+  if ('writeKey' in settings) settings.writeKey = shownWriteKey(String(settings.writeKey));
   return { ...d, settings };
 }
 
@@ -193,6 +210,7 @@ export function createDestinationsService(deps: DestinationsDeps) {
         config: JSON.stringify(definition), failing_since: null, failures: 0, created_at: now, updated_at: now,
       };
       await store.insert(db, row);
+      cache = undefined;
       return parse(row);
     },
 
@@ -202,11 +220,12 @@ export function createDestinationsService(deps: DestinationsDeps) {
       if ('type' in patch && patch.type !== existing.definition.type) throw errors.validation('The type of a destination cannot change; create another.');
       const { type: _type, ...change } = patch;
       if (!validPatch(structuredClone(change))) throw errors.validation(`Invalid change: ${explain(validPatch.errors ?? [], 'the change')}.`, validPatch.errors);
-      const settings = patch.settings && typeof patch.settings === 'object' ? { ...existing.definition.settings, ...(patch.settings as object) } : existing.definition.settings;
-      const definition = validateDestination({ ...existing.definition, ...patch, settings });
+      const settings = mergeSettings(existing.definition.settings as unknown as Record<string, unknown>, change.settings as Record<string, unknown> | undefined);
+      const definition = validateDestination({ ...existing.definition, ...change, settings });
       await checkAudiences(db, workspaceId, definition);
       const now = Math.max(deps.now(), existing.row.updated_at + 1);
       await store.update(db, id, { name: definition.name, enabled: definition.enabled === false ? 0 : 1, config: JSON.stringify(definition), updated_at: now });
+      cache = undefined;
       return get(db, workspaceId, id);
     },
 
@@ -214,6 +233,7 @@ export function createDestinationsService(deps: DestinationsDeps) {
     async remove(db: Kysely<any>, workspaceId: string, id: string): Promise<void> {
       await get(db, workspaceId, id);
       await db.transaction().execute((tx) => store.remove(tx, id));
+      cache = undefined;
     },
 
     async stats(db: Kysely<any>, workspaceId: string, id: string) {
@@ -284,10 +304,11 @@ export function createDestinationsService(deps: DestinationsDeps) {
         }));
         // An empty audience still says so: one entry without a member.
         if (entries.length === 0) entries.push({ kind: 'resync', resyncId, audience: { id: audience.id, key: audience.key, name: audience.name }, member: null, last: true });
-        await store.enqueue(db, entries.map((e) => ({
+        // One transaction: a resync is queued whole (its `complete` included) or not at all.
+        await db.transaction().execute((tx) => store.enqueue(tx, entries.map((e) => ({
           destination_id: id, workspace_id: workspaceId, event_offset: null, payload: JSON.stringify(e), profile_id: (e.member?.profileId as string | undefined) ?? null,
           key: (e.member?.profileId as string | undefined) ?? resyncId, next_attempt_at: now, enqueued_at: now,
-        })));
+        }))));
         out.push({ audience: key, resyncId, members: members.length });
       }
       return { resyncs: out };

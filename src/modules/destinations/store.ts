@@ -94,10 +94,11 @@ export const ATTEMPTS_KEPT = 5_000;
 const num = (v: unknown) => Number(v ?? 0);
 
 export const destinationsStore = {
-  /** Changes whenever any destination is created, changed or deleted. */
+  /** Changes whenever any destination is created, changed or deleted (ids are random, so a swap within a millisecond shows too). */
   async signature(db: Kysely<any>): Promise<string> {
-    const r = await t(db).selectFrom('destinations').select((eb) => [eb.fn.countAll().as('n'), eb.fn.max('updated_at').as('u')]).executeTakeFirst();
-    return `${r?.n ?? 0}/${r?.u ?? 0}`;
+    const r = await t(db).selectFrom('destinations')
+      .select((eb) => [eb.fn.countAll().as('n'), eb.fn.max('updated_at').as('u'), eb.fn.sum('updated_at').as('s'), eb.fn.min('id').as('a'), eb.fn.max('id').as('b')]).executeTakeFirst();
+    return `${r?.n ?? 0}/${r?.u ?? 0}/${r?.s ?? 0}/${r?.a ?? ''}/${r?.b ?? ''}`;
   },
   all: (db: Kysely<any>) => t(db).selectFrom('destinations').selectAll().orderBy('created_at').execute(),
   list: (db: Kysely<any>, workspaceId: string) => t(db).selectFrom('destinations').selectAll().where('workspace_id', '=', workspaceId).orderBy('created_at').execute(),

@@ -67,7 +67,7 @@ export function buildRequests(d: DestinationDefinition, items: Item[], now: numb
       // The messages' own sentAt goes: their timestamps are already corrected for the device's clock, and the
       // receiver corrects again from the batch's sentAt (this clock against its own).
       return chunk(items, size).map((part) => ({
-        items: part, url, headers: { ...s.headers, 'content-type': 'application/json', 'user-agent': USER_AGENT, authorization: auth },
+        items: part, url, headers: { ...lowerCased(s.headers), 'content-type': 'application/json', 'user-agent': USER_AGENT, authorization: auth },
         body: JSON.stringify({ batch: part.map((i) => applyMapping(forwarded(i.message), d.mapping)), sentAt }),
       }));
     }
@@ -89,8 +89,11 @@ function withProfile({ row, message }: Item): Json {
   return { ...message, context: { ...context, rapport: { ...rapport, profileId: rapport.profileId ?? row.profile_id } } };
 }
 
+/** Header names are case-insensitive: one spelling, so a custom header never doubles one of ours. */
+const lowerCased = (headers: Record<string, string> | undefined) => Object.fromEntries(Object.entries(headers ?? {}).map(([k, v]) => [k.toLowerCase(), v]));
+
 function signed(s: { headers?: Record<string, string>; secret?: string }, items: Item[], url: string, body: string, messageId?: unknown): Request {
-  const headers: Record<string, string> = { ...s.headers, 'content-type': 'application/json', 'user-agent': USER_AGENT };
+  const headers: Record<string, string> = { ...lowerCased(s.headers), 'content-type': 'application/json', 'user-agent': USER_AGENT };
   if (typeof messageId === 'string') headers['x-rapport-message-id'] = messageId;
   if (s.secret) {
     const t = Date.now();
