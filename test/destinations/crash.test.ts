@@ -1,4 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { openDatabase } from '../../src/platform/db/database.js';
 import { freePort, setupWithCli, startServerProcess, type ServerProcess } from '../support/cli.js';
 import { ENGINES, type EngineStore } from '../support/engines.js';
 import { startReceiver, type Receiver } from '../support/receiver.js';
@@ -15,6 +16,19 @@ const sent = Array.from({ length: EVENTS }, (_, i) => ({
   type: 'track', event: 'Page Read', userId: `reader-${(i * 11 + (i >> 4)) % USERS}`, messageId: `kill-${i}`, properties: { i },
 }));
 const bodies = Array.from({ length: EVENTS / BATCH }, (_, b) => JSON.stringify({ batch: sent.slice(b * BATCH, (b + 1) * BATCH) }));
+
+/** How far the pipeline had got through the log, read from the store around the dead server. */
+async function pipelineState(store: EngineStore): Promise<{ processed: number; logged: number }> {
+  const database = openDatabase({ dataDir: store.dataDir, databaseUrl: store.databaseUrl, poolSize: 1 });
+  try {
+    const consumer = await database.db.selectFrom('log_consumers').select('offset').where('name', '=', 'pipeline').executeTakeFirst();
+    const log = await database.db.selectFrom('events').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow();
+    const processed = await database.db.selectFrom('events').select((eb) => eb.fn.countAll().as('n')).where('offset', '<=', Number(consumer?.offset ?? 0)).executeTakeFirstOrThrow();
+    return { processed: Number(processed.n), logged: Number(log.n) };
+  } finally {
+    await database.close();
+  }
+}
 
 describe.each(ENGINES)('deliveries when Rapport is killed with kill -9, on $name', (engine) => {
   let store: EngineStore | undefined;
@@ -81,6 +95,7 @@ describe.each(ENGINES)('deliveries when Rapport is killed with kill -9, on $name
       accepted: beforeKill.size,
       requestsInFlight: receiver.requests.filter((q, n) => q.at + answerDelay(n) > killedAt).length,
       eventsAcknowledged: next * BATCH,
+      pipeline: await pipelineState(store),
     };
     // Not vacuous: the receiver had some of the messages, not all, when Rapport died.
     expect(atKill.accepted).toBeGreaterThan(0);
@@ -99,7 +114,7 @@ describe.each(ENGINES)('deliveries when Rapport is killed with kill -9, on $name
     });
 
     const duplicates = [...times.values()].reduce((sum, n) => sum + n - 1, 0);
-    console.log(`${engine.name}: killed with ${atKill.accepted} of ${EVENTS} messages accepted, ${atKill.requestsInFlight} requests in flight and ${atKill.eventsAcknowledged} events acknowledged; ${duplicates} messages delivered twice after the restart (at least once is the promise)`);
+    console.log(`${engine.name}: killed with ${atKill.accepted} of ${EVENTS} messages accepted, ${atKill.requestsInFlight} requests in flight and ${atKill.eventsAcknowledged} events acknowledged, of which the pipeline had processed ${atKill.pipeline.processed} of ${atKill.pipeline.logged} logged; ${duplicates} messages delivered twice after the restart (at least once is the promise)`);
     expect(new Set(order)).toEqual(new Set(sent.map((m) => m.messageId)));
     expect(outOfOrder(sent, order)).toEqual([]);
     expect(stats).toMatchObject({ queued: 0, deadLetters: 0 });

@@ -193,6 +193,16 @@ describe.each(ENGINES)('delivery through failures, on $name', (engine) => {
     expect(outOfOrder(sent, order)).toEqual([]);
   });
 
+  it("waits as long as a receiver's Retry-After asks before trying again", async () => {
+    const r = await receiver((n) => (n === 0 ? { status: 429, headers: { 'retry-after': '1' } } : { status: 200 }));
+    await create({ name: 'Busy', type: 'webhook', settings: { url: r.url, timeoutMs: TIMEOUT_MS }, retry: FAST_RETRY });
+    await send([{ type: 'track', event: 'Step', userId: `busy-${engine.name}`, messageId: `busy-${engine.name}`, properties: { i: 0 } }]);
+    await until('the retried delivery', () => acceptedMessages(r).length === 1, 5_000);
+    expect(r.requests.map((q) => q.answered)).toEqual([429, 200]);
+    // Its own backoff would have come back after 20 to 50 ms.
+    expect(r.requests[1].at - r.requests[0].at).toBeGreaterThanOrEqual(950);
+  });
+
   it('never lets a destination that hangs or fails delay another', async () => {
     const bad = await receiver((n) => (n % 2 === 0 ? { hang: true } : { status: 500 }));
     const good = await receiver();
