@@ -131,13 +131,9 @@ export function createDelivery(deps: { database: Database; service: Destinations
   async function round(d: Destination, loop: Loop): Promise<boolean> {
     const t = now();
     if (t < loop.pausedUntil) return false;
-    if (loop.leaseUntil - t < options.leaseMs / 2) {
-      if (!(await store.lease(db, d.row.id, holder, t, t + options.leaseMs))) {
-        loop.leaseUntil = 0;
-        loop.pausedUntil = t + options.leaseMs / 2;
-        return false;
-      }
-      loop.leaseUntil = t + options.leaseMs;
+    if (loop.leaseUntil - t < options.leaseMs / 2 && !(await renewLease(d, loop))) {
+      loop.pausedUntil = t + options.leaseMs / 2;
+      return false;
     }
     let worked = false;
     for (const replay of await store.runningReplays(db, d.row.id)) {
@@ -156,6 +152,13 @@ export function createDelivery(deps: { database: Database; service: Destinations
     const sent = single ? await sendPerProfile(d, items, loop) : await sendInOrder(d, items, loop);
     await record(d, sent, missing);
     return true;
+  }
+
+  async function renewLease(d: Destination, loop: Loop): Promise<boolean> {
+    const t = now();
+    const held = await store.lease(db, d.row.id, holder, t, t + options.leaseMs);
+    loop.leaseUntil = held ? t + options.leaseMs : 0;
+    return held;
   }
 
   /** The messages of the rows: from the log by offset, or the row's own payload. */
@@ -191,6 +194,9 @@ export function createDelivery(deps: { database: Database; service: Destinations
 
   async function sendOne(d: Destination, request: Request, loop: Loop): Promise<Sent> {
     await takeTokens(d, loop, request.items.length);
+    // A long round keeps its lease: renewed before a request once half of it has gone.
+    // Lost (this node stalled past it): stop here; the new holder sends these rows again.
+    if (loop.leaseUntil - now() < options.leaseMs / 2 && !(await renewLease(d, loop))) throw new Error('the lease on this destination passed to another node');
     const response = await send(request, (d.definition.settings as { timeoutMs?: number }).timeoutMs ?? 10_000, stopping.signal);
     latency.observe({ destination: d.row.id }, response.latencyMs / 1000);
     return { request, response, outcome: classify(response.status, response.retryAfter, now()) };
