@@ -71,7 +71,11 @@ describe.each(ENGINES)('forwarding to another Rapport as a Segment destination o
       const { type: _type, ...fields } = c;
       expect(row.payload).toMatchObject(fields);
     }
-    const stats = (await call('GET', `/api/v1/destinations/${d.id}/stats`)).body;
+    // The other Rapport has them once it answered; this one records the delivery right after.
+    const stats = await until('the delivery recorded', async () => {
+      const s = (await call('GET', `/api/v1/destinations/${d.id}/stats`)).body;
+      return s.queued === 0 ? s : undefined;
+    });
     expect(stats).toMatchObject({ queued: 0, deadLetters: 0 });
     const attempts = (await call('GET', `/api/v1/destinations/${d.id}/attempts`)).body.data;
     expect(attempts.every((a: { outcome: string; statusCode: number }) => a.outcome === 'delivered' && a.statusCode === 200)).toBe(true);

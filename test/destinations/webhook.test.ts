@@ -73,7 +73,11 @@ describe.each(ENGINES)('webhook destinations on $name', (engine) => {
     await send([{ type: 'track', event: 'Signed Up', userId: 'x', messageId: 'only-one' }]);
     await until('a delivery', () => acceptedMessages(receiver).length === 1 || undefined);
     expect(receiver.requests.map((r) => r.answered)).toEqual([503, 'hung', 500, 200]);
-    const log = (await call('GET', `/api/v1/destinations/${d.id}/attempts`)).body.data;
+    // The receiver has it once it answered; the delivery is recorded right after.
+    const log = await until('the delivery recorded', async () => {
+      const data = (await call('GET', `/api/v1/destinations/${d.id}/attempts`)).body.data;
+      return data.length === 4 ? data : undefined;
+    });
     expect(log.map((a: { outcome: string }) => a.outcome)).toEqual(['delivered', 'retry', 'retry', 'retry']);
     expect(log[2].error).toMatch(/timed out/);
     expect((await call('GET', `/api/v1/destinations/${d.id}/stats`)).body).toMatchObject({ queued: 0, deadLetters: 0 });
