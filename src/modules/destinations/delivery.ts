@@ -22,6 +22,14 @@ export interface DeliveryOptions {
 
 const DEFAULTS: DeliveryOptions = { pollMs: 500, leaseMs: 10_000, requestsPerRound: 4, concurrency: 16 };
 const SWEEP_CHUNK = 5_000;
+/** Rounds a destination reads ahead from where the last one ended before it reads from the start again. */
+const READ_AHEAD_ROUNDS = 20;
+
+interface Claim {
+  rows: OutboxRow[];
+  items: Item[];
+  missing: OutboxRow[];
+}
 
 interface Sent {
   request: Request;
@@ -70,6 +78,9 @@ export function createDelivery(deps: { database: Database; service: Destinations
     leaseUntil: number;
     tokens: number;
     tokensAt: number;
+    /** Rows read ahead during the last round, and how many rounds in a row have read ahead. */
+    next?: Claim;
+    chained: number;
   }
   const loops = new Map<string, Loop>();
   let running = false;
@@ -100,7 +111,7 @@ export function createDelivery(deps: { database: Database; service: Destinations
   }
 
   function startLoop(id: string) {
-    const loop: Loop = { done: Promise.resolve(), stop: false, pausedUntil: 0, leaseUntil: 0, tokens: 0, tokensAt: 0 };
+    const loop: Loop = { done: Promise.resolve(), stop: false, pausedUntil: 0, leaseUntil: 0, tokens: 0, tokensAt: 0, chained: 0 };
     loops.set(id, loop);
     loop.done = (async () => {
       while (running && !loop.stop) {
@@ -143,15 +154,34 @@ export function createDelivery(deps: { database: Database; service: Destinations
     const settings = d.definition.settings as WebhookSettings;
     const single = d.definition.type === 'webhook' && settings.mode === 'single';
     const limit = single ? options.concurrency * 8 : batchSizeOf(d.definition) * options.requestsPerRound;
-    const rows = await store.sendable(db, d.row.id, t, limit);
-    if (rows.length === 0) {
+    const claim = loop.next ?? (await claimRows(d, t, limit));
+    loop.next = undefined;
+    if (!claim) {
+      loop.chained = 0;
       if (d.row.failing_since !== null) await sweep(d);
       return worked;
     }
-    const { items, missing } = await load(d, rows);
-    const sent = single ? await sendPerProfile(d, items, loop) : await sendInOrder(d, items, loop);
-    await record(d, sent, missing);
+    // While these requests are out, the next rows are read: the database and the receiver work at once. The
+    // read-ahead stands only if this round ends clean (every row sent, no retry), so no profile is passed over;
+    // and every few rounds a read starts from the beginning again, for rows that became due behind it.
+    const chain = loop.chained < READ_AHEAD_ROUNDS;
+    const ahead = chain ? claimRows(d, t, limit, claim.rows[claim.rows.length - 1].id).catch(() => undefined) : undefined;
+    const sent = single ? await sendPerProfile(d, claim.items, loop) : await sendInOrder(d, claim.items, loop);
+    const next = await ahead;
+    const retried = await record(d, sent, claim.missing);
+    const allSent = sent.reduce((n, s) => n + s.request.items.length, 0) === claim.items.length;
+    if (next && chain && !retried && allSent && !loop.stop) {
+      loop.next = next;
+      loop.chained += 1;
+    } else loop.chained = 0;
     return true;
+  }
+
+  /** The next due rows (after `afterId`, for a read-ahead) with their messages. */
+  async function claimRows(d: Destination, t: number, limit: number, afterId?: number): Promise<Claim | undefined> {
+    const rows = await store.sendable(db, d.row.id, t, limit, afterId);
+    if (rows.length === 0) return undefined;
+    return { rows, ...(await load(d, rows)) };
   }
 
   async function renewLease(d: Destination, loop: Loop): Promise<boolean> {
@@ -238,7 +268,7 @@ export function createDelivery(deps: { database: Database; service: Destinations
   }
 
   /** The outcome of a round, in one transaction. Requests cut short by a shutdown count for nothing: their rows are sent again. */
-  async function record(d: Destination, all: Sent[], missing: OutboxRow[]) {
+  async function record(d: Destination, all: Sent[], missing: OutboxRow[]): Promise<boolean> {
     const sent = all.filter((s) => !(s.response as { stopped?: boolean }).stopped);
     const t = now();
     const policy = retryPolicy(d.definition);
@@ -296,7 +326,7 @@ export function createDelivery(deps: { database: Database; service: Destinations
       if (Math.random() < 0.02) await store.pruneAttempts(tx, d.row.id);
       return true;
     });
-    if (!recorded) return;
+    if (!recorded) return true;
     d.row.failing_since = failingSince;
     d.row.failures = failures;
     if (anyRetry) {
@@ -304,6 +334,7 @@ export function createDelivery(deps: { database: Database; service: Destinations
       loopOf(d).pausedUntil = pauseUntil;
       await sweep(d);
     }
+    return anyRetry;
   }
 
   /**
@@ -326,7 +357,7 @@ export function createDelivery(deps: { database: Database; service: Destinations
   }
 
   function loopOf(d: Destination): Loop {
-    return loops.get(d.row.id) ?? { done: Promise.resolve(), stop: false, pausedUntil: 0, leaseUntil: 0, tokens: 0, tokensAt: 0 };
+    return loops.get(d.row.id) ?? { done: Promise.resolve(), stop: false, pausedUntil: 0, leaseUntil: 0, tokens: 0, tokensAt: 0, chained: 0 };
   }
 
   function describe(r: Response): string | null {

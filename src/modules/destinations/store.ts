@@ -1,4 +1,4 @@
-import type { Generated, Kysely } from 'kysely';
+import { sql, type Generated, type Kysely } from 'kysely';
 
 export interface DestinationRow {
   id: string;
@@ -128,13 +128,17 @@ export const destinationsStore = {
    * retried. A key's waiting rows are always its oldest (a key's rows are sent oldest first and only
    * ever fail, succeed or are given up as a prefix), so skipping keys that have one keeps each key in order.
    */
-  async sendable(db: Kysely<any>, destinationId: string, now: number, limit: number): Promise<OutboxRow[]> {
-    const due = await t(db).selectFrom('outbox').selectAll().where('destination_id', '=', destinationId).where('next_attempt_at', '<=', now).orderBy('id').limit(limit).execute();
+  async sendable(db: Kysely<any>, destinationId: string, now: number, limit: number, afterId?: number): Promise<OutboxRow[]> {
+    let q = t(db).selectFrom('outbox').selectAll().where('destination_id', '=', destinationId).where('next_attempt_at', '<=', now);
+    if (afterId !== undefined) q = q.where('id', '>', afterId);
+    const due = await q.orderBy('id').limit(limit).execute();
     if (due.length === 0) return [];
     const keys = [...new Set(due.map((r) => r.key))];
     const waiting = new Set<string>();
     for (let i = 0; i < keys.length; i += INSERT_CHUNK) {
-      const rows = await t(db).selectFrom('outbox').select('key').distinct().where('destination_id', '=', destinationId).where('key', 'in', keys.slice(i, i + INSERT_CHUNK)).where('next_attempt_at', '>', now).execute();
+      // `attempts > 0` (true of every waiting row) lets the partial index outbox_waiting answer.
+      const rows = await t(db).selectFrom('outbox').select('key').distinct().where('destination_id', '=', destinationId).where(sql<boolean>`attempts > 0`)
+        .where('key', 'in', keys.slice(i, i + INSERT_CHUNK)).where('next_attempt_at', '>', now).execute();
       for (const r of rows) waiting.add(r.key);
     }
     return due.filter((r) => !waiting.has(r.key)).map((r) => ({ ...r, id: num(r.id), event_offset: r.event_offset === null ? null : num(r.event_offset) }));

@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import { isPostgres } from '../../../platform/db/migrate.js';
 
 export async function up(db: Kysely<any>): Promise<void> {
@@ -41,7 +41,9 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('last_error', 'text')
     .execute();
   await db.schema.createIndex('outbox_destination').on('outbox').columns(['destination_id', 'id']).execute();
-  await db.schema.createIndex('outbox_key').on('outbox').columns(['destination_id', 'key']).execute();
+  // Only rows that have failed can wait for a retry: a partial index keeps a healthy destination's rows out
+  // of it (nothing to maintain on insert and delete) and makes the check for waiting keys read almost nothing.
+  await db.schema.createIndex('outbox_waiting').on('outbox').columns(['destination_id', 'key']).where(sql<boolean>`attempts > 0`).execute();
 
   await db.schema
     .createTable('dead_letters')
