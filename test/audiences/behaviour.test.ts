@@ -4,7 +4,7 @@ import { createRapport } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/platform/config.js';
 import { setupWorkspace } from '../../src/workflows/setup-workspace.js';
 import { ENGINES, type Engine } from '../support/engines.js';
-import { logRows, type TestServer } from '../support/server.js';
+import { clientOf, logRows, type TestServer } from '../support/server.js';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
@@ -30,7 +30,7 @@ async function startClockServer(engine: Engine): Promise<TestServer> {
   );
   return {
     url, rapport, store, setup,
-    api: (path, init = {}) => fetch(url + path, { ...init, headers: { authorization: `Bearer ${setup.apiKey}`, 'content-type': 'application/json', ...(init.headers ?? {}) } }),
+    ...clientOf(url, setup),
     async close() {
       await rapport.close();
       await store.drop();

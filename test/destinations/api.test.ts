@@ -4,6 +4,7 @@ import { setupWorkspace, type SetupResult } from '../../src/workflows/setup-work
 import { ENGINES } from '../support/engines.js';
 import { acceptedMessages, startReceiver, type Receiver } from '../support/receiver.js';
 import { startServer, type TestServer } from '../support/server.js';
+import { until } from '../support/wait.js';
 
 const FAST_RETRY = { minDelayMs: 20, maxDelayMs: 50, maxAgeMs: 60_000, minAttempts: 3 };
 const SECRET = 'the-first-signing-secret';
@@ -13,15 +14,6 @@ interface Answer {
   body: any;
 }
 
-async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const signatureOf = (secret: string, r: { headers: Record<string, unknown>; raw: string }) => {
   const [t, v1] = String(r.headers['x-rapport-signature']).split(',').map((p) => p.split('=')[1]);
@@ -33,13 +25,7 @@ describe.each(ENGINES)('the destinations API on $name', (engine) => {
   let receiver: Receiver;
   let other: SetupResult;
 
-  const call = async (method: string, path: string, body?: unknown, apiKey: string | null = server.setup.apiKey): Promise<Answer> => {
-    const headers: Record<string, string> = apiKey ? { authorization: `Bearer ${apiKey}` } : {};
-    if (body !== undefined) headers['content-type'] = 'application/json';
-    const res = await fetch(server.url + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-    const text = await res.text();
-    return { status: res.status, body: text ? JSON.parse(text) : null };
-  };
+  const call = (method: string, path: string, body?: unknown, apiKey?: string | null): Promise<Answer> => server.call(method, path, body, apiKey);
   const expectStatus = (answer: Answer, status: number) => {
     expect(answer.status, JSON.stringify(answer.body)).toBe(status);
     return answer.body;

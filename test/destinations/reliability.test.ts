@@ -50,11 +50,7 @@ describe.each(ENGINES)('delivery through failures, on $name', (engine) => {
   let server: TestServer;
   const receivers: Receiver[] = [];
 
-  const call = async (method: string, path: string, body?: unknown) => {
-    const res = await server.api(path, { method, body: body === undefined ? undefined : JSON.stringify(body) });
-    const text = await res.text();
-    return { status: res.status, body: text ? JSON.parse(text) : null };
-  };
+  const call = (method: string, path: string, body?: unknown, apiKey?: string | null) => server.call(method, path, body, apiKey);
   /** Through the collection API, one batch after another, so the log holds each user's events in the order sent. */
   const send = async (list: Sent[]) => {
     for (let i = 0; i < list.length; i += 50) {

@@ -1,28 +1,16 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ENGINES } from '../support/engines.js';
 import { logRows, startServer, type TestServer } from '../support/server.js';
+import { until } from '../support/wait.js';
 
 const FAST_RETRY = { minDelayMs: 20, maxDelayMs: 50, maxAgeMs: 60_000, minAttempts: 3 };
 
-async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 describe.each(ENGINES)('forwarding to another Rapport as a Segment destination on $name', (engine) => {
   let upstream: TestServer;
   let downstream: TestServer;
 
-  const call = async (method: string, path: string, body?: unknown) => {
-    const res = await upstream.api(path, { method, body: body === undefined ? undefined : JSON.stringify(body) });
-    const text = await res.text();
-    return { status: res.status, body: text ? JSON.parse(text) : null };
-  };
+  const call = (method: string, path: string, body?: unknown, apiKey?: string | null) => upstream.call(method, path, body, apiKey);
   const send = async (batch: Record<string, unknown>[], extra: Record<string, unknown> = {}) => {
     const res = await fetch(`${upstream.url}/v1/batch`, { method: 'POST', body: JSON.stringify({ writeKey: upstream.setup.writeKey, batch, ...extra }) });
     expect(res.status).toBe(200);

@@ -11,6 +11,8 @@ export interface TestServer {
   setup: SetupResult;
   /** Fetch against the management API with the owner's API key. */
   api(path: string, init?: RequestInit): Promise<Response>;
+  /** A JSON call: the owner's API key unless another (or none: null) is given; the body parsed. */
+  call(method: string, path: string, body?: unknown, apiKey?: string | null): Promise<{ status: number; body: any }>;
   close(): Promise<void>;
 }
 
@@ -32,11 +34,25 @@ export async function startServer(engine: Engine, overrides: { collect?: Partial
     rapport,
     store,
     setup,
-    api: (path, init = {}) =>
-      fetch(url + path, { ...init, headers: { authorization: `Bearer ${setup.apiKey}`, 'content-type': 'application/json', ...(init.headers ?? {}) } }),
+    ...clientOf(url, setup),
     async close() {
       await rapport.close();
       await store.drop();
+    },
+  };
+}
+
+/** The management API of a server, as the workspace's owner (or another key). */
+export function clientOf(url: string, setup: SetupResult): Pick<TestServer, 'api' | 'call'> {
+  return {
+    api: (path, init = {}) =>
+      fetch(url + path, { ...init, headers: { authorization: `Bearer ${setup.apiKey}`, 'content-type': 'application/json', ...(init.headers ?? {}) } }),
+    async call(method, path, body, apiKey = setup.apiKey) {
+      const headers: Record<string, string> = apiKey ? { authorization: `Bearer ${apiKey}` } : {};
+      if (body !== undefined) headers['content-type'] = 'application/json';
+      const res = await fetch(url + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+      const text = await res.text();
+      return { status: res.status, body: text ? JSON.parse(text) : null };
     },
   };
 }
