@@ -5,6 +5,7 @@ import { sql } from 'kysely';
 import { accessMigrations, createAccess } from './modules/access/index.js';
 import { audienceRoutes, audiencesMigrations, createAudiencesService } from './modules/audiences/index.js';
 import { collectMigrations, collectRelations, createCollect, eventLog } from './modules/collect/index.js';
+import { createCrm, crmMigrations, crmRoutes } from './modules/crm/index.js';
 import { createDelivery, createDestinationsService, destinationRoutes, destinationsMigrations } from './modules/destinations/index.js';
 import { createDirectory, createIdentityService, identityMigrations, identityRelations, identityRoutes } from './modules/identity/index.js';
 import { createProfilesService, profileApiRoutes, profileManagementRoutes, profilesMigrations, profilesRelations } from './modules/profiles/index.js';
@@ -19,7 +20,7 @@ import { opsRoutes } from './platform/http/ops-routes.js';
 import { createLog, type Log } from './platform/log.js';
 import { createMetrics } from './platform/metrics.js';
 
-export const MIGRATIONS = [accessMigrations, collectMigrations, identityMigrations, profilesMigrations, audiencesMigrations, destinationsMigrations];
+export const MIGRATIONS = [accessMigrations, collectMigrations, identityMigrations, profilesMigrations, audiencesMigrations, destinationsMigrations, crmMigrations];
 const API = '/api/v1';
 
 /** Opens the store, migrates it and builds every module's service, without HTTP (the CLI's setup uses this). */
@@ -70,7 +71,17 @@ export async function openRapport(config: Config, deps: { log?: Log; clock?: Clo
   const delivery = createDelivery({ database, service: destinations, log, metrics, now: () => clock.now(), options: config.delivery });
   const pipeline = createPipeline({ database, identity, profiles, audiences, destinations, log, metrics, enqueued: () => delivery.poke() });
   const directory = createDirectory(database.db);
-  return { log, clock, database, metrics, access, collect, identity, profiles, audiences, destinations, delivery, pipeline, directory };
+  const crm = createCrm({
+    now: () => clock.now(),
+    postgres: database.engine === 'postgres',
+    appendToLog: (db, entries) => eventLog.appendInTransaction(db, entries, database.engine === 'postgres'),
+    addresses: (db, profileIds) => createDirectory(db).addresses(profileIds),
+    profile: async (db, workspaceId, id) => {
+      const p = await createDirectory(db).live(workspaceId, id);
+      return p ? { id: p.id, collection: p.collection } : undefined;
+    },
+  });
+  return { log, clock, database, metrics, access, collect, identity, profiles, audiences, destinations, delivery, pipeline, directory, crm };
 }
 
 export type RapportCore = Awaited<ReturnType<typeof openRapport>>;
@@ -136,6 +147,7 @@ export async function createRapport(config: Config, deps: { log?: Log; clock?: C
   });
   await app.register(identityRoutes, { prefix: API, db: database.db, forget: (workspaceId) => core.identity.forgetRules(workspaceId) });
   await app.register(audienceRoutes, { prefix: API, db: database.db, audiences: core.audiences });
+  await app.register(crmRoutes, { prefix: API, db: database.db, deals: core.crm.deals, fields: core.crm.fields, now: () => core.clock.now() });
   await app.register(destinationRoutes, { prefix: API, db: database.db, destinations: core.destinations, changed: () => core.delivery.refresh() });
   await app.ready();
   if (config.role !== 'api') {

@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import { Counter, Histogram } from 'prom-client';
 import { AUDIENCES_SOURCE, type AudiencesService, type BatchEvent } from '../modules/audiences/index.js';
 import { eventLog, type LoggedEvent } from '../modules/collect/index.js';
+import { CRM_SOURCE } from '../modules/crm/index.js';
 import type { DeliverableEvent, DestinationsService } from '../modules/destinations/index.js';
 import { createDirectory, type BatchResolution, type IdentityService } from '../modules/identity/index.js';
 import { traitsOf, type ProfilesService } from '../modules/profiles/index.js';
@@ -10,6 +11,8 @@ import type { Log } from '../platform/log.js';
 import type { Metrics } from '../platform/metrics.js';
 
 export const PIPELINE_CONSUMER = 'pipeline';
+/** Sources of the events Rapport appends itself (audience transitions, CRM changes): they name their profile. */
+const DERIVED_SOURCES = new Set([AUDIENCES_SOURCE, CRM_SOURCE]);
 const PAGE_CACHE_KIB = 64 * 1024;
 const MAINTAIN_EVERY_MS = 200;
 const MAINTENANCE_RETRY_MS = 5_000;
@@ -58,7 +61,7 @@ export function createPipeline(deps: {
     const from = await eventLog.position(tx, PIPELINE_CONSUMER, database.engine === 'postgres');
     const events = await eventLog.read(tx, from, options.batchSize);
     if (events.length === 0) return 0;
-    const external = events.filter((e) => e.sourceId !== AUDIENCES_SOURCE);
+    const external = events.filter((e) => !DERIVED_SOURCES.has(e.sourceId));
     const resolution = await identity.resolveBatch(tx, external, sqlite);
     if (external.length < events.length) await attributeDerived(tx, events, resolution);
     await profiles.applyBatch(tx, events, resolution.events, resolution.merges, sqlite);
@@ -68,9 +71,9 @@ export function createPipeline(deps: {
     return events.length;
   }
 
-  /** Events Rapport appended itself (audience transitions) name their profile; follow it through merges. */
+  /** Events Rapport appended itself (audience transitions, CRM changes) name their profile; follow it through merges. */
   async function attributeDerived(tx: Kysely<any>, events: LoggedEvent[], resolution: BatchResolution) {
-    const derived = events.filter((e) => e.sourceId === AUDIENCES_SOURCE);
+    const derived = events.filter((e) => DERIVED_SOURCES.has(e.sourceId));
     const named = (e: LoggedEvent) => ((e.message.context as { rapport?: { profileId?: string; collection?: string } } | undefined)?.rapport ?? {});
     const live = await createDirectory(tx).liveIds(derived.map((e) => named(e).profileId).filter((id): id is string => typeof id === 'string'));
     for (const e of derived) {

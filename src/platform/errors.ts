@@ -22,6 +22,7 @@ export const errors = {
   forbidden: (message = 'You do not have permission to do this.') => new RapportError('permission_error', 403, message),
   notFound: (what: string) => new RapportError('not_found', 404, `${what} was not found.`),
   conflict: (message: string) => new RapportError('conflict', 409, message),
+  preconditionFailed: (message: string) => new RapportError('precondition_failed', 412, message),
   // Retry-After in seconds (analytics.js reads it); X-RateLimit-Reset as the epoch milliseconds of the
   // reset, which is how Segment's Node client reads it.
   rateLimited: (retryAfterSeconds: number, message = 'Too many requests.', now = Date.now()) =>

@@ -14,6 +14,8 @@ export const PERMISSIONS = [
   'audiences:write',
   'destinations:read',
   'destinations:write',
+  'crm:read',
+  'crm:write',
 ] as const;
 
 export type Permission = (typeof PERMISSIONS)[number];

@@ -1,0 +1,259 @@
+import { randomUUID } from 'node:crypto';
+import { sql, type Kysely } from 'kysely';
+import { errors } from '../../platform/errors.js';
+import { validateValues, type FieldDefinition } from './custom-fields.js';
+import { appendCrmEvent, type CrmEventsDeps } from './events.js';
+import { checkCurrency, fromMinor, toMinor } from './money.js';
+import { ensurePipelines, type Pipeline } from './pipelines.js';
+import { crmStore as store, dealRow, type CrmTables, type DealRow, type StageRow } from './store.js';
+
+export interface DealInput {
+  name?: string;
+  pipelineId?: string;
+  stageId?: string;
+  amount?: number | null;
+  currency?: string;
+  closeDate?: string | null;
+  ownerId?: string | null;
+  contactIds?: string[];
+  companyId?: string | null;
+  custom?: Record<string, unknown>;
+}
+
+const DATE = { type: ['string', 'null'], pattern: '^\\d{4}-\\d{2}-\\d{2}$', description: 'YYYY-MM-DD' };
+const dealProperties = {
+  name: { type: 'string', minLength: 1, maxLength: 500 },
+  pipelineId: { type: 'string', description: 'Default: the first pipeline.' },
+  stageId: { type: 'string', description: "A stage of the deal's pipeline. Default: its first stage." },
+  amount: { type: ['number', 'null'], minimum: 0 },
+  currency: { type: 'string', pattern: '^[A-Z]{3}$', description: 'ISO 4217; default USD.' },
+  closeDate: DATE,
+  ownerId: { type: ['string', 'null'], maxLength: 200 },
+  contactIds: { type: 'array', maxItems: 100, uniqueItems: true, items: { type: 'string' }, description: 'Person profiles; the first is the one the deal\'s events are about.' },
+  companyId: { type: ['string', 'null'], description: 'An account profile.' },
+  custom: { type: 'object', description: 'Custom field values, by key (see /crm/fields/deal).' },
+};
+export const dealCreateSchema = { type: 'object', additionalProperties: false, required: ['name'], properties: dealProperties };
+export const dealUpdateSchema = { type: 'object', additionalProperties: false, minProperties: 1, properties: dealProperties };
+
+export interface DealsDeps extends CrmEventsDeps {
+  /** On PostgreSQL a deal being changed is locked (SELECT … FOR UPDATE); SQLite serialises writers anyway. */
+  postgres: boolean;
+  /** The live profile behind an id (merged ids followed), with its collection. */
+  profile(db: Kysely<any>, workspaceId: string, id: string): Promise<{ id: string; collection: string } | undefined>;
+}
+
+export interface Deal extends DealRow {
+  contact_ids: string[];
+}
+
+export const etagOf = (d: { id: string; version: number }) => `"${d.id}.${d.version}"`;
+
+function isRealDate(s: string): boolean {
+  const d = new Date(`${s}T00:00:00Z`);
+  return !Number.isNaN(d.getTime()) && d.toISOString().slice(0, 10) === s;
+}
+
+export function createDeals(deps: DealsDeps, fields: (db: Kysely<any>, workspaceId: string) => Promise<FieldDefinition[]>) {
+  async function resolveStage(db: Kysely<any>, workspaceId: string, pipelines: Pipeline[], pipelineId: string | undefined, stageId: string | undefined) {
+    const pipeline = pipelineId ? pipelines.find((p) => p.id === pipelineId) : stageId ? pipelines.find((p) => p.stages.some((s) => s.id === stageId)) : pipelines[0];
+    if (!pipeline) throw errors.validation(pipelineId ? `Invalid deal: no pipeline "${pipelineId}".` : `Invalid deal: no stage "${stageId}".`);
+    const stage = stageId ? pipeline.stages.find((s) => s.id === stageId) : pipeline.stages[0];
+    if (!stage) throw errors.validation(`Invalid deal: "${stageId}" is not a stage of pipeline "${pipeline.name}".`);
+    return { pipeline, stage };
+  }
+
+  async function checkProfiles(db: Kysely<any>, workspaceId: string, contactIds: string[] | undefined, companyId: string | null | undefined) {
+    const contacts: string[] = [];
+    for (const id of contactIds ?? []) {
+      const p = await deps.profile(db, workspaceId, id);
+      if (!p || p.collection !== 'users') throw errors.validation(`Invalid deal: contact "${id}" is not a person profile of this workspace.`);
+      if (!contacts.includes(p.id)) contacts.push(p.id);
+    }
+    let company: string | null | undefined = companyId;
+    if (companyId) {
+      const p = await deps.profile(db, workspaceId, companyId);
+      if (!p || p.collection !== 'accounts') throw errors.validation(`Invalid deal: company "${companyId}" is not an account profile of this workspace.`);
+      company = p.id;
+    }
+    return { contacts, company };
+  }
+
+  function checkDate(value: string | null | undefined) {
+    if (value && !isRealDate(value)) throw errors.validation(`Invalid deal: closeDate "${value}" is not a calendar date.`);
+  }
+
+  const outcomeOf = (stage: StageRow) => stage.outcome;
+
+  async function announce(db: Kysely<any>, deal: DealRow, contacts: string[], event: string, stage: StageRow, pipeline: Pipeline, extra: Record<string, unknown> = {}) {
+    const profileId = contacts[0] ?? deal.company_id;
+    await appendCrmEvent(db, deps, {
+      workspaceId: deal.workspace_id, event, profileId: profileId ?? null, collection: contacts[0] ? 'users' : 'accounts',
+      properties: {
+        deal_id: deal.id, deal_name: deal.name, pipeline_id: pipeline.id, pipeline_name: pipeline.name, stage_id: stage.id, stage_name: stage.name, status: deal.status,
+        amount: deal.amount_minor === null ? null : fromMinor(deal.amount_minor, deal.currency), currency: deal.currency, close_date: deal.close_date, owner_id: deal.owner_id,
+        ...extra,
+      },
+    });
+  }
+
+  return {
+    async get(db: Kysely<any>, workspaceId: string, id: string): Promise<Deal> {
+      const row = await store.deal(db, workspaceId, id);
+      if (!row) throw errors.notFound('Deal');
+      return { ...row, contact_ids: (await store.contactsOf(db, [id])).get(id)! };
+    },
+
+    async create(db: Kysely<any>, workspaceId: string, input: DealInput, actor: string): Promise<Deal> {
+      const now = deps.now();
+      const pipelines = await ensurePipelines(db, workspaceId, now);
+      const { pipeline, stage } = await resolveStage(db, workspaceId, pipelines, input.pipelineId, input.stageId);
+      checkDate(input.closeDate);
+      const { contacts, company } = await checkProfiles(db, workspaceId, input.contactIds, input.companyId);
+      const currency = input.currency ?? 'USD';
+      checkCurrency(currency);
+      const custom = validateValues(await fields(db, workspaceId), input.custom ?? {}, 'create');
+      const status = outcomeOf(stage);
+      const row: DealRow = {
+        id: randomUUID(), workspace_id: workspaceId, name: input.name!.trim(), pipeline_id: pipeline.id, stage_id: stage.id,
+        amount_minor: input.amount === undefined || input.amount === null ? null : toMinor(input.amount, currency), currency,
+        close_date: input.closeDate ?? null, owner_id: input.ownerId ?? null, company_id: company ?? null, custom: JSON.stringify(custom), status,
+        closed_at: status === 'open' ? null : now, version: 1, created_at: now, updated_at: now,
+      };
+      await store.insertDeal(db, row);
+      await store.setContacts(db, workspaceId, row.id, contacts);
+      await store.recordStageChange(db, { deal_id: row.id, workspace_id: workspaceId, from_stage_id: null, to_stage_id: stage.id, at: now, actor });
+      await announce(db, row, contacts, 'Deal Created', stage, pipeline);
+      return { ...row, contact_ids: contacts };
+    },
+
+    /**
+     * Changes a deal. With `ifMatch` (the ETag the client read), a deal changed since is refused with 412:
+     * a stale write never silently overwrites. A stage change is recorded in the stage history and
+     * appended to the log as `Deal Stage Changed`.
+     */
+    async update(db: Kysely<any>, workspaceId: string, id: string, input: DealInput, actor: string, ifMatch?: string): Promise<Deal> {
+      const current = await store.deal(db, workspaceId, id, deps.postgres);
+      if (!current) throw errors.notFound('Deal');
+      if (ifMatch !== undefined && ifMatch !== '*' && !ifMatch.split(',').map((t) => t.trim().replace(/^W\//, '')).includes(etagOf(current))) {
+        throw errors.preconditionFailed(`The deal changed since you read it (now ${etagOf(current)}); read it again and reapply your change.`);
+      }
+      const now = deps.now();
+      const pipelines = await ensurePipelines(db, workspaceId, now);
+      const moving = input.pipelineId !== undefined || input.stageId !== undefined;
+      const { pipeline, stage } = await resolveStage(db, workspaceId, pipelines, input.pipelineId ?? (input.stageId ? undefined : current.pipeline_id), input.stageId ?? (moving && input.pipelineId !== current.pipeline_id ? undefined : current.stage_id));
+      checkDate(input.closeDate);
+      const { contacts, company } = await checkProfiles(db, workspaceId, input.contactIds, input.companyId);
+      const currency = input.currency ?? current.currency;
+      checkCurrency(currency);
+      const custom = input.custom ? { ...JSON.parse(current.custom), ...validateValues(await fields(db, workspaceId), input.custom, 'update') } : JSON.parse(current.custom);
+      for (const [k, v] of Object.entries(custom)) if (v === null) delete custom[k];
+      const status = outcomeOf(stage);
+      const stageChanged = stage.id !== current.stage_id;
+      const amountMinor = input.amount === undefined
+        ? (current.amount_minor === null || currency === current.currency ? current.amount_minor : toMinor(fromMinor(current.amount_minor, current.currency), currency))
+        : input.amount === null ? null : toMinor(input.amount, currency);
+      const set: Partial<DealRow> = {
+        name: input.name?.trim() ?? current.name, pipeline_id: pipeline.id, stage_id: stage.id, amount_minor: amountMinor, currency,
+        close_date: input.closeDate === undefined ? current.close_date : input.closeDate, owner_id: input.ownerId === undefined ? current.owner_id : input.ownerId,
+        company_id: company === undefined ? current.company_id : company, custom: JSON.stringify(custom), status,
+        closed_at: status === 'open' ? null : stageChanged || current.closed_at === null ? now : current.closed_at, updated_at: now,
+      };
+      if (!(await store.updateDeal(db, id, current.version, set))) throw errors.preconditionFailed('The deal changed while this change was applied; read it again.');
+      if (input.contactIds) await store.setContacts(db, workspaceId, id, contacts);
+      const after = { ...current, ...set, version: current.version + 1 } as DealRow;
+      const contactIds = input.contactIds ? contacts : (await store.contactsOf(db, [id])).get(id)!;
+      if (stageChanged) {
+        await store.recordStageChange(db, { deal_id: id, workspace_id: workspaceId, from_stage_id: current.stage_id, to_stage_id: stage.id, at: now, actor });
+        const previous = pipelines.flatMap((p) => p.stages).find((s) => s.id === current.stage_id);
+        await announce(db, after, contactIds, 'Deal Stage Changed', stage, pipeline, { previous_stage_id: current.stage_id, previous_stage_name: previous?.name ?? null });
+      }
+      return { ...after, contact_ids: contactIds };
+    },
+
+    async remove(db: Kysely<any>, workspaceId: string, id: string, ifMatch?: string): Promise<void> {
+      const current = await store.deal(db, workspaceId, id, deps.postgres);
+      if (!current) throw errors.notFound('Deal');
+      if (ifMatch !== undefined && ifMatch !== '*' && !ifMatch.split(',').map((t) => t.trim().replace(/^W\//, '')).includes(etagOf(current))) {
+        throw errors.preconditionFailed(`The deal changed since you read it (now ${etagOf(current)}).`);
+      }
+      const contacts = (await store.contactsOf(db, [id])).get(id)!;
+      const pipelines = await ensurePipelines(db, workspaceId, deps.now());
+      const pipeline = pipelines.find((p) => p.id === current.pipeline_id);
+      const stage = pipeline?.stages.find((s) => s.id === current.stage_id);
+      await store.deleteDeal(db, id);
+      if (pipeline && stage) await announce(db, current, contacts, 'Deal Deleted', stage, pipeline);
+    },
+
+    history: (db: Kysely<any>, dealId: string) => store.stageHistory(db, dealId),
+
+    /** A page of deals, filtered and sorted, keyset-paginated on (sort value, id). */
+    async list(db: Kysely<any>, workspaceId: string, q: DealQuery): Promise<{ deals: Deal[]; nextCursor: string | null }> {
+      const t = db as Kysely<CrmTables>;
+      const column = SORTS[q.sort ?? 'createdAt'];
+      const desc = (q.order ?? (q.sort ? 'asc' : 'desc')) === 'desc';
+      const key = sql`coalesce(${sql.ref(column.name)}, ${column.empty})`;
+      let query = t.selectFrom('crm_deals').selectAll().where('workspace_id', '=', workspaceId);
+      if (q.pipelineId) query = query.where('pipeline_id', '=', q.pipelineId);
+      if (q.stageId) query = query.where('stage_id', '=', q.stageId);
+      if (q.status) query = query.where('status', '=', q.status);
+      if (q.ownerId) query = query.where('owner_id', '=', q.ownerId);
+      if (q.companyId) query = query.where('company_id', '=', q.companyId);
+      if (q.contactId) query = query.where('id', 'in', t.selectFrom('crm_deal_contacts').select('deal_id').where('profile_id', '=', q.contactId));
+      if (q.q) query = query.where(sql<boolean>`lower(name) like ${`%${q.q.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`} escape '\\'`);
+      if (q.closeFrom) query = query.where('close_date', '>=', q.closeFrom);
+      if (q.closeTo) query = query.where('close_date', '<=', q.closeTo);
+      if (q.cursor) {
+        const [value, id] = decodeCursor(q.cursor);
+        query = query.where(desc ? sql<boolean>`(${key} < ${value} or (${key} = ${value} and id < ${id}))` : sql<boolean>`(${key} > ${value} or (${key} = ${value} and id > ${id}))`);
+      }
+      const rows = (await query.orderBy(key, desc ? 'desc' : 'asc').orderBy('id', desc ? 'desc' : 'asc').limit(q.limit + 1).execute()).map(dealRow);
+      const page = rows.slice(0, q.limit);
+      const contacts = await store.contactsOf(db, page.map((r) => r.id));
+      const last = page[page.length - 1];
+      return {
+        deals: page.map((r) => ({ ...r, contact_ids: contacts.get(r.id)! })),
+        nextCursor: rows.length > q.limit ? encodeCursor([(last as unknown as Record<string, unknown>)[column.name] ?? column.emptyValue, last.id]) : null,
+      };
+    },
+  };
+}
+
+export interface DealQuery {
+  limit: number;
+  cursor?: string;
+  sort?: keyof typeof SORTS;
+  order?: 'asc' | 'desc';
+  pipelineId?: string;
+  stageId?: string;
+  status?: 'open' | 'won' | 'lost';
+  ownerId?: string;
+  companyId?: string;
+  contactId?: string;
+  q?: string;
+  closeFrom?: string;
+  closeTo?: string;
+}
+
+// Nulls sort as the empty value, so the keyset is total on both engines.
+const SORTS = {
+  createdAt: { name: 'created_at', empty: sql`0`, emptyValue: 0 },
+  updatedAt: { name: 'updated_at', empty: sql`0`, emptyValue: 0 },
+  amount: { name: 'amount_minor', empty: sql`-1`, emptyValue: -1 },
+  closeDate: { name: 'close_date', empty: sql`''`, emptyValue: '' },
+  name: { name: 'name', empty: sql`''`, emptyValue: '' },
+} as const;
+export const DEAL_SORTS = Object.keys(SORTS);
+
+const encodeCursor = (v: [unknown, string]) => Buffer.from(JSON.stringify(v)).toString('base64url');
+function decodeCursor(c: string): [string | number, string] {
+  try {
+    const v = JSON.parse(Buffer.from(c, 'base64url').toString('utf8')) as unknown;
+    if (Array.isArray(v) && v.length === 2 && (typeof v[0] === 'string' || typeof v[0] === 'number') && typeof v[1] === 'string') return v as [string | number, string];
+  } catch {
+    // fall through
+  }
+  throw errors.invalidRequest('The cursor is not one this API gave out.');
+}
+
+export type Deals = ReturnType<typeof createDeals>;

@@ -1,0 +1,118 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Kysely } from 'kysely';
+import { DEAL_SORTS, dealCreateSchema, dealUpdateSchema, etagOf, type Deal, type DealInput, type DealQuery, type Deals } from './deals.js';
+import { fieldDefinitionSchema } from './custom-fields.js';
+import { CRM_OBJECTS, type CrmObject, type Fields } from './fields.js';
+import { fromMinor } from './money.js';
+import { createPipeline, deletePipeline, ensurePipelines, getPipeline, pipelineSchema, updatePipeline, type Pipeline, type PipelineInput } from './pipelines.js';
+import type { StageChangeRow } from './store.js';
+
+const iso = (ms: number | null) => (ms === null ? null : new Date(Number(ms)).toISOString());
+const ID = { type: 'object', properties: { id: { type: 'string' } } };
+
+const pipelineView = (p: Pipeline) => ({
+  id: p.id, name: p.name, position: p.position, createdAt: iso(p.created_at), updatedAt: iso(p.updated_at),
+  stages: p.stages.map((s) => ({ id: s.id, name: s.name, position: s.position, probability: s.probability, outcome: s.outcome })),
+});
+const dealView = (d: Deal) => ({
+  id: d.id, name: d.name, pipelineId: d.pipeline_id, stageId: d.stage_id, status: d.status,
+  amount: d.amount_minor === null ? null : fromMinor(d.amount_minor, d.currency), currency: d.currency, closeDate: d.close_date, ownerId: d.owner_id,
+  contactIds: d.contact_ids, companyId: d.company_id, custom: JSON.parse(d.custom) as Record<string, unknown>,
+  closedAt: iso(d.closed_at), createdAt: iso(d.created_at), updatedAt: iso(d.updated_at), version: d.version,
+});
+const changeView = (c: StageChangeRow) => ({ fromStageId: c.from_stage_id, toStageId: c.to_stage_id, at: iso(c.at), actor: c.actor });
+
+/** The CRM's management API: pipelines and stages, deals, custom fields. */
+export async function crmRoutes(app: FastifyInstance, { db, deals, fields, now }: { db: Kysely<any>; deals: Deals; fields: Fields; now: () => number }) {
+  const read = { access: { permission: 'crm:read' } } as const;
+  const write = { access: { permission: 'crm:write' } } as const;
+  const ws = (request: FastifyRequest) => request.principal!.workspaceId;
+  const actor = (request: FastifyRequest) => `${request.principal!.actor.type}:${request.principal!.actor.id}`;
+  const id = (request: FastifyRequest) => (request.params as { id: string }).id;
+  const ifMatch = (request: FastifyRequest) => request.headers['if-match'];
+  const tags = ['crm'];
+  const inTransaction = <T>(fn: (tx: Kysely<any>) => Promise<T>) => db.transaction().execute(fn);
+
+  app.get('/crm/pipelines', { config: read, schema: { tags, summary: 'Pipelines with their stages, in order (a default one is created on first use)' } }, async (request) => ({
+    data: (await inTransaction((tx) => ensurePipelines(tx, ws(request), now()))).map(pipelineView),
+  }));
+  app.post('/crm/pipelines', { config: write, schema: { tags, summary: 'Create a pipeline', body: pipelineSchema } }, async (request, reply) =>
+    reply.status(201).send(pipelineView(await inTransaction((tx) => createPipeline(tx, ws(request), request.body as PipelineInput, now())))));
+  app.get('/crm/pipelines/:id', { config: read, schema: { tags, summary: 'One pipeline', params: ID } }, async (request) => pipelineView(await getPipeline(db, ws(request), id(request))));
+  app.patch('/crm/pipelines/:id', {
+    config: write,
+    schema: {
+      tags, summary: 'Rename a pipeline or set its stages (with ids: kept; without: added; left out: removed, refused while deals sit there)', params: ID,
+      body: { ...pipelineSchema, required: [], minProperties: 1 },
+    },
+  }, async (request) => pipelineView(await inTransaction((tx) => updatePipeline(tx, ws(request), id(request), request.body as Partial<PipelineInput>, now()))));
+  app.delete('/crm/pipelines/:id', { config: write, schema: { tags, summary: 'Delete a pipeline without deals', params: ID } }, async (request, reply) => {
+    await inTransaction((tx) => deletePipeline(tx, ws(request), id(request)));
+    return reply.status(204).send();
+  });
+
+  app.get('/crm/deals', {
+    config: read,
+    schema: {
+      tags, summary: 'Deals, filtered and sorted, keyset-paginated',
+      querystring: {
+        type: 'object', additionalProperties: false,
+        properties: {
+          limit: { type: 'integer', minimum: 1, maximum: 200, default: 50 }, cursor: { type: 'string' },
+          sort: { enum: DEAL_SORTS, description: 'Default createdAt (newest first).' }, order: { enum: ['asc', 'desc'] },
+          pipelineId: { type: 'string' }, stageId: { type: 'string' }, status: { enum: ['open', 'won', 'lost'] }, ownerId: { type: 'string' },
+          companyId: { type: 'string' }, contactId: { type: 'string' }, q: { type: 'string', maxLength: 200, description: 'Name contains (case-insensitive).' },
+          closeFrom: { type: 'string', format: 'date' }, closeTo: { type: 'string', format: 'date' },
+        },
+      },
+    },
+  }, async (request) => {
+    const page = await deals.list(db, ws(request), request.query as DealQuery);
+    return { data: page.deals.map(dealView), nextCursor: page.nextCursor };
+  });
+  app.post('/crm/deals', { config: write, schema: { tags, summary: 'Create a deal (appends Deal Created to the log)', body: dealCreateSchema } }, async (request, reply) => {
+    const deal = await inTransaction((tx) => deals.create(tx, ws(request), request.body as DealInput, actor(request)));
+    return reply.status(201).header('etag', etagOf(deal)).send(dealView(deal));
+  });
+  app.get('/crm/deals/:id', { config: read, schema: { tags, summary: 'One deal, with its ETag', params: ID } }, async (request, reply) => {
+    const deal = await deals.get(db, ws(request), id(request));
+    return reply.header('etag', etagOf(deal)).send(dealView(deal));
+  });
+  app.patch('/crm/deals/:id', {
+    config: write,
+    schema: {
+      tags, summary: 'Change a deal; send If-Match with its ETag, and a change made since you read it is refused (412)', params: ID, body: dealUpdateSchema,
+      headers: { type: 'object', properties: { 'if-match': { type: 'string' } } },
+    },
+  }, async (request, reply) => {
+    const deal = await inTransaction((tx) => deals.update(tx, ws(request), id(request), request.body as DealInput, actor(request), ifMatch(request)));
+    return reply.header('etag', etagOf(deal)).send(dealView(deal));
+  });
+  app.delete('/crm/deals/:id', { config: write, schema: { tags, summary: 'Delete a deal (If-Match honoured)', params: ID } }, async (request, reply) => {
+    await inTransaction((tx) => deals.remove(tx, ws(request), id(request), ifMatch(request)));
+    return reply.status(204).send();
+  });
+  app.get('/crm/deals/:id/stage-history', { config: read, schema: { tags, summary: 'Every stage the deal entered, when and by whom', params: ID } }, async (request) => {
+    await deals.get(db, ws(request), id(request));
+    return { data: (await deals.history(db, id(request))).map(changeView) };
+  });
+
+  app.addSchema({ $id: 'rapport.crm-field', ...fieldDefinitionSchema });
+  const OBJECT = { type: 'object', properties: { object: { enum: [...CRM_OBJECTS] } } };
+  app.get('/crm/fields/:object', { config: read, schema: { tags, summary: 'Custom fields of an object', params: OBJECT } }, async (request) => ({
+    data: await fields.of(db, ws(request), (request.params as { object: CrmObject }).object),
+  }));
+  // The body is checked by checkFieldDefinition alone: Fastify's validator coerces types, and a definition is typed strictly.
+  app.post('/crm/fields/:object', {
+    config: write,
+    schema: { tags, summary: 'Define a custom field', description: 'Body: a field definition (the `rapport.crm-field` schema): key, label, type, required, and per type options, link, min, max, maxLength.', params: OBJECT },
+  }, async (request, reply) =>
+    reply.status(201).send(await fields.create(db, ws(request), (request.params as { object: CrmObject }).object, request.body)));
+  app.delete('/crm/fields/:object/:key', {
+    config: write, schema: { tags, summary: 'Remove a custom field definition', params: { type: 'object', properties: { object: { enum: [...CRM_OBJECTS] }, key: { type: 'string' } } } },
+  }, async (request, reply) => {
+    const p = request.params as { object: CrmObject; key: string };
+    await fields.remove(db, ws(request), p.object, p.key);
+    return reply.status(204).send();
+  });
+}
