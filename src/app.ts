@@ -5,7 +5,7 @@ import { sql } from 'kysely';
 import { accessMigrations, createAccess } from './modules/access/index.js';
 import { audienceRoutes, audiencesMigrations, createAudiencesService } from './modules/audiences/index.js';
 import { collectMigrations, collectRelations, createCollect, eventLog } from './modules/collect/index.js';
-import { createCrm, crmMigrations, crmRoutes } from './modules/crm/index.js';
+import { createCrm, crmMigrations, crmRoutes, crmWorkRoutes } from './modules/crm/index.js';
 import { createDelivery, createDestinationsService, destinationRoutes, destinationsMigrations } from './modules/destinations/index.js';
 import { createDirectory, createIdentityService, identityMigrations, identityRelations, identityRoutes } from './modules/identity/index.js';
 import { createProfilesService, profileApiRoutes, profileManagementRoutes, profilesMigrations, profilesRelations } from './modules/profiles/index.js';
@@ -148,6 +148,7 @@ export async function createRapport(config: Config, deps: { log?: Log; clock?: C
   await app.register(identityRoutes, { prefix: API, db: database.db, forget: (workspaceId) => core.identity.forgetRules(workspaceId) });
   await app.register(audienceRoutes, { prefix: API, db: database.db, audiences: core.audiences });
   await app.register(crmRoutes, { prefix: API, db: database.db, deals: core.crm.deals, fields: core.crm.fields, now: () => core.clock.now() });
+  await app.register(crmWorkRoutes, { prefix: API, db: database.db, activities: core.crm.activities, tasks: core.crm.tasks, tickets: core.crm.tickets });
   await app.register(destinationRoutes, { prefix: API, db: database.db, destinations: core.destinations, changed: () => core.delivery.refresh() });
   await app.ready();
   if (config.role !== 'api') {

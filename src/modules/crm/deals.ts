@@ -2,7 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
 import { errors } from '../../platform/errors.js';
 import { validateValues, type FieldDefinition } from './custom-fields.js';
+import { checkIfMatch, etagOf } from './concurrency.js';
 import { appendCrmEvent, type CrmEventsDeps } from './events.js';
+
+export { etagOf };
 import { checkCurrency, fromMinor, toMinor } from './money.js';
 import { ensurePipelines, type Pipeline } from './pipelines.js';
 import { crmStore as store, dealRow, type CrmTables, type DealRow, type StageRow } from './store.js';
@@ -47,7 +50,6 @@ export interface Deal extends DealRow {
   contact_ids: string[];
 }
 
-export const etagOf = (d: { id: string; version: number }) => `"${d.id}.${d.version}"`;
 
 function isRealDate(s: string): boolean {
   const d = new Date(`${s}T00:00:00Z`);
@@ -135,9 +137,7 @@ export function createDeals(deps: DealsDeps, fields: (db: Kysely<any>, workspace
     async update(db: Kysely<any>, workspaceId: string, id: string, input: DealInput, actor: string, ifMatch?: string): Promise<Deal> {
       const current = await store.deal(db, workspaceId, id, deps.postgres);
       if (!current) throw errors.notFound('Deal');
-      if (ifMatch !== undefined && ifMatch !== '*' && !ifMatch.split(',').map((t) => t.trim().replace(/^W\//, '')).includes(etagOf(current))) {
-        throw errors.preconditionFailed(`The deal changed since you read it (now ${etagOf(current)}); read it again and reapply your change.`);
-      }
+      checkIfMatch(ifMatch, current, 'deal');
       const now = deps.now();
       const pipelines = await ensurePipelines(db, workspaceId, now);
       const moving = input.pipelineId !== undefined || input.stageId !== undefined;
@@ -174,9 +174,7 @@ export function createDeals(deps: DealsDeps, fields: (db: Kysely<any>, workspace
     async remove(db: Kysely<any>, workspaceId: string, id: string, ifMatch?: string): Promise<void> {
       const current = await store.deal(db, workspaceId, id, deps.postgres);
       if (!current) throw errors.notFound('Deal');
-      if (ifMatch !== undefined && ifMatch !== '*' && !ifMatch.split(',').map((t) => t.trim().replace(/^W\//, '')).includes(etagOf(current))) {
-        throw errors.preconditionFailed(`The deal changed since you read it (now ${etagOf(current)}).`);
-      }
+      checkIfMatch(ifMatch, current, 'deal');
       const contacts = (await store.contactsOf(db, [id])).get(id)!;
       const pipelines = await ensurePipelines(db, workspaceId, deps.now());
       const pipeline = pipelines.find((p) => p.id === current.pipeline_id);

@@ -1,19 +1,30 @@
 import type { Kysely } from 'kysely';
 import type { Migrations } from '../../platform/db/migrate.js';
+import { createActivities } from './activities.js';
 import { createDeals, type DealsDeps } from './deals.js';
 import { createFields } from './fields.js';
 import * as deals from './migrations/202611261000-crm-deals.js';
+import * as work from './migrations/202611261100-crm-work.js';
+import { createTasks } from './tasks.js';
+import { createTickets } from './tickets.js';
 
 export { crmRoutes } from './routes.js';
+export { crmWorkRoutes } from './work-routes.js';
 export { CRM_SOURCE } from './events.js';
 
-export const crmMigrations: Migrations = { '202611261000-crm-deals': deals };
+export const crmMigrations: Migrations = { '202611261000-crm-deals': deals, '202611261100-crm-work': work };
 
-/** The CRM's services: custom fields and deals (pipelines are plain functions over the store). */
+/** The CRM's services: custom fields, deals (pipelines are plain functions over the store), activities, tasks, tickets. */
 export function createCrm(deps: DealsDeps) {
   const fields = createFields(deps.now);
   const dealService = createDeals(deps, (db: Kysely<any>, workspaceId: string) => fields.of(db, workspaceId, 'deal'));
-  return { fields, deals: dealService };
+  const tickets = createTickets(deps, (db: Kysely<any>, workspaceId: string) => fields.of(db, workspaceId, 'ticket'));
+  // An outbound email or call logged on a ticket is its first response.
+  const activities = createActivities(deps, async (db, activity) => {
+    if ((activity.kind !== 'email' && activity.kind !== 'call') || activity.direction !== 'outbound') return;
+    for (const a of activity.associations) if (a.object === 'ticket') await tickets.responded(db, activity.workspace_id, a.target_id, activity.occurred_at);
+  });
+  return { fields, deals: dealService, activities, tasks: createTasks(deps), tickets };
 }
 
 export type Crm = ReturnType<typeof createCrm>;

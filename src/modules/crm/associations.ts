@@ -1,0 +1,54 @@
+import type { Kysely } from 'kysely';
+import { errors } from '../../platform/errors.js';
+import type { DealsDeps } from './deals.js';
+import { workStore, type AssociationRow } from './work-store.js';
+
+/** What activities and tasks can be about. */
+export interface AssociationsInput {
+  contactIds?: string[];
+  companyIds?: string[];
+  dealIds?: string[];
+  ticketIds?: string[];
+}
+
+export const associationsSchema = {
+  contactIds: { type: 'array', maxItems: 50, uniqueItems: true, items: { type: 'string' }, description: 'Person profiles; the first is the one the event is about.' },
+  companyIds: { type: 'array', maxItems: 50, uniqueItems: true, items: { type: 'string' }, description: 'Account profiles.' },
+  dealIds: { type: 'array', maxItems: 50, uniqueItems: true, items: { type: 'string' } },
+  ticketIds: { type: 'array', maxItems: 50, uniqueItems: true, items: { type: 'string' } },
+};
+
+/** Checks every target exists in the workspace (profiles followed through merges) and returns them in order. */
+export async function resolveAssociations(db: Kysely<any>, deps: DealsDeps, workspaceId: string, input: AssociationsInput, what: string) {
+  const targets: { object: string; targetId: string }[] = [];
+  for (const [object, ids, collection] of [['contact', input.contactIds, 'users'], ['company', input.companyIds, 'accounts']] as const) {
+    for (const id of ids ?? []) {
+      const p = await deps.profile(db, workspaceId, id);
+      if (!p || p.collection !== collection) throw errors.validation(`Invalid ${what}: ${object} "${id}" is not ${collection === 'users' ? 'a person' : 'an account'} profile of this workspace.`);
+      if (!targets.some((x) => x.object === object && x.targetId === p.id)) targets.push({ object, targetId: p.id });
+    }
+  }
+  for (const [object, ids, table] of [['deal', input.dealIds, 'crm_deals'], ['ticket', input.ticketIds, 'crm_tickets']] as const) {
+    for (const id of ids ?? []) {
+      const hit = await db.selectFrom(table).select('id').where('workspace_id', '=', workspaceId).where('id', '=', id).executeTakeFirst();
+      if (!hit) throw errors.validation(`Invalid ${what}: no ${object} "${id}" in this workspace.`);
+      targets.push({ object, targetId: id });
+    }
+  }
+  return targets;
+}
+
+export function associationsView(rows: AssociationRow[]) {
+  const of = (object: string) => rows.filter((r) => r.object === object).map((r) => r.target_id);
+  return { contactIds: of('contact'), companyIds: of('company'), dealIds: of('deal'), ticketIds: of('ticket') };
+}
+
+/** The profile an activity's or task's event is about: its first contact, else its first company. */
+export function subjectOf(targets: { object: string; targetId: string }[]): { profileId: string | null; collection: 'users' | 'accounts' } {
+  const contact = targets.find((x) => x.object === 'contact');
+  if (contact) return { profileId: contact.targetId, collection: 'users' };
+  const company = targets.find((x) => x.object === 'company');
+  return { profileId: company?.targetId ?? null, collection: 'accounts' };
+}
+
+export { workStore };

@@ -1,0 +1,138 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Kysely } from 'kysely';
+import { activityCreateSchema, activityUpdateSchema, type Activities, type Activity, type ActivityInput } from './activities.js';
+import { associationsView } from './associations.js';
+import { etagOf } from './concurrency.js';
+import { slaSchema, ticketCreateSchema, ticketUpdateSchema, type Ticket, type TicketInput, type TicketQuery, type Tickets } from './tickets.js';
+import { taskCreateSchema, taskUpdateSchema, type Task, type TaskInput, type TaskQuery, type Tasks } from './tasks.js';
+
+const iso = (ms: number | null) => (ms === null ? null : new Date(Number(ms)).toISOString());
+const ID = { type: 'object', properties: { id: { type: 'string' } } };
+const PAGE = { limit: { type: 'integer', minimum: 1, maximum: 200, default: 50 }, cursor: { type: 'string' } };
+
+const activityView = (a: Activity) => ({
+  id: a.id, kind: a.kind, subject: a.subject, body: a.body, occurredAt: iso(a.occurred_at), durationSeconds: a.duration_s, direction: a.direction, outcome: a.outcome,
+  ownerId: a.owner_id, ...associationsView(a.associations), createdAt: iso(a.created_at), updatedAt: iso(a.updated_at), version: a.version,
+});
+const taskView = (t: Task) => ({
+  id: t.id, title: t.title, body: t.body, dueAt: iso(t.due_at), assigneeId: t.assignee_id, status: t.status, priority: t.priority, overdue: t.overdue,
+  completedAt: iso(t.completed_at), ...associationsView(t.associations), createdAt: iso(t.created_at), updatedAt: iso(t.updated_at), version: t.version,
+});
+const ticketView = (t: Ticket) => ({
+  id: t.id, subject: t.subject, description: t.description, status: t.status, priority: t.priority, channel: t.channel, assigneeId: t.assignee_id,
+  contactId: t.contact_id, companyId: t.company_id, custom: JSON.parse(t.custom) as Record<string, unknown>,
+  sla: {
+    firstResponseDueAt: iso(t.first_response_due_at), firstRespondedAt: iso(t.first_responded_at), firstResponseBreached: t.first_response_breached,
+    resolutionDueAt: iso(t.resolution_due_at), resolvedAt: iso(t.resolved_at), resolutionBreached: t.resolution_breached,
+  },
+  createdAt: iso(t.created_at), updatedAt: iso(t.updated_at), version: t.version,
+});
+
+/** Activities (notes, calls, emails, meetings), tasks and tickets. Every change takes If-Match. */
+export async function crmWorkRoutes(app: FastifyInstance, { db, activities, tasks, tickets }: { db: Kysely<any>; activities: Activities; tasks: Tasks; tickets: Tickets }) {
+  const read = { access: { permission: 'crm:read' } } as const;
+  const write = { access: { permission: 'crm:write' } } as const;
+  const ws = (request: FastifyRequest) => request.principal!.workspaceId;
+  const id = (request: FastifyRequest) => (request.params as { id: string }).id;
+  const ifMatch = (request: FastifyRequest) => request.headers['if-match'];
+  const tags = ['crm'];
+  const tx = <T>(fn: (t: Kysely<any>) => Promise<T>) => db.transaction().execute(fn);
+
+  app.post('/crm/activities', { config: write, schema: { tags, summary: 'Log a note, call, email or meeting on contacts, companies, deals or tickets', body: activityCreateSchema } }, async (request, reply) => {
+    const a = await tx((t) => activities.create(t, ws(request), request.body as ActivityInput));
+    return reply.status(201).header('etag', etagOf(a)).send(activityView(a));
+  });
+  app.get('/crm/activities', {
+    config: read,
+    schema: {
+      tags, summary: 'Activities logged on one record, newest first',
+      querystring: {
+        type: 'object', additionalProperties: false, required: ['object', 'id'],
+        properties: { object: { enum: ['contact', 'company', 'deal', 'ticket'] }, id: { type: 'string' }, limit: PAGE.limit, before: { type: 'string', format: 'date-time' } },
+      },
+    },
+  }, async (request) => {
+    const q = request.query as { object: string; id: string; limit: number; before?: string };
+    return { data: (await activities.on(db, ws(request), q.object, q.id, q.limit, q.before ? Date.parse(q.before) : undefined)).map(activityView) };
+  });
+  app.get('/crm/activities/:id', { config: read, schema: { tags, summary: 'One activity', params: ID } }, async (request, reply) => {
+    const a = await activities.get(db, ws(request), id(request));
+    return reply.header('etag', etagOf(a)).send(activityView(a));
+  });
+  app.patch('/crm/activities/:id', { config: write, schema: { tags, summary: 'Change an activity (If-Match: 412 when stale)', params: ID, body: activityUpdateSchema } }, async (request, reply) => {
+    const a = await tx((t) => activities.update(t, ws(request), id(request), request.body as ActivityInput, ifMatch(request)));
+    return reply.header('etag', etagOf(a)).send(activityView(a));
+  });
+  app.delete('/crm/activities/:id', { config: write, schema: { tags, summary: 'Delete an activity', params: ID } }, async (request, reply) => {
+    await tx((t) => activities.remove(t, ws(request), id(request), ifMatch(request)));
+    return reply.status(204).send();
+  });
+
+  app.post('/crm/tasks', { config: write, schema: { tags, summary: 'Create a task', body: taskCreateSchema } }, async (request, reply) => {
+    const t = await tx((x) => tasks.create(x, ws(request), request.body as TaskInput));
+    return reply.status(201).header('etag', etagOf(t)).send(taskView(t));
+  });
+  app.get('/crm/tasks', {
+    config: read,
+    schema: {
+      tags, summary: 'Tasks, soonest due first ("my tasks": assigneeId and status=active)',
+      querystring: { type: 'object', additionalProperties: false, properties: { ...PAGE, assigneeId: { type: 'string' }, status: { enum: ['open', 'in_progress', 'done', 'cancelled', 'active'] }, dueBefore: { type: 'string', format: 'date-time' } } },
+    },
+  }, async (request) => {
+    const page = await tasks.list(db, ws(request), request.query as TaskQuery);
+    return { data: page.tasks.map(taskView), nextCursor: page.nextCursor };
+  });
+  app.get('/crm/tasks/:id', { config: read, schema: { tags, summary: 'One task', params: ID } }, async (request, reply) => {
+    const t = await tasks.get(db, ws(request), id(request));
+    return reply.header('etag', etagOf(t)).send(taskView(t));
+  });
+  app.patch('/crm/tasks/:id', { config: write, schema: { tags, summary: 'Change a task (If-Match: 412 when stale)', params: ID, body: taskUpdateSchema } }, async (request, reply) => {
+    const t = await tx((x) => tasks.update(x, ws(request), id(request), request.body as TaskInput, ifMatch(request)));
+    return reply.header('etag', etagOf(t)).send(taskView(t));
+  });
+  app.delete('/crm/tasks/:id', { config: write, schema: { tags, summary: 'Delete a task', params: ID } }, async (request, reply) => {
+    await tx((x) => tasks.remove(x, ws(request), id(request), ifMatch(request)));
+    return reply.status(204).send();
+  });
+
+  app.post('/crm/tickets', { config: write, schema: { tags, summary: 'Open a ticket (its SLA targets follow its priority)', body: ticketCreateSchema } }, async (request, reply) => {
+    const t = await tx((x) => tickets.create(x, ws(request), request.body as TicketInput));
+    return reply.status(201).header('etag', etagOf(t)).send(ticketView(t));
+  });
+  app.get('/crm/tickets', {
+    config: read,
+    schema: {
+      tags, summary: 'The ticket queue: most urgent first, then oldest',
+      querystring: {
+        type: 'object', additionalProperties: false,
+        properties: {
+          ...PAGE, status: { enum: ['new', 'open', 'pending', 'resolved', 'closed', 'active'] }, priority: { enum: ['low', 'normal', 'high', 'urgent'] },
+          assigneeId: { type: 'string' }, contactId: { type: 'string' }, breached: { type: 'boolean', description: 'Only tickets past an SLA target (or only those within).' },
+        },
+      },
+    },
+  }, async (request) => {
+    const page = await tickets.list(db, ws(request), request.query as TicketQuery);
+    return { data: page.tickets.map(ticketView), nextCursor: page.nextCursor };
+  });
+  app.get('/crm/tickets/:id', { config: read, schema: { tags, summary: 'One ticket, with its SLA state', params: ID } }, async (request, reply) => {
+    const t = await tickets.get(db, ws(request), id(request));
+    return reply.header('etag', etagOf(t)).send(ticketView(t));
+  });
+  app.patch('/crm/tickets/:id', { config: write, schema: { tags, summary: 'Change a ticket (If-Match: 412 when stale)', params: ID, body: ticketUpdateSchema } }, async (request, reply) => {
+    const t = await tx((x) => tickets.update(x, ws(request), id(request), request.body as TicketInput, ifMatch(request)));
+    return reply.header('etag', etagOf(t)).send(ticketView(t));
+  });
+  app.delete('/crm/tickets/:id', { config: write, schema: { tags, summary: 'Delete a ticket', params: ID } }, async (request, reply) => {
+    await tx((x) => tickets.remove(x, ws(request), id(request), ifMatch(request)));
+    return reply.status(204).send();
+  });
+  app.get('/crm/sla-policies', { config: read, schema: { tags, summary: 'SLA targets per priority, in minutes' } }, async (request) => ({ data: await tickets.slaPolicies(db, ws(request)) }));
+  app.put('/crm/sla-policies/:priority', {
+    config: write,
+    schema: { tags, summary: 'Set the SLA targets of a priority (for tickets opened or re-prioritised from now)', params: { type: 'object', properties: { priority: { enum: ['low', 'normal', 'high', 'urgent'] } } }, body: slaSchema },
+  }, async (request) => {
+    await tickets.setSlaPolicy(db, ws(request), (request.params as { priority: 'low' }).priority, request.body as { firstResponseMinutes: number; resolutionMinutes: number });
+    return { data: await tickets.slaPolicies(db, ws(request)) };
+  });
+}
