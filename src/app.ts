@@ -7,10 +7,10 @@ import { audienceRoutes, audiencesMigrations, createAudiencesService } from './m
 import { collectMigrations, collectRelations, createCollect, eventLog } from './modules/collect/index.js';
 import { createCrm, crmMigrations, crmRoutes, crmWorkRoutes } from './modules/crm/index.js';
 import { createDelivery, createDestinationsService, destinationRoutes, destinationsMigrations } from './modules/destinations/index.js';
-import { createDirectory, createIdentityService, identityMigrations, identityRelations, identityRoutes } from './modules/identity/index.js';
+import { createDirectory, createIdentityService, identityMigrations, identityRelations, identityRoutes, normalizeLookup } from './modules/identity/index.js';
 import { createProfilesService, profileApiRoutes, profileManagementRoutes, profilesMigrations, profilesRelations } from './modules/profiles/index.js';
 import { splitProfile } from './workflows/split-profile.js';
-import { createPipeline } from './pipeline/processor.js';
+import { createPipeline, PIPELINE_CONSUMER } from './pipeline/processor.js';
 import { systemClock, type Clock } from './platform/clock.js';
 import type { Config } from './platform/config.js';
 import { openDatabase, type Database } from './platform/db/database.js';
@@ -80,6 +80,12 @@ export async function openRapport(config: Config, deps: { log?: Log; clock?: Clo
       const p = await createDirectory(db).live(workspaceId, id);
       return p ? { id: p.id, collection: p.collection } : undefined;
     },
+    relations: { profiles: identityRelations.profiles, identifiers: identityRelations.identifiers, links: identityRelations.links, traits: profilesRelations.traits },
+    byEmail: async (db, workspaceId, email) => (await createDirectory(db).byIdentifier(workspaceId, 'users', normalizeLookup({ type: 'email', value: email })))?.id,
+    applied: async (db, workspaceId, messageId) => {
+      const offset = await eventLog.offsetOf(db, workspaceId, messageId);
+      return offset !== undefined && (await eventLog.position(db, PIPELINE_CONSUMER, false)) >= offset;
+    },
   });
   return { log, clock, database, metrics, access, collect, identity, profiles, audiences, destinations, delivery, pipeline, directory, crm };
 }
@@ -147,7 +153,7 @@ export async function createRapport(config: Config, deps: { log?: Log; clock?: C
   });
   await app.register(identityRoutes, { prefix: API, db: database.db, forget: (workspaceId) => core.identity.forgetRules(workspaceId) });
   await app.register(audienceRoutes, { prefix: API, db: database.db, audiences: core.audiences });
-  await app.register(crmRoutes, { prefix: API, db: database.db, deals: core.crm.deals, fields: core.crm.fields, now: () => core.clock.now() });
+  await app.register(crmRoutes, { prefix: API, db: database.db, deals: core.crm.deals, contacts: core.crm.contacts, fields: core.crm.fields, now: () => core.clock.now() });
   await app.register(crmWorkRoutes, { prefix: API, db: database.db, activities: core.crm.activities, tasks: core.crm.tasks, tickets: core.crm.tickets });
   await app.register(destinationRoutes, { prefix: API, db: database.db, destinations: core.destinations, changed: () => core.delivery.refresh() });
   await app.ready();

@@ -102,6 +102,12 @@ export const eventLog = {
     return lo - 1;
   },
 
+  /** The offset of a workspace's event by messageId (undefined when the log has no such event). */
+  async offsetOf(db: Kysely<any>, workspaceId: string, messageId: string): Promise<number | undefined> {
+    const row = await (db as Kysely<CollectTables>).selectFrom('events').select('offset').where('workspace_id', '=', workspaceId).where('message_id', '=', messageId).executeTakeFirst();
+    return row ? Number(row.offset) : undefined;
+  },
+
   async end(db: Kysely<any>): Promise<number> {
     const row = await (db as Kysely<CollectTables>).selectFrom('events').select((eb) => eb.fn.max('offset').as('end')).executeTakeFirst();
     return Number(row?.end ?? 0);

@@ -1,10 +1,12 @@
 import type { Kysely } from 'kysely';
 import type { Migrations } from '../../platform/db/migrate.js';
 import { createActivities } from './activities.js';
-import { createDeals, type DealsDeps } from './deals.js';
+import { createContacts, type ContactsDeps } from './contacts.js';
+import { createDeals } from './deals.js';
 import { createFields } from './fields.js';
 import * as deals from './migrations/202611261000-crm-deals.js';
 import * as work from './migrations/202611261100-crm-work.js';
+import * as contacts from './migrations/202611261200-crm-contacts.js';
 import { createTasks } from './tasks.js';
 import { createTickets } from './tickets.js';
 
@@ -12,10 +14,10 @@ export { crmRoutes } from './routes.js';
 export { crmWorkRoutes } from './work-routes.js';
 export { CRM_SOURCE } from './events.js';
 
-export const crmMigrations: Migrations = { '202611261000-crm-deals': deals, '202611261100-crm-work': work };
+export const crmMigrations: Migrations = { '202611261000-crm-deals': deals, '202611261100-crm-work': work, '202611261200-crm-contacts': contacts };
 
 /** The CRM's services: custom fields, deals (pipelines are plain functions over the store), activities, tasks, tickets. */
-export function createCrm(deps: DealsDeps) {
+export function createCrm(deps: ContactsDeps) {
   const fields = createFields(deps.now);
   const dealService = createDeals(deps, (db: Kysely<any>, workspaceId: string) => fields.of(db, workspaceId, 'deal'));
   const tickets = createTickets(deps, (db: Kysely<any>, workspaceId: string) => fields.of(db, workspaceId, 'ticket'));
@@ -24,7 +26,8 @@ export function createCrm(deps: DealsDeps) {
     if ((activity.kind !== 'email' && activity.kind !== 'call') || activity.direction !== 'outbound') return;
     for (const a of activity.associations) if (a.object === 'ticket') await tickets.responded(db, activity.workspace_id, a.target_id, activity.occurred_at);
   });
-  return { fields, deals: dealService, activities, tasks: createTasks(deps), tickets };
+  const contactService = createContacts(deps, (db: Kysely<any>, workspaceId: string) => fields.of(db, workspaceId, 'contact'));
+  return { fields, deals: dealService, activities, tasks: createTasks(deps), tickets, contacts: contactService };
 }
 
 export type Crm = ReturnType<typeof createCrm>;

@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
+import { LIFECYCLE_STAGES, contactCreateSchema, contactUpdateSchema, type Contact, type ContactInput, type Contacts } from './contacts.js';
 import { DEAL_SORTS, dealCreateSchema, dealUpdateSchema, etagOf, type Deal, type DealInput, type DealQuery, type Deals } from './deals.js';
 import { fieldDefinitionSchema } from './custom-fields.js';
 import { CRM_OBJECTS, type CrmObject, type Fields } from './fields.js';
@@ -20,10 +21,22 @@ const dealView = (d: Deal) => ({
   contactIds: d.contact_ids, companyId: d.company_id, custom: JSON.parse(d.custom) as Record<string, unknown>,
   closedAt: iso(d.closed_at), createdAt: iso(d.created_at), updatedAt: iso(d.updated_at), version: d.version,
 });
+const contactView = (c: Contact) => {
+  const t = c.traits as Record<string, string | undefined>;
+  const first = t.firstName ?? t.first_name;
+  const last = t.lastName ?? t.last_name;
+  return {
+    id: c.id, name: t.name ?? ([first, last].filter(Boolean).join(' ') || null), firstName: first ?? null, lastName: last ?? null,
+    email: t.email ?? null, phone: t.phone ?? null, title: t.title ?? null, companyIds: c.companyIds,
+    ownerId: c.crm?.owner_id ?? null, lifecycleStage: c.crm?.lifecycle_stage ?? null, custom: c.crm ? (JSON.parse(c.crm.custom) as Record<string, unknown>) : {},
+    createdAt: iso(c.createdAt), version: Number(c.crm?.version ?? 0),
+  };
+};
+const contactEtag = (c: Contact) => etagOf({ id: c.id, version: Number(c.crm?.version ?? 0) });
 const changeView = (c: StageChangeRow) => ({ fromStageId: c.from_stage_id, toStageId: c.to_stage_id, at: iso(c.at), actor: c.actor });
 
 /** The CRM's management API: pipelines and stages, deals, custom fields. */
-export async function crmRoutes(app: FastifyInstance, { db, deals, fields, now }: { db: Kysely<any>; deals: Deals; fields: Fields; now: () => number }) {
+export async function crmRoutes(app: FastifyInstance, { db, deals, contacts, fields, now }: { db: Kysely<any>; deals: Deals; contacts: Contacts; fields: Fields; now: () => number }) {
   const read = { access: { permission: 'crm:read' } } as const;
   const write = { access: { permission: 'crm:write' } } as const;
   const ws = (request: FastifyRequest) => request.principal!.workspaceId;
@@ -98,6 +111,35 @@ export async function crmRoutes(app: FastifyInstance, { db, deals, fields, now }
   });
 
   app.addSchema({ $id: 'rapport.crm-field', ...fieldDefinitionSchema });
+  app.get('/crm/contacts', {
+    config: read,
+    schema: {
+      tags, summary: 'Contacts: the known person profiles (holding an email or a user id), newest first',
+      querystring: { type: 'object', additionalProperties: false, properties: { limit: { type: 'integer', minimum: 1, maximum: 200, default: 50 }, cursor: { type: 'string' }, ownerId: { type: 'string' }, lifecycleStage: { enum: [...LIFECYCLE_STAGES] } } },
+    },
+  }, async (request) => {
+    const page = await contacts.list(db, ws(request), request.query as { limit: number });
+    return { data: page.contacts.map(contactView), nextCursor: page.nextCursor };
+  });
+  app.post('/crm/contacts', {
+    config: write,
+    schema: { tags, summary: 'Create a contact, or find it by email: its profile is found or created through the log (201 created, 200 found)', body: contactCreateSchema },
+  }, async (request, reply) => {
+    const { contact, created } = await contacts.create(db, ws(request), request.body as ContactInput);
+    return reply.status(created ? 201 : 200).header('etag', contactEtag(contact)).send(contactView(contact));
+  });
+  app.get('/crm/contacts/:id', { config: read, schema: { tags, summary: 'One contact (any id of its profile, merged ones followed)', params: ID } }, async (request, reply) => {
+    const contact = await contacts.get(db, ws(request), id(request));
+    return reply.header('etag', contactEtag(contact)).send(contactView(contact));
+  });
+  app.patch('/crm/contacts/:id', {
+    config: write,
+    schema: { tags, summary: 'Change a contact: CRM fields at once (If-Match: 412 when stale), traits through the log', params: ID, body: contactUpdateSchema },
+  }, async (request, reply) => {
+    const contact = await contacts.update(db, ws(request), id(request), request.body as ContactInput, ifMatch(request));
+    return reply.header('etag', contactEtag(contact)).send(contactView(contact));
+  });
+
   const OBJECT = { type: 'object', properties: { object: { enum: [...CRM_OBJECTS] } } };
   app.get('/crm/fields/:object', { config: read, schema: { tags, summary: 'Custom fields of an object', params: OBJECT } }, async (request) => ({
     data: await fields.of(db, ws(request), (request.params as { object: CrmObject }).object),
