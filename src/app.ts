@@ -80,8 +80,13 @@ export async function openRapport(config: Config, deps: { log?: Log; clock?: Clo
       const p = await createDirectory(db).live(workspaceId, id);
       return p ? { id: p.id, collection: p.collection } : undefined;
     },
+    liveIds: (db, ids) => createDirectory(db).liveIds(ids),
+    aliases: async (db, profileId) => [profileId, ...(await createDirectory(db).mergeHistory(profileId)).filter((m) => m.kind === 'merged' && m.other_profile_id).map((m) => m.other_profile_id!)],
     relations: { profiles: identityRelations.profiles, identifiers: identityRelations.identifiers, links: identityRelations.links, traits: profilesRelations.traits },
     byEmail: async (db, workspaceId, email) => (await createDirectory(db).byIdentifier(workspaceId, 'users', normalizeLookup({ type: 'email', value: email })))?.id,
+    profileEvents: (db, profileId, before, limit) => profiles.timelineBefore(db, profileId, before, limit),
+    eventsAt: (db, workspaceId, offsets) => eventLog.at(db, workspaceId, offsets),
+    merges: (db, profileId) => createDirectory(db).mergeHistory(profileId),
     applied: async (db, workspaceId, messageId) => {
       const offset = await eventLog.offsetOf(db, workspaceId, messageId);
       return offset !== undefined && (await eventLog.position(db, PIPELINE_CONSUMER, false)) >= offset;

@@ -198,9 +198,7 @@ describe.each(ENGINES)('CRM pipelines on $name', (engine) => {
     expect(await read(p.id)).toEqual(p);
   });
 
-  // Bug: updatePipeline (src/modules/crm/pipelines.ts) never checks that a stage id appears once; the second entry
-  // overwrites the first, so the pipeline is left with no open stage although checkStages saw one.
-  it.fails('refuses a stage listed twice, which would leave the pipeline without an open stage', async () => {
+  it('refuses a stage listed twice, which would leave the pipeline without an open stage', async () => {
     const p = await create('Twice');
     const [lead, , , dropped] = p.stages;
     const r = await call('PATCH', `/crm/pipelines/${p.id}`, { stages: [keep(lead), keep(lead, { name: 'Closed', outcome: 'won' }), keep(dropped)] });
@@ -246,10 +244,7 @@ describe.each(ENGINES)('CRM pipelines on $name', (engine) => {
     expect(expectStatus(await call('GET', '/crm/deals?limit=200', undefined, other.apiKey), 200).data).toEqual([]);
   });
 
-  // Bug on PostgreSQL: updatePipeline (src/modules/crm/pipelines.ts) counts a stage's deals with store.dealCounts and
-  // deals.create resolves the stage from plain reads; nothing locks the pipeline, so a deal created while its stage is
-  // being removed lands in a stage that no longer exists, and every later PATCH that keeps its stage is refused (400).
-  (engine.name === 'postgres' ? it.fails : it)('never leaves a deal in a stage removed at the same moment', async () => {
+  it('never leaves a deal in a stage removed at the same moment', async () => {
     for (let round = 0; round < 5; round++) {
       const p = await create(`Race ${round}`);
       const [lead, demo, signed, dropped] = p.stages;
@@ -264,9 +259,7 @@ describe.each(ENGINES)('CRM pipelines on $name', (engine) => {
     }
   });
 
-  // Bug on PostgreSQL: ensurePipelines (src/modules/crm/pipelines.ts) reads "no pipelines yet" and inserts the default
-  // one without a lock or a unique key, so concurrent first requests each create a "Sales pipeline".
-  (engine.name === 'postgres' ? it.fails : it)('creates the default pipeline once, even when a new workspace first asks for it from several requests at once', async () => {
+  it('creates the default pipeline once, even when a new workspace first asks for it from several requests at once', async () => {
     const fresh = await setupWorkspace(
       { access: server.rapport.core.access.service, collect: server.rapport.core.collect.service },
       { workspace: 'Initech', email: 'owner@initech.test', password: 'yet another correct horse' },

@@ -5,6 +5,7 @@ import { checkIfMatch } from './concurrency.js';
 import { validateValues, type FieldDefinition } from './custom-fields.js';
 import type { DealsDeps } from './deals.js';
 import { appendCrmEvent, CRM_SOURCE } from './events.js';
+import { timeline, type TimelineDeps, type TimelineKind } from './timeline.js';
 
 export const LIFECYCLE_STAGES = ['subscriber', 'lead', 'marketing_qualified_lead', 'sales_qualified_lead', 'opportunity', 'customer', 'evangelist', 'other'] as const;
 
@@ -16,7 +17,7 @@ export interface ContactRelations {
   traits: string;
 }
 
-export interface ContactsDeps extends DealsDeps {
+export interface ContactsDeps extends DealsDeps, TimelineDeps {
   relations: ContactRelations;
   /** The live person profile holding an email, if any (the email normalised as the pipeline stores it). */
   byEmail(db: Kysely<any>, workspaceId: string, email: string): Promise<string | undefined>;
@@ -183,6 +184,12 @@ export function createContacts(deps: ContactsDeps, fields: (db: Kysely<any>, wor
         }
       });
       return { contact: await get(db, workspaceId, profileId), created: existing === undefined };
+    },
+
+    /** The contact's timeline: its events (CRM ones included) and identity merges, newest first. */
+    async timeline(db: Kysely<any>, workspaceId: string, id: string, q: { limit: number; before?: { at: number; seq: number }; kinds?: TimelineKind[] }) {
+      const contact = await get(db, workspaceId, id);
+      return timeline(db, deps, workspaceId, contact.id, q);
     },
 
     /** CRM fields change at once (If-Match against the CRM's version); traits go through the log and are waited for. */

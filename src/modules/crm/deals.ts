@@ -7,7 +7,7 @@ import { appendCrmEvent, type CrmEventsDeps } from './events.js';
 
 export { etagOf };
 import { checkCurrency, fromMinor, toMinor } from './money.js';
-import { ensurePipelines, type Pipeline } from './pipelines.js';
+import { ensurePipelines, lockPipeline, type Pipeline } from './pipelines.js';
 import { crmStore as store, dealRow, type CrmTables, type DealRow, type StageRow } from './store.js';
 
 export interface DealInput {
@@ -25,7 +25,7 @@ export interface DealInput {
 
 const DATE = { type: ['string', 'null'], pattern: '^\\d{4}-\\d{2}-\\d{2}$', description: 'YYYY-MM-DD' };
 const dealProperties = {
-  name: { type: 'string', minLength: 1, maxLength: 500 },
+  name: { type: 'string', minLength: 1, maxLength: 500, pattern: '\\S' },
   pipelineId: { type: 'string', description: 'Default: the first pipeline.' },
   stageId: { type: 'string', description: "A stage of the deal's pipeline. Default: its first stage." },
   amount: { type: ['number', 'null'], minimum: 0 },
@@ -42,6 +42,10 @@ export const dealUpdateSchema = { type: 'object', additionalProperties: false, m
 export interface DealsDeps extends CrmEventsDeps {
   /** On PostgreSQL a deal being changed is locked (SELECT … FOR UPDATE); SQLite serialises writers anyway. */
   postgres: boolean;
+  /** Where each profile id lives now (merged ones followed to their survivor). */
+  liveIds(db: Kysely<any>, ids: string[]): Promise<Map<string, string>>;
+  /** A profile's id and the ids of every profile merged into it. */
+  aliases(db: Kysely<any>, profileId: string): Promise<string[]>;
   /** The live profile behind an id (merged ids followed), with its collection. */
   profile(db: Kysely<any>, workspaceId: string, id: string): Promise<{ id: string; collection: string } | undefined>;
 }
@@ -81,6 +85,18 @@ export function createDeals(deps: DealsDeps, fields: (db: Kysely<any>, workspace
     return { contacts, company };
   }
 
+  /** Under the pipeline's lock: the stage read before may have been removed meanwhile. */
+  async function stillThere(db: Kysely<any>, workspaceId: string, stage: StageRow) {
+    if (!(await store.stage(db, workspaceId, stage.id))) throw errors.conflict(`Stage "${stage.name}" was just removed from its pipeline; read the pipeline again.`);
+  }
+
+  /** A deal's contacts as they are now: a contact merged into another profile shows as that profile. */
+  async function contactsOf(db: Kysely<any>, dealIds: string[]): Promise<Map<string, string[]>> {
+    const stored = await store.contactsOf(db, dealIds);
+    const live = await deps.liveIds(db, [...new Set([...stored.values()].flat())]);
+    return new Map([...stored].map(([deal, ids]) => [deal, [...new Set(ids.map((p) => live.get(p) ?? p))]]));
+  }
+
   function checkDate(value: string | null | undefined) {
     if (value && !isRealDate(value)) throw errors.validation(`Invalid deal: closeDate "${value}" is not a calendar date.`);
   }
@@ -103,13 +119,15 @@ export function createDeals(deps: DealsDeps, fields: (db: Kysely<any>, workspace
     async get(db: Kysely<any>, workspaceId: string, id: string): Promise<Deal> {
       const row = await store.deal(db, workspaceId, id);
       if (!row) throw errors.notFound('Deal');
-      return { ...row, contact_ids: (await store.contactsOf(db, [id])).get(id)! };
+      return { ...row, contact_ids: (await contactsOf(db, [id])).get(id)! };
     },
 
     async create(db: Kysely<any>, workspaceId: string, input: DealInput, actor: string): Promise<Deal> {
       const now = deps.now();
       const pipelines = await ensurePipelines(db, workspaceId, now);
       const { pipeline, stage } = await resolveStage(db, workspaceId, pipelines, input.pipelineId, input.stageId);
+      await lockPipeline(db, pipeline.id);
+      await stillThere(db, workspaceId, stage);
       checkDate(input.closeDate);
       const { contacts, company } = await checkProfiles(db, workspaceId, input.contactIds, input.companyId);
       const currency = input.currency ?? 'USD';
@@ -118,7 +136,8 @@ export function createDeals(deps: DealsDeps, fields: (db: Kysely<any>, workspace
       const status = outcomeOf(stage);
       const row: DealRow = {
         id: randomUUID(), workspace_id: workspaceId, name: input.name!.trim(), pipeline_id: pipeline.id, stage_id: stage.id,
-        amount_minor: input.amount === undefined || input.amount === null ? null : toMinor(input.amount, currency), currency,
+        amount_minor: input.amount === undefined || input.amount === null ? null : toMinor(input.amount, currency),
+        amount: input.amount === undefined || input.amount === null ? null : input.amount, currency,
         close_date: input.closeDate ?? null, owner_id: input.ownerId ?? null, company_id: company ?? null, custom: JSON.stringify(custom), status,
         closed_at: status === 'open' ? null : now, version: 1, created_at: now, updated_at: now,
       };
@@ -142,19 +161,26 @@ export function createDeals(deps: DealsDeps, fields: (db: Kysely<any>, workspace
       const pipelines = await ensurePipelines(db, workspaceId, now);
       const moving = input.pipelineId !== undefined || input.stageId !== undefined;
       const { pipeline, stage } = await resolveStage(db, workspaceId, pipelines, input.pipelineId ?? (input.stageId ? undefined : current.pipeline_id), input.stageId ?? (moving && input.pipelineId !== current.pipeline_id ? undefined : current.stage_id));
+      if (stage.id !== current.stage_id) {
+        await lockPipeline(db, pipeline.id);
+        await stillThere(db, workspaceId, stage);
+      }
       checkDate(input.closeDate);
       const { contacts, company } = await checkProfiles(db, workspaceId, input.contactIds, input.companyId);
       const currency = input.currency ?? current.currency;
       checkCurrency(currency);
-      const custom = input.custom ? { ...JSON.parse(current.custom), ...validateValues(await fields(db, workspaceId), input.custom, 'update') } : JSON.parse(current.custom);
-      for (const [k, v] of Object.entries(custom)) if (v === null) delete custom[k];
+      const defs = await fields(db, workspaceId);
+      const custom = { ...JSON.parse(current.custom), ...(input.custom ? validateValues(defs, input.custom, 'update') : {}) } as Record<string, unknown>;
+      // A value stays only while its field is defined (and is not cleared).
+      for (const [k, v] of Object.entries(custom)) if (v === null || !defs.some((d) => d.key === k)) delete custom[k];
       const status = outcomeOf(stage);
       const stageChanged = stage.id !== current.stage_id;
       const amountMinor = input.amount === undefined
         ? (current.amount_minor === null || currency === current.currency ? current.amount_minor : toMinor(fromMinor(current.amount_minor, current.currency), currency))
         : input.amount === null ? null : toMinor(input.amount, currency);
       const set: Partial<DealRow> = {
-        name: input.name?.trim() ?? current.name, pipeline_id: pipeline.id, stage_id: stage.id, amount_minor: amountMinor, currency,
+        name: input.name?.trim() ?? current.name, pipeline_id: pipeline.id, stage_id: stage.id, amount_minor: amountMinor,
+        amount: amountMinor === null ? null : fromMinor(amountMinor, currency), currency,
         close_date: input.closeDate === undefined ? current.close_date : input.closeDate, owner_id: input.ownerId === undefined ? current.owner_id : input.ownerId,
         company_id: company === undefined ? current.company_id : company, custom: JSON.stringify(custom), status,
         closed_at: status === 'open' ? null : stageChanged || current.closed_at === null ? now : current.closed_at, updated_at: now,
@@ -162,7 +188,7 @@ export function createDeals(deps: DealsDeps, fields: (db: Kysely<any>, workspace
       if (!(await store.updateDeal(db, id, current.version, set))) throw errors.preconditionFailed('The deal changed while this change was applied; read it again.');
       if (input.contactIds) await store.setContacts(db, workspaceId, id, contacts);
       const after = { ...current, ...set, version: current.version + 1 } as DealRow;
-      const contactIds = input.contactIds ? contacts : (await store.contactsOf(db, [id])).get(id)!;
+      const contactIds = input.contactIds ? contacts : (await contactsOf(db, [id])).get(id)!;
       if (stageChanged) {
         await store.recordStageChange(db, { deal_id: id, workspace_id: workspaceId, from_stage_id: current.stage_id, to_stage_id: stage.id, at: now, actor });
         const previous = pipelines.flatMap((p) => p.stages).find((s) => s.id === current.stage_id);
@@ -175,7 +201,7 @@ export function createDeals(deps: DealsDeps, fields: (db: Kysely<any>, workspace
       const current = await store.deal(db, workspaceId, id, deps.postgres);
       if (!current) throw errors.notFound('Deal');
       checkIfMatch(ifMatch, current, 'deal');
-      const contacts = (await store.contactsOf(db, [id])).get(id)!;
+      const contacts = (await contactsOf(db, [id])).get(id)!;
       const pipelines = await ensurePipelines(db, workspaceId, deps.now());
       const pipeline = pipelines.find((p) => p.id === current.pipeline_id);
       const stage = pipeline?.stages.find((s) => s.id === current.stage_id);
@@ -197,21 +223,21 @@ export function createDeals(deps: DealsDeps, fields: (db: Kysely<any>, workspace
       if (q.status) query = query.where('status', '=', q.status);
       if (q.ownerId) query = query.where('owner_id', '=', q.ownerId);
       if (q.companyId) query = query.where('company_id', '=', q.companyId);
-      if (q.contactId) query = query.where('id', 'in', t.selectFrom('crm_deal_contacts').select('deal_id').where('profile_id', '=', q.contactId));
+      if (q.contactId) query = query.where('id', 'in', t.selectFrom('crm_deal_contacts').select('deal_id').where('profile_id', 'in', await deps.aliases(db, q.contactId)));
       if (q.q) query = query.where(sql<boolean>`lower(name) like ${`%${q.q.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`} escape '\\'`);
       if (q.closeFrom) query = query.where('close_date', '>=', q.closeFrom);
       if (q.closeTo) query = query.where('close_date', '<=', q.closeTo);
       if (q.cursor) {
-        const [value, id] = decodeCursor(q.cursor);
+        const [value, id] = decodeCursor(q.cursor, q.sort ?? 'createdAt', desc ? 'desc' : 'asc', column.numeric);
         query = query.where(desc ? sql<boolean>`(${key} < ${value} or (${key} = ${value} and id < ${id}))` : sql<boolean>`(${key} > ${value} or (${key} = ${value} and id > ${id}))`);
       }
       const rows = (await query.orderBy(key, desc ? 'desc' : 'asc').orderBy('id', desc ? 'desc' : 'asc').limit(q.limit + 1).execute()).map(dealRow);
       const page = rows.slice(0, q.limit);
-      const contacts = await store.contactsOf(db, page.map((r) => r.id));
+      const contacts = await contactsOf(db, page.map((r) => r.id));
       const last = page[page.length - 1];
       return {
         deals: page.map((r) => ({ ...r, contact_ids: contacts.get(r.id)! })),
-        nextCursor: rows.length > q.limit ? encodeCursor([(last as unknown as Record<string, unknown>)[column.name] ?? column.emptyValue, last.id]) : null,
+        nextCursor: rows.length > q.limit ? encodeCursor([q.sort ?? 'createdAt', desc ? 'desc' : 'asc', (last as unknown as Record<string, unknown>)[column.name] ?? column.emptyValue, last.id]) : null,
       };
     },
   };
@@ -235,23 +261,27 @@ export interface DealQuery {
 
 // Nulls sort as the empty value, so the keyset is total on both engines.
 const SORTS = {
-  createdAt: { name: 'created_at', empty: sql`0`, emptyValue: 0 },
-  updatedAt: { name: 'updated_at', empty: sql`0`, emptyValue: 0 },
-  amount: { name: 'amount_minor', empty: sql`-1`, emptyValue: -1 },
-  closeDate: { name: 'close_date', empty: sql`''`, emptyValue: '' },
-  name: { name: 'name', empty: sql`''`, emptyValue: '' },
+  createdAt: { name: 'created_at', empty: sql`0`, emptyValue: 0, numeric: true },
+  updatedAt: { name: 'updated_at', empty: sql`0`, emptyValue: 0, numeric: true },
+  // By the amount as shown (major units), not minor units, so 5 KWD sorts above 10 USD.
+  amount: { name: 'amount', empty: sql`-1`, emptyValue: -1, numeric: true },
+  closeDate: { name: 'close_date', empty: sql`''`, emptyValue: '', numeric: false },
+  name: { name: 'name', empty: sql`''`, emptyValue: '', numeric: false },
 } as const;
 export const DEAL_SORTS = Object.keys(SORTS);
 
-const encodeCursor = (v: [unknown, string]) => Buffer.from(JSON.stringify(v)).toString('base64url');
-function decodeCursor(c: string): [string | number, string] {
+const encodeCursor = (v: [string, string, unknown, string]) => Buffer.from(JSON.stringify(v)).toString('base64url');
+/** A cursor names the sort and order it came from: used with another, it is refused rather than misread. */
+function decodeCursor(c: string, sort: string, order: string, numeric: boolean): [string | number, string] {
+  let v: unknown;
   try {
-    const v = JSON.parse(Buffer.from(c, 'base64url').toString('utf8')) as unknown;
-    if (Array.isArray(v) && v.length === 2 && (typeof v[0] === 'string' || typeof v[0] === 'number') && typeof v[1] === 'string') return v as [string | number, string];
+    v = JSON.parse(Buffer.from(c, 'base64url').toString('utf8'));
   } catch {
-    // fall through
+    v = undefined;
   }
-  throw errors.invalidRequest('The cursor is not one this API gave out.');
+  if (!Array.isArray(v) || v.length !== 4 || typeof v[3] !== 'string' || typeof v[2] !== (numeric ? 'number' : 'string')) throw errors.invalidRequest('The cursor is not one this API gave out.');
+  if (v[0] !== sort || v[1] !== order) throw errors.invalidRequest(`The cursor belongs to a list sorted by ${v[0]} ${v[1]}; use it with that sort, or start again without it.`);
+  return [v[2] as string | number, v[3]];
 }
 
 export type Deals = ReturnType<typeof createDeals>;

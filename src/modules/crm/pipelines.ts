@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
+import { isPostgres } from '../../platform/db/migrate.js';
 import { errors } from '../../platform/errors.js';
 import { crmStore as store, type PipelineRow, type StageRow } from './store.js';
 
@@ -88,11 +89,24 @@ export async function createPipeline(db: Kysely<any>, workspaceId: string, input
   return { ...row, stages };
 }
 
-/** The workspace's pipelines, the default one created on first use. */
+/** The workspace's pipelines, the default one created on first use (once, however many requests ask at once). */
 export async function ensurePipelines(db: Kysely<any>, workspaceId: string, now: number): Promise<Pipeline[]> {
   const pipelines = await listPipelines(db, workspaceId);
   if (pipelines.length) return pipelines;
+  if (isPostgres(db)) {
+    await sql`select pg_advisory_xact_lock(hashtext(${`crm-pipelines:${workspaceId}`}))`.execute(db);
+    const again = await listPipelines(db, workspaceId);
+    if (again.length) return again;
+  }
   return [await createPipeline(db, workspaceId, DEFAULT_PIPELINE, now)];
+}
+
+/**
+ * Holds a pipeline against changes to its stages until the transaction ends, so a deal never enters a stage
+ * being removed (PostgreSQL: the row is locked; SQLite serialises writers anyway).
+ */
+export async function lockPipeline(db: Kysely<any>, pipelineId: string): Promise<void> {
+  if (isPostgres(db)) await sql`select id from crm_pipelines where id = ${pipelineId} for update`.execute(db);
 }
 
 /**
@@ -100,11 +114,15 @@ export async function ensurePipelines(db: Kysely<any>, workspaceId: string, now:
  * without one are added, and stages left out are removed, which is refused while deals sit in them.
  */
 export async function updatePipeline(db: Kysely<any>, workspaceId: string, id: string, input: Partial<PipelineInput>, now: number): Promise<Pipeline> {
+  await lockPipeline(db, id);
   const current = await getPipeline(db, workspaceId, id);
   if (input.name !== undefined) await store.updatePipeline(db, id, { name: input.name, updated_at: now });
   if (input.stages) {
     checkStages(input.stages);
     const known = new Map(current.stages.map((s) => [s.id, s]));
+    const ids = input.stages.map((s) => s.id).filter((x): x is string => Boolean(x));
+    const twice = ids.find((x, i) => ids.indexOf(x) !== i);
+    if (twice) throw errors.validation(`Invalid pipeline: stage "${twice}" is listed twice.`);
     for (const s of input.stages) if (s.id && !known.has(s.id)) throw errors.validation(`Invalid pipeline: stage "${s.id}" is not a stage of this pipeline.`);
     const kept = new Set(input.stages.map((s) => s.id).filter(Boolean));
     const removed = current.stages.filter((s) => !kept.has(s.id));
@@ -129,6 +147,7 @@ export async function updatePipeline(db: Kysely<any>, workspaceId: string, id: s
 }
 
 export async function deletePipeline(db: Kysely<any>, workspaceId: string, id: string): Promise<void> {
+  await lockPipeline(db, id);
   await getPipeline(db, workspaceId, id);
   const deals = [...(await store.dealCounts(db, id)).values()].reduce((a, b) => a + b, 0);
   if (deals > 0) throw errors.conflict(`The pipeline still has ${deals} deals; move or delete them first.`);

@@ -7,6 +7,8 @@ import { CRM_OBJECTS, type CrmObject, type Fields } from './fields.js';
 import { fromMinor } from './money.js';
 import { createPipeline, deletePipeline, ensurePipelines, getPipeline, pipelineSchema, updatePipeline, type Pipeline, type PipelineInput } from './pipelines.js';
 import type { StageChangeRow } from './store.js';
+import { TIMELINE_KINDS, type TimelineKind } from './timeline.js';
+import { errors } from '../../platform/errors.js';
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(Number(ms)).toISOString());
 const ID = { type: 'object', properties: { id: { type: 'string' } } };
@@ -138,6 +140,33 @@ export async function crmRoutes(app: FastifyInstance, { db, deals, contacts, fie
   }, async (request, reply) => {
     const contact = await contacts.update(db, ws(request), id(request), request.body as ContactInput, ifMatch(request));
     return reply.header('etag', contactEtag(contact)).send(contactView(contact));
+  });
+
+  app.get('/crm/contacts/:id/timeline', {
+    config: read,
+    schema: {
+      tags, summary: "A contact's timeline: web visits, tracks, CRM changes and activities, audiences, identity merges; newest first", params: ID,
+      querystring: {
+        type: 'object', additionalProperties: false,
+        properties: { limit: { type: 'integer', minimum: 1, maximum: 200, default: 50 }, cursor: { type: 'string' }, kinds: { type: 'string', description: `Comma-separated: ${TIMELINE_KINDS.join(', ')}.` } },
+      },
+    },
+  }, async (request) => {
+    const q = request.query as { limit: number; cursor?: string; kinds?: string };
+    const kinds = q.kinds?.split(',').map((k) => k.trim()).filter(Boolean) as TimelineKind[] | undefined;
+    const bad = kinds?.find((k) => !(TIMELINE_KINDS as readonly string[]).includes(k));
+    if (bad) throw errors.validation(`Unknown timeline kind "${bad}"; kinds are ${TIMELINE_KINDS.join(', ')}.`);
+    let before: { at: number; seq: number } | undefined;
+    if (q.cursor) {
+      const [at, seq] = q.cursor.split('_').map(Number);
+      if (!Number.isSafeInteger(at) || !Number.isSafeInteger(seq)) throw errors.invalidRequest('The cursor is not one this API gave out.');
+      before = { at, seq };
+    }
+    const page = await contacts.timeline(db, ws(request), id(request), { limit: q.limit, before, kinds });
+    return {
+      data: page.items.map((i) => ({ kind: i.kind, at: iso(i.at), type: i.type, event: i.event, messageId: i.messageId ?? null, properties: i.properties })),
+      nextCursor: page.next ? `${page.next.at}_${page.next.seq}` : null,
+    };
   });
 
   const OBJECT = { type: 'object', properties: { object: { enum: [...CRM_OBJECTS] } } };

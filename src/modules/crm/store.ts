@@ -3,7 +3,7 @@ import type { Generated, Kysely } from 'kysely';
 export interface PipelineRow { id: string; workspace_id: string; name: string; position: number; created_at: number; updated_at: number }
 export interface StageRow { id: string; pipeline_id: string; workspace_id: string; name: string; position: number; probability: number; outcome: 'open' | 'won' | 'lost' }
 export interface DealRow {
-  id: string; workspace_id: string; name: string; pipeline_id: string; stage_id: string; amount_minor: number | null; currency: string;
+  id: string; workspace_id: string; name: string; pipeline_id: string; stage_id: string; amount_minor: number | null; amount: number | null; currency: string;
   close_date: string | null; owner_id: string | null; company_id: string | null; custom: string; status: 'open' | 'won' | 'lost';
   closed_at: number | null; version: number; created_at: number; updated_at: number;
 }
@@ -20,7 +20,7 @@ export interface CrmTables {
 }
 
 const t = (db: Kysely<any>) => db as Kysely<CrmTables>;
-const deal = (r: DealRow): DealRow => ({ ...r, amount_minor: r.amount_minor === null ? null : Number(r.amount_minor), version: Number(r.version), created_at: Number(r.created_at), updated_at: Number(r.updated_at), closed_at: r.closed_at === null ? null : Number(r.closed_at) });
+const deal = (r: DealRow): DealRow => ({ ...r, amount_minor: r.amount_minor === null ? null : Number(r.amount_minor), amount: r.amount === null ? null : Number(r.amount), version: Number(r.version), created_at: Number(r.created_at), updated_at: Number(r.updated_at), closed_at: r.closed_at === null ? null : Number(r.closed_at) });
 
 export const crmStore = {
   pipelines: (db: Kysely<any>, workspaceId: string) => t(db).selectFrom('crm_pipelines').selectAll().where('workspace_id', '=', workspaceId).orderBy('position').orderBy('created_at').execute(),

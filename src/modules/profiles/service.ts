@@ -114,6 +114,10 @@ export function createProfilesService(deps: { now: () => number }) {
     traits: (db: Kysely<any>, profileId: string) => store.traitsOf(db as Kysely<ProfilesTables>, profileId),
     timeline: (db: Kysely<any>, profileId: string) => store.timeline(db as Kysely<ProfilesTables>, profileId),
     timelinePage: (db: Kysely<any>, profileId: string, q: Parameters<typeof store.timelinePage>[2]) => store.timelinePage(db as Kysely<ProfilesTables>, profileId, q),
+    async timelineBefore(db: Kysely<any>, profileId: string, before: { at: number; offset: number } | undefined, limit: number) {
+      const rows = await store.timelineBefore(db as Kysely<ProfilesTables>, profileId, before, limit);
+      return rows.map((r) => ({ offset: Number(r.event_offset), timestamp: Number(r.timestamp), type: r.type, event: r.event }));
+    },
     setOnceNames: (db: Kysely<any>, workspaceId: string) => setOnceNames(db as Kysely<ProfilesTables>, workspaceId),
     async saveSetOnce(db: Kysely<any>, workspaceId: string, names: string[]) {
       await store.saveSettings(db as Kysely<ProfilesTables>, workspaceId, names);

@@ -155,6 +155,12 @@ export const profilesStore = {
     if (q.exclude?.length) query = query.where((eb) => eb.not(named(q.exclude!)(eb)));
     return query.orderBy('timestamp', q.sort).orderBy('event_offset', q.sort).offset(q.skip).limit(q.limit).execute();
   },
+  /** Newest first, before (timestamp, offset): keyset pages for timelines. */
+  timelineBefore(db: Kysely<ProfilesTables>, profileId: string, before: { at: number; offset: number } | undefined, limit: number) {
+    let query = db.selectFrom('profile_events').selectAll().where('profile_id', '=', profileId);
+    if (before) query = query.where((eb) => eb.or([eb('timestamp', '<', before.at), eb.and([eb('timestamp', '=', before.at), eb('event_offset', '<', before.offset)])]));
+    return query.orderBy('timestamp', 'desc').orderBy('event_offset', 'desc').limit(limit).execute();
+  },
   timeline: (db: Kysely<ProfilesTables>, profileId: string) => db.selectFrom('profile_events').selectAll().where('profile_id', '=', profileId).orderBy('event_offset').execute(),
   settings: (db: Kysely<ProfilesTables>, workspaceId: string) => db.selectFrom('profile_settings').selectAll().where('workspace_id', '=', workspaceId).executeTakeFirst(),
   async saveSettings(db: Kysely<ProfilesTables>, workspaceId: string, setOnce: string[]) {

@@ -40,6 +40,8 @@ function openSqlite(dataDir: string): Database {
   sqlite.pragma('synchronous = FULL');
   sqlite.pragma('busy_timeout = 5000');
   sqlite.pragma('foreign_keys = ON');
+  // SQLite's own lower() folds only A-Z; searches compare names case-insensitively in every script.
+  sqlite.function('lower', { deterministic: true }, (value: unknown) => (typeof value === 'string' ? value.toLowerCase() : value) as string);
   const db = new Kysely<any>({ dialect: new SqliteDialect({ database: sqlite }) });
   return {
     engine: 'sqlite',

@@ -38,6 +38,8 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('stage_id', 'text', (c) => c.notNull())
     // In minor units of the currency (cents), so sums are exact on both engines.
     .addColumn('amount_minor', 'bigint')
+    // The same in major units, for sorting and reports across currencies (never summed for money).
+    .addColumn('amount', pg ? 'double precision' : 'real')
     .addColumn('currency', 'text', (c) => c.notNull())
     .addColumn('close_date', 'text')
     .addColumn('owner_id', 'text')
