@@ -56,4 +56,31 @@ describe.each(ENGINES)('contacts on $name', (engine) => {
     expect((await call('POST', '/api/v1/crm/contacts', { email: 'x@example.com', lifecycleStage: 'prospect' })).status).toBe(400);
     expect((await call('GET', '/api/v1/crm/contacts/nobody')).status).toBe(404);
   });
+
+  it('shows one timeline of web visits, CRM activities and identity merges, newest first, filterable by kind', async () => {
+    const send = async (batch: Record<string, unknown>[]) => {
+      const res = await fetch(`${server.url}/v1/batch`, { method: 'POST', body: JSON.stringify({ writeKey: server.setup.writeKey, batch }) });
+      expect(res.status).toBe(200);
+      await server.rapport.core.pipeline.drain();
+    };
+    await send([
+      { type: 'page', anonymousId: 'tl-anon', name: 'Pricing', properties: { path: '/pricing' }, timestamp: '2026-11-20T10:00:00.000Z' },
+      { type: 'identify', anonymousId: 'tl-anon', userId: 'tl-user', traits: { email: 'tl@example.com' }, timestamp: '2026-11-20T10:05:00.000Z' },
+    ]);
+    const contact = (await call('POST', '/api/v1/crm/contacts', { email: 'tl@example.com' })).body;
+    const logged = await call('POST', '/api/v1/crm/activities', { kind: 'call', direction: 'outbound', subject: 'Follow-up', contactIds: [contact.id] });
+    expect(logged.status).toBe(201);
+    await server.rapport.core.pipeline.drain();
+
+    const all = (await call('GET', `/api/v1/crm/contacts/${contact.id}/timeline`)).body.data as { kind: string; at: string; event: string | null }[];
+    const kinds = all.map((i) => `${i.kind}:${i.event}`);
+    expect(kinds).toEqual(expect.arrayContaining(['web:Pricing', 'crm:Call Logged', 'crm:Contact Created']));
+    expect(all.map((i) => i.at)).toEqual([...all.map((i) => i.at)].sort().reverse());
+    const web = (await call('GET', `/api/v1/crm/contacts/${contact.id}/timeline?kinds=web`)).body.data;
+    expect(web.map((i: { event: string }) => i.event)).toEqual(['Pricing']);
+    const paged = (await call('GET', `/api/v1/crm/contacts/${contact.id}/timeline?limit=1`)).body;
+    const second = (await call('GET', `/api/v1/crm/contacts/${contact.id}/timeline?limit=1&cursor=${paged.nextCursor}`)).body;
+    expect(second.data[0]).toEqual(all[1]);
+    expect((await call('GET', `/api/v1/crm/contacts/${contact.id}/timeline?kinds=nope`)).status).toBe(400);
+  });
 });
