@@ -3,6 +3,7 @@ import type { Kysely } from 'kysely';
 import { activityCreateSchema, activityUpdateSchema, type Activities, type Activity, type ActivityInput } from './activities.js';
 import { associationsView } from './associations.js';
 import { etagOf } from './concurrency.js';
+import { reports } from './reports.js';
 import { slaSchema, ticketCreateSchema, ticketUpdateSchema, type Ticket, type TicketInput, type TicketQuery, type Tickets } from './tickets.js';
 import { taskCreateSchema, taskUpdateSchema, type Task, type TaskInput, type TaskQuery, type Tasks } from './tasks.js';
 
@@ -28,8 +29,8 @@ const ticketView = (t: Ticket) => ({
   createdAt: iso(t.created_at), updatedAt: iso(t.updated_at), version: t.version,
 });
 
-/** Activities (notes, calls, emails, meetings), tasks and tickets. Every change takes If-Match. */
-export async function crmWorkRoutes(app: FastifyInstance, { db, activities, tasks, tickets }: { db: Kysely<any>; activities: Activities; tasks: Tasks; tickets: Tickets }) {
+/** Activities (notes, calls, emails, meetings), tasks, tickets and the CRM's reports. Every change takes If-Match. */
+export async function crmWorkRoutes(app: FastifyInstance, { db, activities, tasks, tickets, now }: { db: Kysely<any>; activities: Activities; tasks: Tasks; tickets: Tickets; now: () => number }) {
   const read = { access: { permission: 'crm:read' } } as const;
   const write = { access: { permission: 'crm:write' } } as const;
   const ws = (request: FastifyRequest) => request.principal!.workspaceId;
@@ -127,6 +128,36 @@ export async function crmWorkRoutes(app: FastifyInstance, { db, activities, task
     await tx((x) => tickets.remove(x, ws(request), id(request), ifMatch(request)));
     return reply.status(204).send();
   });
+  const RANGE = {
+    type: 'object', additionalProperties: false, required: ['from', 'to'],
+    properties: { from: { type: 'string', format: 'date-time' }, to: { type: 'string', format: 'date-time' } },
+  };
+  const range = (request: FastifyRequest) => {
+    const q = request.query as { from: string; to: string };
+    return [Date.parse(q.from), Date.parse(q.to)] as const;
+  };
+  app.get('/crm/reports/pipeline', {
+    config: read, schema: { tags, summary: 'Open pipeline value by stage, raw and weighted by probability (per currency)', querystring: { type: 'object', additionalProperties: false, properties: { pipelineId: { type: 'string' } } } },
+  }, async (request) => reports.pipeline(db, ws(request), (request.query as { pipelineId?: string }).pipelineId));
+  app.get('/crm/reports/forecast', {
+    config: read,
+    schema: {
+      tags, summary: 'Weighted forecast by close month: open deals weighted by stage probability, and what was won (per currency)',
+      querystring: { type: 'object', additionalProperties: false, required: ['from', 'to'], properties: { from: { type: 'string', format: 'date' }, to: { type: 'string', format: 'date' } } },
+    },
+  }, async (request) => {
+    const q = request.query as { from: string; to: string };
+    return { data: await reports.forecast(db, ws(request), q.from, q.to) };
+  });
+  app.get('/crm/reports/win-rate', { config: read, schema: { tags, summary: 'Win rate of the deals closed in a time range, overall and per owner', querystring: RANGE } }, async (request) =>
+    reports.winRate(db, ws(request), ...range(request)));
+  app.get('/crm/reports/activities', { config: read, schema: { tags, summary: 'Activities per owner and kind in a time range', querystring: RANGE } }, async (request) => ({
+    data: await reports.activities(db, ws(request), ...range(request)),
+  }));
+  app.get('/crm/reports/sla', { config: read, schema: { tags, summary: 'SLA compliance of the tickets opened in a time range, per priority', querystring: RANGE } }, async (request) => ({
+    data: await reports.sla(db, ws(request), ...range(request), now()),
+  }));
+
   app.get('/crm/sla-policies', { config: read, schema: { tags, summary: 'SLA targets per priority, in minutes' } }, async (request) => ({ data: await tickets.slaPolicies(db, ws(request)) }));
   app.put('/crm/sla-policies/:priority', {
     config: write,
