@@ -1,10 +1,9 @@
-import { randomUUID } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
 import { errors } from '../../platform/errors.js';
 import { checkIfMatch } from './concurrency.js';
 import { validateValues, type FieldDefinition } from './custom-fields.js';
 import type { DealsDeps } from './deals.js';
-import { appendCrmEvent, CRM_SOURCE } from './events.js';
+import { appendAndWait, appendCrmEvent } from './events.js';
 import { timeline, type TimelineDeps, type TimelineKind } from './timeline.js';
 
 export const LIFECYCLE_STAGES = ['subscriber', 'lead', 'marketing_qualified_lead', 'sales_qualified_lead', 'opportunity', 'customer', 'evangelist', 'other'] as const;
@@ -52,7 +51,6 @@ export const contactUpdateSchema = { type: 'object', additionalProperties: false
 
 /** The traits a contact shows, by their Segment spec names. */
 const TRAITS = ['name', 'firstName', 'lastName', 'first_name', 'last_name', 'email', 'phone', 'title'];
-const WAIT_MS = 5_000;
 
 export interface ContactRow { profile_id: string; workspace_id: string; owner_id: string | null; lifecycle_stage: string | null; custom: string; version: number; created_at: number; updated_at: number }
 
@@ -98,22 +96,8 @@ export function createContacts(deps: ContactsDeps, fields: (db: Kysely<any>, wor
     return (await load(db, rows.rows))[0];
   }
 
-  /** Appends an identify about the contact and waits until the pipeline has applied it. */
-  async function identify(db: Kysely<any>, workspaceId: string, traits: Record<string, unknown>, profileId?: string): Promise<void> {
-    const now = deps.now();
-    const at = new Date(now).toISOString();
-    const messageId = `crm-${randomUUID()}`;
-    // With a profile id the event is attributed to it (a derived event); without one, identity resolves it by email.
-    const sourceId = profileId ? CRM_SOURCE : `${CRM_SOURCE}:contacts`;
-    const message = { type: 'identify', messageId, userId: null, anonymousId: null, traits, timestamp: at, receivedAt: at, sentAt: at, context: { rapport: { ...(profileId ? { profileId } : {}), collection: 'users' } } };
-    await db.transaction().execute((tx) =>
-      deps.appendToLog(tx, [{ workspaceId, sourceId, messageId, type: 'identify', event: null, userId: null, anonymousId: null, timestamp: now, receivedAt: now, payload: JSON.stringify(message) }]));
-    const deadline = Date.now() + WAIT_MS;
-    while (!(await deps.applied(db, workspaceId, messageId))) {
-      if (Date.now() > deadline) throw errors.unavailable('The pipeline has not applied the contact yet (it is behind or not running); it will be, and a retry finds it by email.');
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-  }
+  const identify = (db: Kysely<any>, workspaceId: string, traits: Record<string, unknown>, profileId?: string) =>
+    appendAndWait(db, deps, workspaceId, { type: 'identify', traits, profileId });
 
   const traitsOf = (input: ContactInput) => Object.fromEntries(
     (['email', 'name', 'firstName', 'lastName', 'phone', 'title'] as const).filter((k) => input[k] !== undefined).map((k) => [k, input[k]]),

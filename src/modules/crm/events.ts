@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
+import { errors } from '../../platform/errors.js';
 
 /** The source id of the events the CRM appends to the log; the pipeline attributes them by `context.rapport.profileId`. */
 export const CRM_SOURCE = 'rapport:crm';
@@ -36,4 +37,35 @@ export async function appendCrmEvent(
     context: { ...(e.collection === 'accounts' && ids.groupId ? { groupId: ids.groupId } : {}), rapport: { ...(e.profileId ? { profileId: e.profileId } : {}), collection: e.collection } },
   };
   await deps.appendToLog(db, [{ workspaceId: e.workspaceId, sourceId: CRM_SOURCE, messageId, type: 'track', event: e.event, userId, anonymousId, timestamp: now, receivedAt: now, payload: JSON.stringify(message) }]);
+}
+
+const WAIT_MS = 5_000;
+
+/**
+ * Appends a call the identity graph and the profiles apply like any other (an identify about a person, a
+ * group about an account) and waits until the pipeline has applied it. With a profile id the call is
+ * attributed to that profile (a derived event); without one, identity resolves it by its identifiers.
+ */
+export async function appendAndWait(
+  db: Kysely<any>,
+  deps: CrmEventsDeps & { applied(db: Kysely<any>, workspaceId: string, messageId: string): Promise<boolean> },
+  workspaceId: string,
+  call: { type: 'identify' | 'group'; traits: Record<string, unknown>; groupId?: string; profileId?: string },
+): Promise<void> {
+  const now = deps.now();
+  const at = new Date(now).toISOString();
+  const messageId = `crm-${randomUUID()}`;
+  const collection = call.type === 'group' ? 'accounts' : 'users';
+  const sourceId = call.profileId ? CRM_SOURCE : `${CRM_SOURCE}:records`;
+  const message = {
+    type: call.type, messageId, userId: null, anonymousId: null, ...(call.groupId ? { groupId: call.groupId } : {}), traits: call.traits, timestamp: at, receivedAt: at, sentAt: at,
+    context: { rapport: { ...(call.profileId ? { profileId: call.profileId } : {}), collection } },
+  };
+  await db.transaction().execute((tx) =>
+    deps.appendToLog(tx, [{ workspaceId, sourceId, messageId, type: call.type, event: null, userId: null, anonymousId: null, timestamp: now, receivedAt: now, payload: JSON.stringify(message) }]));
+  const deadline = Date.now() + WAIT_MS;
+  while (!(await deps.applied(db, workspaceId, messageId))) {
+    if (Date.now() > deadline) throw errors.unavailable('The pipeline has not applied this yet (it is behind or not running); it will be, and a retry finds the record.');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
 }
