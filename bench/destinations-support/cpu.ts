@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 
 const TICK_MS = (() => {
@@ -31,32 +31,61 @@ function processMs(pid: number): number {
   }
 }
 
+/** The PostgreSQL server's processes (every backend: other sessions' too, if they use the same server). */
+function postgresPids(): number[] {
+  const out: number[] = [];
+  try {
+    for (const d of readdirSync('/proc')) {
+      if (!/^\d+$/.test(d)) continue;
+      try {
+        if (readFileSync(`/proc/${d}/comm`, 'utf8').trim() === 'postgres') out.push(Number(d));
+      } catch {
+        // Gone meanwhile.
+      }
+    }
+  } catch {
+    // Not Linux.
+  }
+  return out;
+}
+
 export interface CpuWindow {
   /** Share of all cores busy over the window (0..1). */
   machine: number | null;
   /** Share of all cores used by the benchmark's own processes (Rapport, receivers, load generator). */
   ours: number;
+  /** Share used by the PostgreSQL server (0 on SQLite): the database's work, ours when Rapport runs on it. */
+  database: number;
   /** The rest: other work on the machine during the measurement. */
   others: number | null;
-  /** CPU ms per process of ours. */
+  /** CPU ms per process of ours, and of the database server. */
   perProcess: Record<string, number>;
 }
 
-/** Samples the machine's and our processes' CPU from now until `end()`, to tell our load from other sessions'. */
-export function cpuWindow(pids: () => Record<string, number>) {
+/**
+ * Samples the machine's and our processes' CPU from now until `end()`, to tell our load from other sessions';
+ * with `postgres`, the PostgreSQL server's processes are counted apart (Rapport's database work).
+ */
+export function cpuWindow(pids: () => Record<string, number>, postgres = false) {
   const startedAt = performance.now();
   const m0 = machineTicks();
   const p0 = Object.fromEntries(Object.entries(pids()).map(([k, pid]) => [k, processMs(pid)]));
+  const db0 = new Map((postgres ? postgresPids() : []).map((pid) => [pid, processMs(pid)]));
   return {
     end(): CpuWindow {
       const wallMs = performance.now() - startedAt;
       const m1 = machineTicks();
       const perProcess = Object.fromEntries(Object.entries(pids()).map(([k, pid]) => [k, Math.round(processMs(pid) - (p0[k] ?? 0))]));
       const oursMs = Object.values(perProcess).reduce((a, b) => a + b, 0);
-      const ours = oursMs / (wallMs * cpus().length);
+      // A backend started during the window counts from zero; one that ended is lost (little: backends live long).
+      const dbMs = (postgres ? postgresPids() : []).reduce((n, pid) => n + processMs(pid) - (db0.get(pid) ?? 0), 0);
+      const cores = wallMs * cpus().length;
+      const ours = oursMs / cores;
+      const database = dbMs / cores;
       const machine = m0 && m1 && m1.total > m0.total ? (m1.busy - m0.busy) / (m1.total - m0.total) : null;
       const r = (x: number) => Math.round(x * 1000) / 1000;
-      return { machine: machine === null ? null : r(machine), ours: r(ours), others: machine === null ? null : r(Math.max(0, machine - ours)), perProcess };
+      if (dbMs > 0) perProcess.postgres = Math.round(dbMs);
+      return { machine: machine === null ? null : r(machine), ours: r(ours), database: r(database), others: machine === null ? null : r(Math.max(0, machine - ours - database)), perProcess };
     },
   };
 }

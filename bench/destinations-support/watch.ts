@@ -51,3 +51,29 @@ export async function consumerWatcher(store: { dataDir: string; databaseUrl?: st
     },
   };
 }
+
+/**
+ * messageId -> log offset, read with the driver alone: opening Rapport would run its migrations, and a
+ * server started from a newer src/ (the tree is shared) may have applied ones this process does not know.
+ */
+export async function messageOffsets(store: { dataDir: string; databaseUrl?: string }): Promise<Map<string, number>> {
+  const QUERY = `select message_id, "offset" from events`;
+  let rows: { message_id: string; offset: unknown }[];
+  if (store.databaseUrl) {
+    const client = new pg.Client({ connectionString: store.databaseUrl });
+    await client.connect();
+    try {
+      rows = (await client.query(QUERY)).rows;
+    } finally {
+      await client.end();
+    }
+  } else {
+    const db = new BetterSqlite3(join(store.dataDir, 'rapport.db'), { readonly: true });
+    try {
+      rows = db.prepare(QUERY).all() as typeof rows;
+    } finally {
+      db.close();
+    }
+  }
+  return new Map(rows.map((r) => [r.message_id, Number(r.offset)]));
+}
