@@ -83,6 +83,7 @@ export async function openRapport(config: Config, deps: { log?: Log; clock?: Clo
     liveIds: (db, ids) => createDirectory(db).liveIds(ids),
     aliases: async (db, profileId) => [profileId, ...(await createDirectory(db).mergeHistory(profileId)).filter((m) => m.kind === 'merged' && m.other_profile_id).map((m) => m.other_profile_id!)],
     relations: { profiles: identityRelations.profiles, identifiers: identityRelations.identifiers, links: identityRelations.links, traits: profilesRelations.traits },
+    byGroupId: async (db, workspaceId, groupId) => (await createDirectory(db).byIdentifier(workspaceId, 'accounts', { type: 'group_id', value: groupId }))?.id,
     byEmail: async (db, workspaceId, email) => (await createDirectory(db).byIdentifier(workspaceId, 'users', normalizeLookup({ type: 'email', value: email })))?.id,
     profileEvents: (db, profileId, before, limit) => profiles.timelineBefore(db, profileId, before, limit),
     eventsAt: (db, workspaceId, offsets) => eventLog.at(db, workspaceId, offsets),
@@ -158,7 +159,7 @@ export async function createRapport(config: Config, deps: { log?: Log; clock?: C
   });
   await app.register(identityRoutes, { prefix: API, db: database.db, forget: (workspaceId) => core.identity.forgetRules(workspaceId) });
   await app.register(audienceRoutes, { prefix: API, db: database.db, audiences: core.audiences });
-  await app.register(crmRoutes, { prefix: API, db: database.db, deals: core.crm.deals, contacts: core.crm.contacts, fields: core.crm.fields, now: () => core.clock.now() });
+  await app.register(crmRoutes, { prefix: API, db: database.db, deals: core.crm.deals, contacts: core.crm.contacts, companies: core.crm.companies, fields: core.crm.fields, now: () => core.clock.now() });
   await app.register(crmWorkRoutes, { prefix: API, db: database.db, activities: core.crm.activities, tasks: core.crm.tasks, tickets: core.crm.tickets, now: () => core.clock.now() });
   await app.register(destinationRoutes, { prefix: API, db: database.db, destinations: core.destinations, changed: () => core.delivery.refresh() });
   await app.ready();

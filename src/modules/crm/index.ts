@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Migrations } from '../../platform/db/migrate.js';
 import { createActivities } from './activities.js';
+import { createCompanies } from './companies.js';
 import { createContacts, type ContactsDeps } from './contacts.js';
 import { createDeals } from './deals.js';
 import { createFields } from './fields.js';
@@ -17,7 +18,7 @@ export { CRM_SOURCE } from './events.js';
 export const crmMigrations: Migrations = { '202611261000-crm-deals': deals, '202611261100-crm-work': work, '202611261200-crm-contacts': contacts };
 
 /** The CRM's services: custom fields, deals (pipelines are plain functions over the store), activities, tasks, tickets. */
-export function createCrm(deps: ContactsDeps) {
+export function createCrm(deps: ContactsDeps & { byGroupId(db: Kysely<any>, workspaceId: string, groupId: string): Promise<string | undefined> }) {
   const fields = createFields(deps.now);
   const dealService = createDeals(deps, (db: Kysely<any>, workspaceId: string) => fields.of(db, workspaceId, 'deal'));
   const tickets = createTickets(deps, (db: Kysely<any>, workspaceId: string) => fields.of(db, workspaceId, 'ticket'));
@@ -27,7 +28,8 @@ export function createCrm(deps: ContactsDeps) {
     for (const a of activity.associations) if (a.object === 'ticket') await tickets.responded(db, activity.workspace_id, a.target_id, activity.occurred_at);
   });
   const contactService = createContacts(deps, (db: Kysely<any>, workspaceId: string) => fields.of(db, workspaceId, 'contact'));
-  return { fields, deals: dealService, activities, tasks: createTasks(deps), tickets, contacts: contactService };
+  const companies = createCompanies(deps, (db: Kysely<any>, workspaceId: string) => fields.of(db, workspaceId, 'company'));
+  return { fields, deals: dealService, activities, tasks: createTasks(deps), tickets, contacts: contactService, companies };
 }
 
 export type Crm = ReturnType<typeof createCrm>;

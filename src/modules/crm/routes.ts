@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
+import { companyCreateSchema, companyUpdateSchema, type Companies, type Company, type CompanyInput } from './companies.js';
 import { LIFECYCLE_STAGES, contactCreateSchema, contactUpdateSchema, type Contact, type ContactInput, type Contacts } from './contacts.js';
 import { DEAL_SORTS, dealCreateSchema, dealUpdateSchema, etagOf, type Deal, type DealInput, type DealQuery, type Deals } from './deals.js';
 import { fieldDefinitionSchema } from './custom-fields.js';
@@ -35,10 +36,17 @@ const contactView = (c: Contact) => {
   };
 };
 const contactEtag = (c: Contact) => etagOf({ id: c.id, version: Number(c.crm?.version ?? 0) });
+const companyView = (c: Company) => {
+  const t = c.traits as Record<string, unknown>;
+  return {
+    id: c.id, name: t.name ?? null, domain: t.domain ?? t.website ?? null, industry: t.industry ?? null, employees: t.employees ?? null, contactIds: c.contactIds,
+    ownerId: c.crm?.owner_id ?? null, custom: c.crm ? (JSON.parse(c.crm.custom) as Record<string, unknown>) : {}, createdAt: iso(c.createdAt), version: Number(c.crm?.version ?? 0),
+  };
+};
 const changeView = (c: StageChangeRow) => ({ fromStageId: c.from_stage_id, toStageId: c.to_stage_id, at: iso(c.at), actor: c.actor });
 
 /** The CRM's management API: pipelines and stages, deals, custom fields. */
-export async function crmRoutes(app: FastifyInstance, { db, deals, contacts, fields, now }: { db: Kysely<any>; deals: Deals; contacts: Contacts; fields: Fields; now: () => number }) {
+export async function crmRoutes(app: FastifyInstance, { db, deals, contacts, companies, fields, now }: { db: Kysely<any>; deals: Deals; contacts: Contacts; companies: Companies; fields: Fields; now: () => number }) {
   const read = { access: { permission: 'crm:read' } } as const;
   const write = { access: { permission: 'crm:write' } } as const;
   const ws = (request: FastifyRequest) => request.principal!.workspaceId;
@@ -142,31 +150,63 @@ export async function crmRoutes(app: FastifyInstance, { db, deals, contacts, fie
     return reply.header('etag', contactEtag(contact)).send(contactView(contact));
   });
 
-  app.get('/crm/contacts/:id/timeline', {
+  const timelineRoute = (path: string, what: string, read$: (workspaceId: string, id: string, q: { limit: number; before?: { at: number; seq: number }; kinds?: TimelineKind[] }) => ReturnType<Contacts['timeline']>) =>
+    app.get(path, {
+      config: read,
+      schema: {
+        tags, summary: `A ${what}'s timeline: web visits, tracks, CRM changes and activities, audiences, identity merges; newest first`, params: ID,
+        querystring: {
+          type: 'object', additionalProperties: false,
+          properties: { limit: { type: 'integer', minimum: 1, maximum: 200, default: 50 }, cursor: { type: 'string' }, kinds: { type: 'string', description: `Comma-separated: ${TIMELINE_KINDS.join(', ')}.` } },
+        },
+      },
+    }, async (request) => {
+      const q = request.query as { limit: number; cursor?: string; kinds?: string };
+      const kinds = q.kinds?.split(',').map((k) => k.trim()).filter(Boolean) as TimelineKind[] | undefined;
+      const bad = kinds?.find((k) => !(TIMELINE_KINDS as readonly string[]).includes(k));
+      if (bad) throw errors.validation(`Unknown timeline kind "${bad}"; kinds are ${TIMELINE_KINDS.join(', ')}.`);
+      let before: { at: number; seq: number } | undefined;
+      if (q.cursor) {
+        const [at, seq] = q.cursor.split('_').map(Number);
+        if (!Number.isSafeInteger(at) || !Number.isSafeInteger(seq)) throw errors.invalidRequest('The cursor is not one this API gave out.');
+        before = { at, seq };
+      }
+      const page = await read$(ws(request), id(request), { limit: q.limit, before, kinds });
+      return {
+        data: page.items.map((i) => ({ kind: i.kind, at: iso(i.at), type: i.type, event: i.event, messageId: i.messageId ?? null, properties: i.properties })),
+        nextCursor: page.next ? `${page.next.at}_${page.next.seq}` : null,
+      };
+    });
+  timelineRoute('/crm/contacts/:id/timeline', 'contact', (w, i, q) => contacts.timeline(db, w, i, q));
+  timelineRoute('/crm/companies/:id/timeline', 'company', (w, i, q) => companies.timeline(db, w, i, q));
+
+  app.get('/crm/companies', {
     config: read,
     schema: {
-      tags, summary: "A contact's timeline: web visits, tracks, CRM changes and activities, audiences, identity merges; newest first", params: ID,
-      querystring: {
-        type: 'object', additionalProperties: false,
-        properties: { limit: { type: 'integer', minimum: 1, maximum: 200, default: 50 }, cursor: { type: 'string' }, kinds: { type: 'string', description: `Comma-separated: ${TIMELINE_KINDS.join(', ')}.` } },
-      },
+      tags, summary: 'Companies: the account profiles, newest first',
+      querystring: { type: 'object', additionalProperties: false, properties: { limit: { type: 'integer', minimum: 1, maximum: 200, default: 50 }, cursor: { type: 'string' }, ownerId: { type: 'string' } } },
     },
   }, async (request) => {
-    const q = request.query as { limit: number; cursor?: string; kinds?: string };
-    const kinds = q.kinds?.split(',').map((k) => k.trim()).filter(Boolean) as TimelineKind[] | undefined;
-    const bad = kinds?.find((k) => !(TIMELINE_KINDS as readonly string[]).includes(k));
-    if (bad) throw errors.validation(`Unknown timeline kind "${bad}"; kinds are ${TIMELINE_KINDS.join(', ')}.`);
-    let before: { at: number; seq: number } | undefined;
-    if (q.cursor) {
-      const [at, seq] = q.cursor.split('_').map(Number);
-      if (!Number.isSafeInteger(at) || !Number.isSafeInteger(seq)) throw errors.invalidRequest('The cursor is not one this API gave out.');
-      before = { at, seq };
-    }
-    const page = await contacts.timeline(db, ws(request), id(request), { limit: q.limit, before, kinds });
-    return {
-      data: page.items.map((i) => ({ kind: i.kind, at: iso(i.at), type: i.type, event: i.event, messageId: i.messageId ?? null, properties: i.properties })),
-      nextCursor: page.next ? `${page.next.at}_${page.next.seq}` : null,
-    };
+    const page = await companies.list(db, ws(request), request.query as { limit: number });
+    return { data: page.companies.map(companyView), nextCursor: page.nextCursor };
+  });
+  app.post('/crm/companies', {
+    config: write,
+    schema: { tags, summary: 'Create a company, or find it by group id (default: its domain), through the log like a group call (201 created, 200 found)', body: companyCreateSchema },
+  }, async (request, reply) => {
+    const { company, created } = await companies.create(db, ws(request), request.body as CompanyInput);
+    return reply.status(created ? 201 : 200).header('etag', etagOf({ id: company.id, version: Number(company.crm?.version ?? 0) })).send(companyView(company));
+  });
+  app.get('/crm/companies/:id', { config: read, schema: { tags, summary: 'One company with its contacts', params: ID } }, async (request, reply) => {
+    const company = await companies.get(db, ws(request), id(request));
+    return reply.header('etag', etagOf({ id: company.id, version: Number(company.crm?.version ?? 0) })).send(companyView(company));
+  });
+  app.patch('/crm/companies/:id', {
+    config: write,
+    schema: { tags, summary: 'Change a company: CRM fields at once (If-Match: 412 when stale), traits through the log', params: ID, body: companyUpdateSchema },
+  }, async (request, reply) => {
+    const company = await companies.update(db, ws(request), id(request), request.body as CompanyInput, ifMatch(request));
+    return reply.header('etag', etagOf({ id: company.id, version: Number(company.crm?.version ?? 0) })).send(companyView(company));
   });
 
   const OBJECT = { type: 'object', properties: { object: { enum: [...CRM_OBJECTS] } } };
