@@ -8,6 +8,8 @@ import { createFields } from './fields.js';
 import * as deals from './migrations/202611261000-crm-deals.js';
 import * as work from './migrations/202611261100-crm-work.js';
 import * as contacts from './migrations/202611261200-crm-contacts.js';
+import * as imports from './migrations/202611261300-crm-imports.js';
+import { createImports } from './imports.js';
 import { createTasks } from './tasks.js';
 import { createTickets } from './tickets.js';
 
@@ -15,7 +17,7 @@ export { crmRoutes } from './routes.js';
 export { crmWorkRoutes } from './work-routes.js';
 export { CRM_SOURCE } from './events.js';
 
-export const crmMigrations: Migrations = { '202611261000-crm-deals': deals, '202611261100-crm-work': work, '202611261200-crm-contacts': contacts };
+export const crmMigrations: Migrations = { '202611261000-crm-deals': deals, '202611261100-crm-work': work, '202611261200-crm-contacts': contacts, '202611261300-crm-imports': imports };
 
 /** The CRM's services: custom fields, deals (pipelines are plain functions over the store), activities, tasks, tickets. */
 export function createCrm(deps: ContactsDeps & { byGroupId(db: Kysely<any>, workspaceId: string, groupId: string): Promise<string | undefined> }) {
@@ -29,7 +31,42 @@ export function createCrm(deps: ContactsDeps & { byGroupId(db: Kysely<any>, work
   });
   const contactService = createContacts(deps, (db: Kysely<any>, workspaceId: string) => fields.of(db, workspaceId, 'contact'));
   const companies = createCompanies(deps, (db: Kysely<any>, workspaceId: string) => fields.of(db, workspaceId, 'company'));
-  return { fields, deals: dealService, activities, tasks: createTasks(deps), tickets, contacts: contactService, companies };
+  const importService = createImports(deps, (db: Kysely<any>, workspaceId: string) => fields.of(db, workspaceId, 'contact'));
+  return { fields, deals: dealService, activities, tasks: createTasks(deps), tickets, contacts: contactService, companies, imports: importService, worker: importWorker(importService) };
 }
 
 export type Crm = ReturnType<typeof createCrm>;
+
+/** Sets imported contacts' CRM fields as the pipeline creates their profiles: a small loop beside the pipeline. */
+function importWorker(service: ReturnType<typeof createImports>) {
+  let running = false;
+  let loop: Promise<void> | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let wake: (() => void) | undefined;
+  return {
+    start(db: Kysely<any>, onError: (error: unknown) => void) {
+      if (running) return;
+      running = true;
+      loop = (async () => {
+        while (running) {
+          let did = false;
+          try {
+            did = await service.advance(db);
+          } catch (error) {
+            onError(error);
+          }
+          if (!did && running) await new Promise<void>((resolve) => {
+            wake = resolve;
+            timer = setTimeout(resolve, 250);
+          });
+        }
+      })();
+    },
+    async stop() {
+      running = false;
+      clearTimeout(timer);
+      wake?.();
+      await loop;
+    },
+  };
+}

@@ -1,5 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
+import { stringify } from 'csv-stringify/sync';
+import { importSchema, type Imports } from './imports.js';
 import { companyCreateSchema, companyUpdateSchema, type Companies, type Company, type CompanyInput } from './companies.js';
 import { LIFECYCLE_STAGES, contactCreateSchema, contactUpdateSchema, type Contact, type ContactInput, type Contacts } from './contacts.js';
 import { DEAL_SORTS, dealCreateSchema, dealUpdateSchema, etagOf, type Deal, type DealInput, type DealQuery, type Deals } from './deals.js';
@@ -46,7 +48,7 @@ const companyView = (c: Company) => {
 const changeView = (c: StageChangeRow) => ({ fromStageId: c.from_stage_id, toStageId: c.to_stage_id, at: iso(c.at), actor: c.actor });
 
 /** The CRM's management API: pipelines and stages, deals, custom fields. */
-export async function crmRoutes(app: FastifyInstance, { db, deals, contacts, companies, fields, now }: { db: Kysely<any>; deals: Deals; contacts: Contacts; companies: Companies; fields: Fields; now: () => number }) {
+export async function crmRoutes(app: FastifyInstance, { db, deals, contacts, companies, imports, fields, now }: { db: Kysely<any>; deals: Deals; contacts: Contacts; companies: Companies; imports: Imports; fields: Fields; now: () => number }) {
   const read = { access: { permission: 'crm:read' } } as const;
   const write = { access: { permission: 'crm:write' } } as const;
   const ws = (request: FastifyRequest) => request.principal!.workspaceId;
@@ -137,6 +139,34 @@ export async function crmRoutes(app: FastifyInstance, { db, deals, contacts, com
   }, async (request, reply) => {
     const { contact, created } = await contacts.create(db, ws(request), request.body as ContactInput);
     return reply.status(created ? 201 : 200).header('etag', contactEtag(contact)).send(contactView(contact));
+  });
+  app.post('/crm/imports', {
+    config: write, bodyLimit: 64 * 1024 * 1024,
+    schema: {
+      tags, summary: 'Import contacts from a CSV: every row checked, bad rows reported (line and reasons), good rows written together; dryRun writes nothing',
+      description: 'Good rows become identify calls through the log (each contact found or created by email), then their CRM fields are set; GET /crm/imports/{id} shows progress.',
+      body: importSchema,
+    },
+  }, async (request, reply) => {
+    const result = await imports.start(db, ws(request), request.body as { csv: string; mapping: Record<string, string>; dryRun?: boolean });
+    return reply.status(result.id ? 202 : 200).send(result);
+  });
+  app.get('/crm/imports/:id', { config: read, schema: { tags, summary: "An import's report and progress", params: ID } }, async (request) => {
+    const r = await imports.get(db, ws(request), id(request));
+    return { ...r, createdAt: iso(r.createdAt), finishedAt: iso(r.finishedAt) };
+  });
+  app.get('/crm/contacts/export.csv', { config: read, schema: { tags, summary: 'Every contact as CSV (standard fields, owner, lifecycle stage, custom fields)' } }, async (request, reply) => {
+    const custom = (await fields.of(db, ws(request), 'contact')).map((f) => f.key);
+    const lines: unknown[][] = [['id', 'email', 'name', 'firstName', 'lastName', 'phone', 'title', 'ownerId', 'lifecycleStage', 'companyIds', 'createdAt', ...custom.map((k) => `custom.${k}`)]];
+    for (let cursor: string | null | undefined; cursor !== null;) {
+      const page = await contacts.list(db, ws(request), { limit: 200, cursor: cursor ?? undefined });
+      for (const c of page.contacts.map(contactView)) {
+        lines.push([c.id, c.email, c.name, c.firstName, c.lastName, c.phone, c.title, c.ownerId, c.lifecycleStage, c.companyIds.join(';'), c.createdAt,
+          ...custom.map((k) => { const v = c.custom[k]; return v === undefined || v === null ? '' : typeof v === 'object' ? JSON.stringify(v) : v; })]);
+      }
+      cursor = page.nextCursor;
+    }
+    return reply.header('content-type', 'text/csv; charset=utf-8').header('content-disposition', 'attachment; filename="contacts.csv"').send(stringify(lines as string[][]));
   });
   app.get('/crm/contacts/:id', { config: read, schema: { tags, summary: 'One contact (any id of its profile, merged ones followed)', params: ID } }, async (request, reply) => {
     const contact = await contacts.get(db, ws(request), id(request));
