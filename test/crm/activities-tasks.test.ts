@@ -135,16 +135,15 @@ describe.each(ENGINES)('activities and tasks on $name', (engine) => {
       expect((await call('GET', `/crm/activities?object=invoice&id=${carol}`)).status).toBe(400);
     });
 
-    // BUG: paging is by time alone (activities.ts, on(): `occurred_at < before`), so activities that share the
-    // last one's occurredAt but did not fit on the page are never listed. The page needs an (occurredAt, id) cursor.
-    it.fails('pages back without losing activities logged at the same moment', async () => {
+    it('pages back without losing activities logged at the same moment', async () => {
       const { id: dan } = ok(await call('POST', '/crm/contacts', { email: 'dan@example.com' }), 201);
       const occurredAt = '2026-06-01T12:00:00.000Z';
       const made: string[] = [];
       for (let i = 0; i < 3; i++) made.push(ok(await call('POST', '/crm/activities', { kind: 'note', body: `same moment ${i}`, occurredAt, contactIds: [dan] }), 201).id);
-      const first = await listOn('contact', dan, '&limit=2');
-      const rest = await listOn('contact', dan, `&limit=2&before=${encodeURIComponent(first[first.length - 1].occurredAt)}`);
-      expect([...first, ...rest].map((a) => a.id).sort()).toEqual([...made].sort());
+      const first = (await call('GET', `/crm/activities?object=contact&id=${dan}&limit=2`)).body;
+      const rest = (await call('GET', `/crm/activities?object=contact&id=${dan}&limit=2&cursor=${encodeURIComponent(first.nextCursor)}`)).body;
+      expect([...first.data, ...rest.data].map((a: { id: string }) => a.id).sort()).toEqual([...made].sort());
+      expect(rest.nextCursor).toBeNull();
     });
 
     it('changes an activity with the current ETag, refuses a stale one, and lets one of two concurrent changes win', async () => {

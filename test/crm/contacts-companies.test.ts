@@ -66,10 +66,7 @@ describe.each(ENGINES)('contacts and companies on $name', (engine) => {
   });
 
   describe('contacts', () => {
-    // BUG (postgres): two creates of one new email both find no crm_contacts row (SELECT ... FOR UPDATE locks
-    // nothing when the row does not exist yet), both INSERT, and the loser fails on crm_contacts_pkey with a 500
-    // (src/modules/crm/contacts.ts, saveCrm). On SQLite transactions run one at a time, so it holds there.
-    (engine.name === 'postgres' ? it.fails : it)('makes one profile and one CRM record when the same new email is posted twice at once', async () => {
+    it('makes one profile and one CRM record when the same new email is posted twice at once', async () => {
       const [a, b] = await atOnce('crm_contacts', [
         () => call('POST', '/crm/contacts', { email: 'race@example.com', ownerId: 'rep-1' }),
         () => call('POST', '/crm/contacts', { email: 'race@example.com', ownerId: 'rep-1' }),
@@ -176,9 +173,7 @@ describe.each(ENGINES)('contacts and companies on $name', (engine) => {
   });
 
   describe('companies', () => {
-    // BUG (postgres): the same race as contacts, in src/modules/crm/companies.ts saveCrm: both creates insert a
-    // crm_companies row for the new account and the loser fails on crm_companies_pkey with a 500.
-    (engine.name === 'postgres' ? it.fails : it)('makes one account and one CRM record when the same new company is posted twice at once', async () => {
+    it('makes one account and one CRM record when the same new company is posted twice at once', async () => {
       const [a, b] = await atOnce('crm_companies', [
         () => call('POST', '/crm/companies', { domain: 'race-co.com', name: 'Race Co' }),
         () => call('POST', '/crm/companies', { domain: 'race-co.com', name: 'Race Co' }),

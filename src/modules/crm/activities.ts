@@ -98,12 +98,14 @@ export function createActivities(deps: DealsDeps, onLogged?: (db: Kysely<any>, a
       checkIfMatch(ifMatch, current, 'activity');
       await store.remove(db, 'crm_activities', 'activity', id);
     },
-    /** Activities logged on one record, newest first. */
-    async on(db: Kysely<any>, workspaceId: string, object: string, targetId: string, limit: number, before?: number): Promise<Activity[]> {
+    /** Activities logged on one record, newest first, keyset-paged on (occurredAt, id); `before` a time to start from. */
+    async on(db: Kysely<any>, workspaceId: string, object: string, targetId: string, limit: number, from?: { before?: number; cursor?: { at: number; id: string } }): Promise<Activity[]> {
       const ids = await store.idsAssociatedWith(db, workspaceId, 'activity', object, targetId);
       if (ids.length === 0) return [];
       let q = (db as Kysely<{ crm_activities: ActivityRow }>).selectFrom('crm_activities').selectAll().where('id', 'in', ids);
-      if (before !== undefined) q = q.where('occurred_at', '<', before);
+      if (from?.before !== undefined) q = q.where('occurred_at', '<', from.before);
+      const c = from?.cursor;
+      if (c) q = q.where((eb) => eb.or([eb('occurred_at', '<', c.at), eb.and([eb('occurred_at', '=', c.at), eb('id', '<', c.id)])]));
       const rows = await q.orderBy('occurred_at', 'desc').orderBy('id', 'desc').limit(limit).execute();
       const links = await store.associations(db, 'activity', rows.map((r) => r.id));
       return rows.map((r) => ({ ...numeric(r), associations: links.get(r.id)! }));

@@ -75,9 +75,15 @@ export function createCompanies(deps: ContactsDeps & { byGroupId(db: Kysely<any>
 
   async function saveCrm(db: Kysely<any>, workspaceId: string, profileId: string, input: CompanyInput, ifMatch?: string): Promise<boolean> {
     const t = db as Kysely<{ crm_companies: CompanyRow }>;
+    // Two first writes at once (the same new person twice): the insert of the second finds the row taken, and it
+    // is read again and applied as a change.
+    await t.insertInto('crm_companies').values({ profile_id: profileId, workspace_id: workspaceId, owner_id: null, custom: '{}', version: 0, created_at: deps.now(), updated_at: deps.now() })
+      .onConflict((oc) => oc.column('profile_id').doNothing()).execute();
     let q = t.selectFrom('crm_companies').selectAll().where('profile_id', '=', profileId);
     if (deps.postgres) q = q.forUpdate();
-    const current = await q.executeTakeFirst();
+    const found = await q.executeTakeFirstOrThrow();
+    // Version 0: the row was only just reserved, and this write is the record's first.
+    const current = Number(found.version) === 0 ? undefined : found;
     checkIfMatch(ifMatch, { id: profileId, version: Number(current?.version ?? 0) }, 'company');
     if (current && input.ownerId === undefined && input.custom === undefined) return false;
     const defs = await fields(db, workspaceId);
@@ -89,7 +95,7 @@ export function createCompanies(deps: ContactsDeps & { byGroupId(db: Kysely<any>
       const done = await t.updateTable('crm_companies').set({ ...row, version: Number(current.version) + 1 }).where('profile_id', '=', profileId).where('version', '=', current.version).executeTakeFirst();
       if (Number(done.numUpdatedRows) !== 1) throw errors.preconditionFailed('The company changed while this change was applied; read it again.');
     } else {
-      await t.insertInto('crm_companies').values({ profile_id: profileId, workspace_id: workspaceId, ...row, version: 1, created_at: now }).execute();
+      await t.updateTable('crm_companies').set({ ...row, version: 1, created_at: now }).where('profile_id', '=', profileId).where('version', '=', 0).execute();
     }
     return !current;
   }

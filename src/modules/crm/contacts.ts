@@ -105,9 +105,15 @@ export function createContacts(deps: ContactsDeps, fields: (db: Kysely<any>, wor
 
   async function saveCrm(db: Kysely<any>, workspaceId: string, profileId: string, input: ContactInput, mode: 'create' | 'update', ifMatch?: string): Promise<boolean> {
     const t = db as Kysely<{ crm_contacts: ContactRow }>;
+    // Two first writes at once (the same new person twice): the insert of the second finds the row taken, and it
+    // is read again and applied as a change.
+    await t.insertInto('crm_contacts').values({ profile_id: profileId, workspace_id: workspaceId, lifecycle_stage: null, owner_id: null, custom: '{}', version: 0, created_at: deps.now(), updated_at: deps.now() })
+      .onConflict((oc) => oc.column('profile_id').doNothing()).execute();
     let q = t.selectFrom('crm_contacts').selectAll().where('profile_id', '=', profileId);
     if (deps.postgres) q = q.forUpdate();
-    const current = await q.executeTakeFirst();
+    const found = await q.executeTakeFirstOrThrow();
+    // Version 0: the row was only just reserved, and this write is the record's first.
+    const current = Number(found.version) === 0 ? undefined : found;
     checkIfMatch(ifMatch, { id: profileId, version: Number(current?.version ?? 0) }, 'contact');
     const touches = input.ownerId !== undefined || input.lifecycleStage !== undefined || input.custom !== undefined;
     if (!touches && current) return false;
@@ -124,7 +130,7 @@ export function createContacts(deps: ContactsDeps, fields: (db: Kysely<any>, wor
       const done = await t.updateTable('crm_contacts').set({ ...row, version: Number(current.version) + 1 }).where('profile_id', '=', profileId).where('version', '=', current.version).executeTakeFirst();
       if (Number(done.numUpdatedRows) !== 1) throw errors.preconditionFailed('The contact changed while this change was applied; read it again.');
     } else {
-      await t.insertInto('crm_contacts').values({ profile_id: profileId, workspace_id: workspaceId, ...row, version: 1, created_at: now }).execute();
+      await t.updateTable('crm_contacts').set({ ...row, version: 1, created_at: now }).where('profile_id', '=', profileId).where('version', '=', 0).execute();
     }
     if (current && input.lifecycleStage !== undefined && input.lifecycleStage !== current.lifecycle_stage) {
       await appendCrmEvent(db, deps, { workspaceId, event: 'Lifecycle Stage Changed', profileId, collection: 'users', properties: { lifecycle_stage: input.lifecycleStage, previous_lifecycle_stage: current.lifecycle_stage } });

@@ -4,6 +4,7 @@ import { activityCreateSchema, activityUpdateSchema, type Activities, type Activ
 import { associationsView } from './associations.js';
 import { etagOf } from './concurrency.js';
 import { reports } from './reports.js';
+import { errors } from '../../platform/errors.js';
 import { slaSchema, ticketCreateSchema, ticketUpdateSchema, type Ticket, type TicketInput, type TicketQuery, type Tickets } from './tickets.js';
 import { taskCreateSchema, taskUpdateSchema, type Task, type TaskInput, type TaskQuery, type Tasks } from './tasks.js';
 
@@ -46,15 +47,28 @@ export async function crmWorkRoutes(app: FastifyInstance, { db, activities, task
   app.get('/crm/activities', {
     config: read,
     schema: {
-      tags, summary: 'Activities logged on one record, newest first',
+      tags, summary: 'Activities logged on one record, newest first, keyset-paginated',
       querystring: {
         type: 'object', additionalProperties: false, required: ['object', 'id'],
-        properties: { object: { enum: ['contact', 'company', 'deal', 'ticket'] }, id: { type: 'string' }, limit: PAGE.limit, before: { type: 'string', format: 'date-time' } },
+        properties: {
+          object: { enum: ['contact', 'company', 'deal', 'ticket'] }, id: { type: 'string' }, limit: PAGE.limit, cursor: PAGE.cursor,
+          before: { type: 'string', format: 'date-time', description: 'Only activities that occurred before this time.' },
+        },
       },
     },
   }, async (request) => {
-    const q = request.query as { object: string; id: string; limit: number; before?: string };
-    return { data: (await activities.on(db, ws(request), q.object, q.id, q.limit, q.before ? Date.parse(q.before) : undefined)).map(activityView) };
+    const q = request.query as { object: string; id: string; limit: number; cursor?: string; before?: string };
+    let cursor: { at: number; id: string } | undefined;
+    if (q.cursor) {
+      const at = q.cursor.indexOf('_');
+      const ms = Number(q.cursor.slice(0, at));
+      if (at <= 0 || !Number.isSafeInteger(ms)) throw errors.invalidRequest('The cursor is not one this API gave out.');
+      cursor = { at: ms, id: q.cursor.slice(at + 1) };
+    }
+    const rows = await activities.on(db, ws(request), q.object, q.id, q.limit + 1, { before: q.before ? Date.parse(q.before) : undefined, cursor });
+    const page = rows.slice(0, q.limit);
+    const last = page[page.length - 1];
+    return { data: page.map(activityView), nextCursor: rows.length > q.limit ? `${last.occurred_at}_${last.id}` : null };
   });
   app.get('/crm/activities/:id', { config: read, schema: { tags, summary: 'One activity', params: ID } }, async (request, reply) => {
     const a = await activities.get(db, ws(request), id(request));
