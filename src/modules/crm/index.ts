@@ -9,6 +9,10 @@ import * as deals from './migrations/202611261000-crm-deals.js';
 import * as work from './migrations/202611261100-crm-work.js';
 import * as contacts from './migrations/202611261200-crm-contacts.js';
 import * as imports from './migrations/202611261300-crm-imports.js';
+import * as views from './migrations/202611261400-crm-views.js';
+import { createViews, VIEW_QUERIES, type ViewObject } from './views.js';
+import { Ajv } from 'ajv';
+import { errors } from '../../platform/errors.js';
 import { createImports } from './imports.js';
 import { createTasks } from './tasks.js';
 import { createTickets } from './tickets.js';
@@ -17,7 +21,7 @@ export { crmRoutes } from './routes.js';
 export { crmWorkRoutes } from './work-routes.js';
 export { CRM_SOURCE } from './events.js';
 
-export const crmMigrations: Migrations = { '202611261000-crm-deals': deals, '202611261100-crm-work': work, '202611261200-crm-contacts': contacts, '202611261300-crm-imports': imports };
+export const crmMigrations: Migrations = { '202611261000-crm-deals': deals, '202611261100-crm-work': work, '202611261200-crm-contacts': contacts, '202611261300-crm-imports': imports, '202611261400-crm-views': views };
 
 /** The CRM's services: custom fields, deals (pipelines are plain functions over the store), activities, tasks, tickets. */
 export function createCrm(deps: ContactsDeps & { byGroupId(db: Kysely<any>, workspaceId: string, groupId: string): Promise<string | undefined> }) {
@@ -32,7 +36,13 @@ export function createCrm(deps: ContactsDeps & { byGroupId(db: Kysely<any>, work
   const contactService = createContacts(deps, (db: Kysely<any>, workspaceId: string) => fields.of(db, workspaceId, 'contact'));
   const companies = createCompanies(deps, (db: Kysely<any>, workspaceId: string) => fields.of(db, workspaceId, 'company'));
   const importService = createImports(deps, (db: Kysely<any>, workspaceId: string) => fields.of(db, workspaceId, 'contact'));
-  return { fields, deals: dealService, activities, tasks: createTasks(deps), tickets, contacts: contactService, companies, imports: importService, worker: importWorker(importService) };
+  const ajv = new Ajv({ allErrors: false, strict: false, allowUnionTypes: true });
+  const viewQueries = Object.fromEntries(Object.entries(VIEW_QUERIES).map(([object, properties]) => [object, ajv.compile({ type: 'object', additionalProperties: false, properties })]));
+  const viewService = createViews(deps.now, (object: ViewObject, query: unknown) => {
+    const check = viewQueries[object];
+    if (!check(query)) throw errors.validation(`Invalid view query: ${check.errors?.[0]?.instancePath || 'the query'} ${check.errors?.[0]?.message ?? 'is not valid'}${check.errors?.[0]?.keyword === 'additionalProperties' ? ` ("${(check.errors[0].params as { additionalProperty: string }).additionalProperty}")` : ''}.`);
+  });
+  return { fields, deals: dealService, activities, tasks: createTasks(deps), tickets, contacts: contactService, companies, imports: importService, views: viewService, worker: importWorker(importService) };
 }
 
 export type Crm = ReturnType<typeof createCrm>;

@@ -4,6 +4,7 @@ import { activityCreateSchema, activityUpdateSchema, type Activities, type Activ
 import { associationsView } from './associations.js';
 import { etagOf } from './concurrency.js';
 import { reports } from './reports.js';
+import { viewSchema, viewUpdateSchema, viewView, type Views } from './views.js';
 import { errors } from '../../platform/errors.js';
 import { slaSchema, ticketCreateSchema, ticketUpdateSchema, type Ticket, type TicketInput, type TicketQuery, type Tickets } from './tickets.js';
 import { taskCreateSchema, taskUpdateSchema, type Task, type TaskInput, type TaskQuery, type Tasks } from './tasks.js';
@@ -31,7 +32,7 @@ const ticketView = (t: Ticket) => ({
 });
 
 /** Activities (notes, calls, emails, meetings), tasks, tickets and the CRM's reports. Every change takes If-Match. */
-export async function crmWorkRoutes(app: FastifyInstance, { db, activities, tasks, tickets, now }: { db: Kysely<any>; activities: Activities; tasks: Tasks; tickets: Tickets; now: () => number }) {
+export async function crmWorkRoutes(app: FastifyInstance, { db, activities, tasks, tickets, views, now }: { db: Kysely<any>; activities: Activities; tasks: Tasks; tickets: Tickets; views: Views; now: () => number }) {
   const read = { access: { permission: 'crm:read' } } as const;
   const write = { access: { permission: 'crm:write' } } as const;
   const ws = (request: FastifyRequest) => request.principal!.workspaceId;
@@ -171,6 +172,20 @@ export async function crmWorkRoutes(app: FastifyInstance, { db, activities, task
   app.get('/crm/reports/sla', { config: read, schema: { tags, summary: 'SLA compliance of the tickets opened in a time range, per priority', querystring: RANGE } }, async (request) => ({
     data: await reports.sla(db, ws(request), ...range(request), now()),
   }));
+
+  app.get('/crm/views', {
+    config: read, schema: { tags, summary: 'Saved views (named filters and sorts), by object', querystring: { type: 'object', additionalProperties: false, properties: { object: { enum: ['deal', 'contact', 'company', 'task', 'ticket'] } } } },
+  }, async (request) => ({ data: (await views.list(db, ws(request), (request.query as { object?: string }).object)).map(viewView) }));
+  app.post('/crm/views', { config: write, schema: { tags, summary: "Save a view: an object's list query under a name, shared in the workspace", body: viewSchema } }, async (request, reply) => {
+    const actor = `${request.principal!.actor.type}:${request.principal!.actor.id}`;
+    return reply.status(201).send(viewView(await views.create(db, ws(request), request.body as { object: 'deal'; name: string; query: Record<string, unknown> }, actor)));
+  });
+  app.patch('/crm/views/:id', { config: write, schema: { tags, summary: 'Rename a view or change its query', params: ID, body: viewUpdateSchema } }, async (request) =>
+    viewView(await views.update(db, ws(request), id(request), request.body as { name?: string; query?: Record<string, unknown> })));
+  app.delete('/crm/views/:id', { config: write, schema: { tags, summary: 'Delete a view', params: ID } }, async (request, reply) => {
+    await views.remove(db, ws(request), id(request));
+    return reply.status(204).send();
+  });
 
   app.get('/crm/sla-policies', { config: read, schema: { tags, summary: 'SLA targets per priority, in minutes' } }, async (request) => ({ data: await tickets.slaPolicies(db, ws(request)) }));
   app.put('/crm/sla-policies/:priority', {
