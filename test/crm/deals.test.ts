@@ -78,4 +78,22 @@ describe.each(ENGINES)('deals and pipelines on $name', (engine) => {
     }
     expect((await call('GET', '/api/v1/crm/deals')).body.data.length).toBe(before);
   });
+
+  it('creates and changes deals in bulk, all or nothing', async () => {
+    const before = (await call('GET', '/api/v1/crm/deals?limit=200')).body.data.length;
+    const one = await call('POST', '/api/v1/crm/deals', { name: 'Bulk base', amount: 10 });
+    const bulk = await call('POST', '/api/v1/crm/deals/bulk', { create: [{ name: 'Bulk 1' }, { name: 'Bulk 2', amount: 5 }], update: [{ id: one.body.id, ifMatch: one.etag!, changes: { amount: 20 } }] });
+    expect(bulk.status, JSON.stringify(bulk.body)).toBe(200);
+    expect(bulk.body.created.map((d: { name: string }) => d.name)).toEqual(['Bulk 1', 'Bulk 2']);
+    expect(bulk.body.updated[0]).toMatchObject({ id: one.body.id, amount: 20 });
+
+    const refused = await call('POST', '/api/v1/crm/deals/bulk', { create: [{ name: 'Fine' }, { name: 'Bad', closeDate: '2026-02-30' }] });
+    expect(refused.status).toBe(400);
+    expect(refused.body.error.message).toMatch(/^create\[1\]/);
+    const stale = await call('POST', '/api/v1/crm/deals/bulk', { create: [{ name: 'Would be made' }], update: [{ id: one.body.id, ifMatch: one.etag!, changes: { amount: 30 } }] });
+    expect(stale.status).toBe(412);
+    const after = (await call('GET', '/api/v1/crm/deals?limit=200')).body.data;
+    expect(after.length).toBe(before + 3);
+    expect(after.find((d: { id: string }) => d.id === one.body.id).amount).toBe(20);
+  });
 });

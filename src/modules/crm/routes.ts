@@ -99,6 +99,37 @@ export async function crmRoutes(app: FastifyInstance, { db, deals, contacts, com
     const deal = await inTransaction((tx) => deals.create(tx, ws(request), request.body as DealInput, actor(request)));
     return reply.status(201).header('etag', etagOf(deal)).send(dealView(deal));
   });
+  app.post('/crm/deals/bulk', {
+    config: write,
+    schema: {
+      tags, summary: 'Create and change up to 100 deals at once: all or nothing (the first refusal names its item)',
+      body: {
+        type: 'object', additionalProperties: false, minProperties: 1,
+        properties: {
+          create: { type: 'array', maxItems: 100, items: dealCreateSchema },
+          update: {
+            type: 'array', maxItems: 100,
+            items: { type: 'object', additionalProperties: false, required: ['id', 'changes'], properties: { id: { type: 'string' }, ifMatch: { type: 'string', description: 'The ETag read; a stale one refuses the whole request (412).' }, changes: dealUpdateSchema } },
+          },
+        },
+      },
+    },
+  }, async (request) => {
+    const body = request.body as { create?: DealInput[]; update?: { id: string; ifMatch?: string; changes: DealInput }[] };
+    if ((body.create?.length ?? 0) + (body.update?.length ?? 0) > 100) throw errors.validation('A bulk request holds at most 100 deals.');
+    const at = (what: string, i: number, fn: () => Promise<Deal>) => fn().catch((error: unknown) => {
+      if (error instanceof Error && 'status' in error) (error as { message: string }).message = `${what}[${i}]: ${(error as Error).message}`;
+      throw error;
+    });
+    const result = await inTransaction(async (tx) => {
+      const created: Deal[] = [];
+      const updated: Deal[] = [];
+      for (const [i, d] of (body.create ?? []).entries()) created.push(await at('create', i, () => deals.create(tx, ws(request), d, actor(request))));
+      for (const [i, u] of (body.update ?? []).entries()) updated.push(await at('update', i, () => deals.update(tx, ws(request), u.id, u.changes, actor(request), u.ifMatch)));
+      return { created, updated };
+    });
+    return { created: result.created.map(dealView), updated: result.updated.map(dealView) };
+  });
   app.get('/crm/deals/:id', { config: read, schema: { tags, summary: 'One deal, with its ETag', params: ID } }, async (request, reply) => {
     const deal = await deals.get(db, ws(request), id(request));
     return reply.header('etag', etagOf(deal)).send(dealView(deal));
