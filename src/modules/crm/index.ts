@@ -36,7 +36,8 @@ export function createCrm(deps: ContactsDeps & { byGroupId(db: Kysely<any>, work
   const contactService = createContacts(deps, (db: Kysely<any>, workspaceId: string) => fields.of(db, workspaceId, 'contact'));
   const companies = createCompanies(deps, (db: Kysely<any>, workspaceId: string) => fields.of(db, workspaceId, 'company'));
   const importService = createImports(deps, (db: Kysely<any>, workspaceId: string) => fields.of(db, workspaceId, 'contact'));
-  const ajv = new Ajv({ allErrors: false, strict: false, allowUnionTypes: true });
+  // Formats (dates) are checked by the list the view is applied to, as it reads them.
+  const ajv = new Ajv({ allErrors: false, strict: false, allowUnionTypes: true, validateFormats: false });
   const viewQueries = Object.fromEntries(Object.entries(VIEW_QUERIES).map(([object, properties]) => [object, ajv.compile({ type: 'object', additionalProperties: false, properties })]));
   const viewService = createViews(deps.now, (object: ViewObject, query: unknown) => {
     const check = viewQueries[object];
