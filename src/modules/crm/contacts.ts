@@ -88,6 +88,19 @@ export function createContacts(deps: ContactsDeps, fields: (db: Kysely<any>, wor
 
   const known = (alias: string) => sql<boolean>`exists (select 1 from ${sql.table(r.identifiers)} i where i.profile_id = ${sql.ref(`${alias}.id`)} and i.type in ('email', 'user_id'))`;
 
+  /**
+   * Profiles with an identifier (email, user id, phone, …) or a name starting with `text`: prefix matches on
+   * indexed columns, not yet full-text search. Names are stored as JSON strings, compared as typed and
+   * capitalised; identifiers as typed and lower-cased (emails are stored lower-case).
+   */
+  function prefixMatches(workspaceId: string, text: string) {
+    const forms = [...new Set([text, text.toLowerCase()])];
+    const names = [...new Set([text, text.charAt(0).toUpperCase() + text.slice(1)])].map((n) => `"${JSON.stringify(n).slice(1, -1)}`);
+    const ids = forms.map((f) => sql`select i.profile_id from ${sql.table(r.identifiers)} i where i.workspace_id = ${workspaceId} and i.collection = 'users' and i.value >= ${f} and i.value < ${`${f}\uffff`}`);
+    const byName = names.map((n) => sql`select t.profile_id from ${sql.table(r.traits)} t where t.workspace_id = ${workspaceId} and t.name in ('name', 'firstName', 'lastName', 'first_name', 'last_name') and t.value >= ${n} and t.value < ${`${n}\uffff`}`);
+    return sql.join([...ids, ...byName], sql` union `);
+  }
+
   async function get(db: Kysely<any>, workspaceId: string, id: string): Promise<Contact> {
     const p = await deps.profile(db, workspaceId, id);
     if (!p || p.collection !== 'users') throw errors.notFound('Contact');
@@ -141,7 +154,7 @@ export function createContacts(deps: ContactsDeps, fields: (db: Kysely<any>, wor
   return {
     get,
     /** Known person profiles, newest first, keyset-paginated on (created_at, id). */
-    async list(db: Kysely<any>, workspaceId: string, q: { limit: number; cursor?: string; ownerId?: string; lifecycleStage?: string }) {
+    async list(db: Kysely<any>, workspaceId: string, q: { limit: number; cursor?: string; ownerId?: string; lifecycleStage?: string; q?: string }) {
       let after = sql``;
       if (q.cursor) {
         const [at, id] = q.cursor.split('_');
@@ -151,8 +164,9 @@ export function createContacts(deps: ContactsDeps, fields: (db: Kysely<any>, wor
       const crm = q.ownerId || q.lifecycleStage
         ? sql`and exists (select 1 from crm_contacts c where c.profile_id = p.id ${q.ownerId ? sql`and c.owner_id = ${q.ownerId}` : sql``} ${q.lifecycleStage ? sql`and c.lifecycle_stage = ${q.lifecycleStage}` : sql``})`
         : sql``;
+      const search = q.q ? sql`and p.id in (${prefixMatches(workspaceId, q.q)})` : sql``;
       const rows = await sql<{ id: string; created_at: number }>`select p.id, p.created_at from ${sql.table(r.profiles)} p
-        where p.workspace_id = ${workspaceId} and p.collection = 'users' and p.merged_into is null and ${known('p')} ${crm} ${after}
+        where p.workspace_id = ${workspaceId} and p.collection = 'users' and p.merged_into is null and ${known('p')} ${crm} ${search} ${after}
         order by p.created_at desc, p.id desc limit ${q.limit + 1}`.execute(db);
       const page = rows.rows.slice(0, q.limit);
       const last = page[page.length - 1];

@@ -158,7 +158,7 @@ export async function crmRoutes(app: FastifyInstance, { db, deals, contacts, com
     config: read,
     schema: {
       tags, summary: 'Contacts: the known person profiles (holding an email or a user id), newest first',
-      querystring: { type: 'object', additionalProperties: false, properties: { limit: { type: 'integer', minimum: 1, maximum: 200, default: 50 }, cursor: { type: 'string' }, ownerId: { type: 'string' }, lifecycleStage: { enum: [...LIFECYCLE_STAGES] } } },
+      querystring: { type: 'object', additionalProperties: false, properties: { limit: { type: 'integer', minimum: 1, maximum: 200, default: 50 }, cursor: { type: 'string' }, ownerId: { type: 'string' }, lifecycleStage: { enum: [...LIFECYCLE_STAGES] }, q: { type: 'string', minLength: 1, maxLength: 200, description: 'An identifier (email, user id, phone, …) or a name starting with this.' } } },
     },
   }, async (request) => {
     const page = await contacts.list(db, ws(request), request.query as { limit: number });
