@@ -153,7 +153,9 @@ export function createDelivery(deps: { database: Database; service: Destinations
     }
     const settings = d.definition.settings as WebhookSettings;
     const single = d.definition.type === 'webhook' && settings.mode === 'single';
-    const limit = single ? options.concurrency * 8 : batchSizeOf(d.definition) * options.requestsPerRound;
+    // A failing destination gets one request's worth per try, without read-ahead: a probe, not a full round.
+    const failing = d.row.failing_since !== null;
+    const limit = single ? (failing ? 1 : options.concurrency * 8) : batchSizeOf(d.definition) * (failing ? 1 : options.requestsPerRound);
     const claim = loop.next ?? (await claimRows(d, t, limit));
     loop.next = undefined;
     if (!claim) {
@@ -164,7 +166,7 @@ export function createDelivery(deps: { database: Database; service: Destinations
     // While these requests are out, the next rows are read: the database and the receiver work at once. The
     // read-ahead stands only if this round ends clean (every row sent, no retry), so no profile is passed over;
     // and every few rounds a read starts from the beginning again, for rows that became due behind it.
-    const chain = loop.chained < READ_AHEAD_ROUNDS;
+    const chain = !failing && loop.chained < READ_AHEAD_ROUNDS;
     const ahead = chain ? claimRows(d, t, limit, claim.rows[claim.rows.length - 1].id).catch(() => undefined) : undefined;
     const sent = single ? await sendPerProfile(d, claim.items, loop) : await sendInOrder(d, claim.items, loop);
     const next = await ahead;
