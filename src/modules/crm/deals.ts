@@ -216,7 +216,8 @@ export function createDeals(deps: DealsDeps, fields: (db: Kysely<any>, workspace
       const t = db as Kysely<CrmTables>;
       const column = SORTS[q.sort ?? 'createdAt'];
       const desc = (q.order ?? (q.sort ? 'asc' : 'desc')) === 'desc';
-      const key = sql`coalesce(${sql.ref(column.name)}, ${column.empty})`;
+      // Columns that are never null are sorted as they are, so their index serves the page; the others as coalesced.
+      const key = column.nullable ? sql`coalesce(${sql.ref(column.name)}, ${column.empty})` : sql.ref(column.name);
       let query = t.selectFrom('crm_deals').selectAll().where('workspace_id', '=', workspaceId);
       if (q.pipelineId) query = query.where('pipeline_id', '=', q.pipelineId);
       if (q.stageId) query = query.where('stage_id', '=', q.stageId);
@@ -261,12 +262,12 @@ export interface DealQuery {
 
 // Nulls sort as the empty value, so the keyset is total on both engines.
 const SORTS = {
-  createdAt: { name: 'created_at', empty: sql`0`, emptyValue: 0, numeric: true },
-  updatedAt: { name: 'updated_at', empty: sql`0`, emptyValue: 0, numeric: true },
+  createdAt: { name: 'created_at', empty: sql`0`, emptyValue: 0, numeric: true, nullable: false },
+  updatedAt: { name: 'updated_at', empty: sql`0`, emptyValue: 0, numeric: true, nullable: false },
   // By the amount as shown (major units), not minor units, so 5 KWD sorts above 10 USD.
-  amount: { name: 'amount', empty: sql`-1`, emptyValue: -1, numeric: true },
-  closeDate: { name: 'close_date', empty: sql`''`, emptyValue: '', numeric: false },
-  name: { name: 'name', empty: sql`''`, emptyValue: '', numeric: false },
+  amount: { name: 'amount', empty: sql`-1`, emptyValue: -1, numeric: true, nullable: true },
+  closeDate: { name: 'close_date', empty: sql`''`, emptyValue: '', numeric: false, nullable: true },
+  name: { name: 'name', empty: sql`''`, emptyValue: '', numeric: false, nullable: false },
 } as const;
 export const DEAL_SORTS = Object.keys(SORTS);
 
