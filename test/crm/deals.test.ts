@@ -5,11 +5,7 @@ import { until } from '../support/wait.js';
 
 describe.each(ENGINES)('deals and pipelines on $name', (engine) => {
   let server: TestServer;
-  const call = (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) =>
-    fetch(server.url + path, {
-      method, headers: { authorization: `Bearer ${server.setup.apiKey}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    }).then(async (res) => ({ status: res.status, etag: res.headers.get('etag'), body: (await res.text().then((t) => (t ? JSON.parse(t) : null))) as any }));
+  const call = (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => server.call(method, path, body, undefined, headers);
   const identify = async (userId: string, traits: Record<string, unknown>) => {
     const res = await fetch(`${server.url}/v1/identify`, { method: 'POST', body: JSON.stringify({ writeKey: server.setup.writeKey, userId, traits }) });
     expect(res.status).toBe(200);

@@ -5,11 +5,7 @@ import { logRows, startServer, type TestServer } from '../support/server.js';
 describe.each(ENGINES)('activities, tasks and tickets on $name', (engine) => {
   let server: TestServer;
   let ada: string;
-  const call = (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) =>
-    fetch(server.url + path, {
-      method, headers: { authorization: `Bearer ${server.setup.apiKey}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    }).then(async (res) => ({ status: res.status, etag: res.headers.get('etag'), body: (await res.text().then((t) => (t ? JSON.parse(t) : null))) as any }));
+  const call = (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => server.call(method, path, body, undefined, headers);
 
   beforeAll(async () => {
     server = await startServer(engine);

@@ -11,8 +11,8 @@ export interface TestServer {
   setup: SetupResult;
   /** Fetch against the management API with the owner's API key. */
   api(path: string, init?: RequestInit): Promise<Response>;
-  /** A JSON call: the owner's API key unless another (or none: null) is given; the body parsed. */
-  call(method: string, path: string, body?: unknown, apiKey?: string | null): Promise<{ status: number; body: any }>;
+  /** A JSON call: the owner's API key unless another (or none: null) is given; the body parsed, the ETag if any. */
+  call(method: string, path: string, body?: unknown, apiKey?: string | null, headers?: Record<string, string>): Promise<{ status: number; body: any; etag: string | null }>;
   close(): Promise<void>;
 }
 
@@ -47,12 +47,12 @@ export function clientOf(url: string, setup: SetupResult): Pick<TestServer, 'api
   return {
     api: (path, init = {}) =>
       fetch(url + path, { ...init, headers: { authorization: `Bearer ${setup.apiKey}`, 'content-type': 'application/json', ...(init.headers ?? {}) } }),
-    async call(method, path, body, apiKey = setup.apiKey) {
-      const headers: Record<string, string> = apiKey ? { authorization: `Bearer ${apiKey}` } : {};
+    async call(method, path, body, apiKey = setup.apiKey, extra = {}) {
+      const headers: Record<string, string> = { ...(apiKey ? { authorization: `Bearer ${apiKey}` } : {}), ...extra };
       if (body !== undefined) headers['content-type'] = 'application/json';
       const res = await fetch(url + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
       const text = await res.text();
-      return { status: res.status, body: text ? JSON.parse(text) : null };
+      return { status: res.status, body: text ? JSON.parse(text) : null, etag: res.headers.get('etag') };
     },
   };
 }
