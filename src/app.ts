@@ -84,6 +84,10 @@ export async function openRapport(config: Config, deps: { log?: Log; clock?: Clo
     aliases: async (db, profileId) => [profileId, ...(await createDirectory(db).mergeHistory(profileId)).filter((m) => m.kind === 'merged' && m.other_profile_id).map((m) => m.other_profile_id!)],
     relations: { profiles: identityRelations.profiles, identifiers: identityRelations.identifiers, links: identityRelations.links, traits: profilesRelations.traits },
     byGroupId: async (db, workspaceId, groupId) => (await createDirectory(db).byIdentifier(workspaceId, 'accounts', { type: 'group_id', value: groupId }))?.id,
+    byEmails: async (db, workspaceId, emails) => {
+      const found = await createDirectory(db).byIdentifiers(workspaceId, 'users', emails.map((e) => normalizeLookup({ type: 'email', value: e })));
+      return new Map(emails.map((e) => [e, found.get(`email:${normalizeLookup({ type: 'email', value: e }).value}`)] as const).filter((x): x is [string, string] => x[1] !== undefined));
+    },
     byEmail: async (db, workspaceId, email) => (await createDirectory(db).byIdentifier(workspaceId, 'users', normalizeLookup({ type: 'email', value: email })))?.id,
     profileEvents: (db, profileId, before, limit) => profiles.timelineBefore(db, profileId, before, limit),
     eventsAt: (db, workspaceId, offsets) => eventLog.at(db, workspaceId, offsets),

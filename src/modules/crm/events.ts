@@ -24,19 +24,37 @@ export interface LogEntryInput {
  */
 export async function appendCrmEvent(
   db: Kysely<any>, deps: CrmEventsDeps,
-  e: { workspaceId: string; event: string; profileId: string | null; collection: 'users' | 'accounts'; properties: Record<string, unknown> },
+  e: CrmEvent,
 ): Promise<void> {
+  await appendCrmEvents(db, deps, [e]);
+}
+
+export interface CrmEvent {
+  workspaceId: string;
+  event: string;
+  profileId: string | null;
+  collection: 'users' | 'accounts';
+  properties: Record<string, unknown>;
+}
+
+/** Many CRM changes at once (an import): one address lookup and one append for all of them. */
+export async function appendCrmEvents(db: Kysely<any>, deps: CrmEventsDeps, events: CrmEvent[]): Promise<void> {
+  if (events.length === 0) return;
   const now = deps.now();
   const at = new Date(now).toISOString();
-  const ids = e.profileId ? (await deps.addresses(db, [e.profileId])).get(e.profileId) ?? {} : {};
-  const userId = e.collection === 'users' ? ids.userId ?? null : null;
-  const anonymousId = e.collection === 'users' ? ids.anonymousId ?? null : null;
-  const messageId = `crm-${randomUUID()}`;
-  const message = {
-    type: 'track', event: e.event, messageId, userId, anonymousId, timestamp: at, receivedAt: at, sentAt: at, properties: e.properties,
-    context: { ...(e.collection === 'accounts' && ids.groupId ? { groupId: ids.groupId } : {}), rapport: { ...(e.profileId ? { profileId: e.profileId } : {}), collection: e.collection } },
-  };
-  await deps.appendToLog(db, [{ workspaceId: e.workspaceId, sourceId: CRM_SOURCE, messageId, type: 'track', event: e.event, userId, anonymousId, timestamp: now, receivedAt: now, payload: JSON.stringify(message) }]);
+  const addresses = await deps.addresses(db, [...new Set(events.map((e) => e.profileId).filter((p): p is string => p !== null))]);
+  const entries = events.map((e): LogEntryInput => {
+    const ids = (e.profileId ? addresses.get(e.profileId) : undefined) ?? {};
+    const userId = e.collection === 'users' ? ids.userId ?? null : null;
+    const anonymousId = e.collection === 'users' ? ids.anonymousId ?? null : null;
+    const messageId = `crm-${randomUUID()}`;
+    const message = {
+      type: 'track', event: e.event, messageId, userId, anonymousId, timestamp: at, receivedAt: at, sentAt: at, properties: e.properties,
+      context: { ...(e.collection === 'accounts' && ids.groupId ? { groupId: ids.groupId } : {}), rapport: { ...(e.profileId ? { profileId: e.profileId } : {}), collection: e.collection } },
+    };
+    return { workspaceId: e.workspaceId, sourceId: CRM_SOURCE, messageId, type: 'track', event: e.event, userId, anonymousId, timestamp: now, receivedAt: now, payload: JSON.stringify(message) };
+  });
+  await deps.appendToLog(db, entries);
 }
 
 const WAIT_MS = 5_000;

@@ -4,14 +4,14 @@ import type { Kysely } from 'kysely';
 import { errors, RapportError } from '../../platform/errors.js';
 import { LIFECYCLE_STAGES, type ContactsDeps } from './contacts.js';
 import { validateValues, type FieldDefinition } from './custom-fields.js';
-import { appendCrmEvent, CRM_SOURCE, type LogEntryInput } from './events.js';
+import { appendCrmEvents, CRM_SOURCE, type CrmEvent, type LogEntryInput } from './events.js';
 
 /** Contact fields a CSV column can map to; `custom.<key>` maps to a custom field. */
 export const CONTACT_IMPORT_FIELDS = ['email', 'name', 'firstName', 'lastName', 'phone', 'title', 'ownerId', 'lifecycleStage'] as const;
 const TRAITS = new Set(['email', 'name', 'firstName', 'lastName', 'phone', 'title']);
 const EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
 const REPORTED = 1_000;
-const APPLY_CHUNK = 500;
+const APPLY_CHUNK = 2_000;
 
 export const importSchema = {
   type: 'object', additionalProperties: false, required: ['csv', 'mapping'],
@@ -44,7 +44,7 @@ export interface ImportReport {
  * one transaction: an identify per row through the log (identity finds or creates each profile, by email)
  * and the rows' CRM fields, set by `advance` once the pipeline has applied the last identify.
  */
-export function createImports(deps: ContactsDeps, fields: (db: Kysely<any>, workspaceId: string) => Promise<FieldDefinition[]>) {
+export function createImports(deps: ContactsDeps & { byEmails(db: Kysely<any>, workspaceId: string, emails: string[]): Promise<Map<string, string>> }, fields: (db: Kysely<any>, workspaceId: string) => Promise<FieldDefinition[]>) {
   function check(mapping: Record<string, string>, defs: FieldDefinition[]) {
     const targets = Object.values(mapping);
     for (const f of targets) {
@@ -158,19 +158,31 @@ export function createImports(deps: ContactsDeps, fields: (db: Kysely<any>, work
       await db.transaction().execute(async (tx) => {
         const x = tx as Kysely<Tables>;
         const now = deps.now();
+        // A chunk at a time: its profiles in one lookup, the new CRM records in one insert, their events in one append.
+        const profiles = await deps.byEmails(tx, job.workspace_id, rows.map((r) => r.email));
+        const ids = [...new Set([...profiles.values()])];
+        const existing = new Map((ids.length ? await x.selectFrom('crm_contacts').selectAll().where('profile_id', 'in', ids).execute() : []).map((c) => [c.profile_id, c]));
+        const inserts = new Map<string, Tables['crm_contacts']>();
+        const created: CrmEvent[] = [];
         for (const r of rows) {
-          const profileId = await deps.byEmail(tx, job.workspace_id, r.email);
+          const profileId = profiles.get(r.email);
           if (!profileId) continue;
           const f = JSON.parse(r.fields) as { ownerId?: string; lifecycleStage?: string; custom?: Record<string, unknown> };
-          const current = await x.selectFrom('crm_contacts').selectAll().where('profile_id', '=', profileId).executeTakeFirst();
+          const current = inserts.get(profileId) ?? existing.get(profileId);
           const custom = { ...(current ? JSON.parse(current.custom) : {}), ...f.custom };
           const set = { owner_id: f.ownerId ?? current?.owner_id ?? null, lifecycle_stage: f.lifecycleStage ?? current?.lifecycle_stage ?? null, custom: JSON.stringify(custom), updated_at: now };
-          if (current) await x.updateTable('crm_contacts').set({ ...set, version: Number(current.version) + 1 }).where('profile_id', '=', profileId).execute();
-          else {
-            await x.insertInto('crm_contacts').values({ profile_id: profileId, workspace_id: job.workspace_id, ...set, version: 1, created_at: now }).execute();
-            await appendCrmEvent(tx, deps, { workspaceId: job.workspace_id, event: 'Contact Created', profileId, collection: 'users', properties: { email: r.email, owner_id: set.owner_id, lifecycle_stage: set.lifecycle_stage, import_id: job.id } });
+          const stored = existing.get(profileId);
+          if (stored) {
+            await x.updateTable('crm_contacts').set({ ...set, version: Number(stored.version) + 1 }).where('profile_id', '=', profileId).execute();
+            existing.set(profileId, { ...stored, ...set, version: Number(stored.version) + 1 });
+          } else {
+            if (!inserts.has(profileId)) created.push({ workspaceId: job.workspace_id, event: 'Contact Created', profileId, collection: 'users', properties: { email: r.email, owner_id: set.owner_id, lifecycle_stage: set.lifecycle_stage, import_id: job.id } });
+            inserts.set(profileId, { profile_id: profileId, workspace_id: job.workspace_id, ...set, version: 1, created_at: now });
           }
         }
+        const fresh = [...inserts.values()];
+        for (let i = 0; i < fresh.length; i += 500) await x.insertInto('crm_contacts').values(fresh.slice(i, i + 500)).execute();
+        await appendCrmEvents(tx, deps, created);
         if (rows.length) await x.deleteFrom('crm_import_rows').where('import_id', '=', job.id).where('line', 'in', rows.map((r) => r.line)).execute();
         const done = rows.length < APPLY_CHUNK;
         await x.updateTable('crm_imports').set({ applied: Number(job.applied) + rows.length, ...(done ? { status: 'done', finished_at: now } : {}) }).where('id', '=', job.id).execute();

@@ -24,7 +24,10 @@ export { CRM_SOURCE } from './events.js';
 export const crmMigrations: Migrations = { '202611261000-crm-deals': deals, '202611261100-crm-work': work, '202611261200-crm-contacts': contacts, '202611261300-crm-imports': imports, '202611261400-crm-views': views };
 
 /** The CRM's services: custom fields, deals (pipelines are plain functions over the store), activities, tasks, tickets. */
-export function createCrm(deps: ContactsDeps & { byGroupId(db: Kysely<any>, workspaceId: string, groupId: string): Promise<string | undefined> }) {
+export function createCrm(deps: ContactsDeps & {
+  byGroupId(db: Kysely<any>, workspaceId: string, groupId: string): Promise<string | undefined>;
+  byEmails(db: Kysely<any>, workspaceId: string, emails: string[]): Promise<Map<string, string>>;
+}) {
   const fields = createFields(deps.now);
   const dealService = createDeals(deps, (db: Kysely<any>, workspaceId: string) => fields.of(db, workspaceId, 'deal'));
   const tickets = createTickets(deps, (db: Kysely<any>, workspaceId: string) => fields.of(db, workspaceId, 'ticket'));

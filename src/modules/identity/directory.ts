@@ -38,6 +38,17 @@ export function createDirectory(rawDb: Kysely<any>) {
       const hit = await db.selectFrom('identifiers').select('profile_id').where('workspace_id', '=', workspaceId).where('key', '=', `${collection}|${id.type}:${id.value}`).executeTakeFirst();
       return hit ? live(workspaceId, hit.profile_id) : undefined;
     },
+    /** Many lookups at once: `type:value` → the live profile holding it (absent when none). */
+    async byIdentifiers(workspaceId: string, collection: Collection, ids: Identifier[]): Promise<Map<string, string>> {
+      const keys = ids.map((id) => `${collection}|${id.type}:${id.value}`);
+      const found = new Map<string, string>();
+      for (let i = 0; i < keys.length; i += 500) {
+        const rows = await db.selectFrom('identifiers').select(['key', 'profile_id']).where('workspace_id', '=', workspaceId).where('key', 'in', keys.slice(i, i + 500)).execute();
+        for (const r of rows) found.set(r.key.slice(collection.length + 1), r.profile_id);
+      }
+      const live = await this.liveIds([...new Set(found.values())]);
+      return new Map([...found].map(([k, p]) => [k, live.get(p) ?? p]));
+    },
     identifiers: (profileId: string): Promise<IdentifierRow[]> =>
       db.selectFrom('identifiers').selectAll().where('profile_id', '=', profileId).orderBy('first_offset').orderBy('key').execute(),
     async links(profileId: string, collection: Collection): Promise<string[]> {
