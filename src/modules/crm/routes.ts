@@ -37,7 +37,8 @@ const contactView = (c: Contact) => {
     createdAt: iso(c.createdAt), version: Number(c.crm?.version ?? 0),
   };
 };
-const contactEtag = (c: Contact) => etagOf({ id: c.id, version: Number(c.crm?.version ?? 0) });
+/** A contact's or company's ETag: the version of the CRM's record beside the profile (0 before it has one). */
+const profileEtag = (r: { id: string; crm?: { version: number } }) => etagOf({ id: r.id, version: Number(r.crm?.version ?? 0) });
 const companyView = (c: Company) => {
   const t = c.traits as Record<string, unknown>;
   return {
@@ -169,7 +170,7 @@ export async function crmRoutes(app: FastifyInstance, { db, deals, contacts, com
     schema: { tags, summary: 'Create a contact, or find it by email: its profile is found or created through the log (201 created, 200 found)', body: contactCreateSchema },
   }, async (request, reply) => {
     const { contact, created } = await contacts.create(db, ws(request), request.body as ContactInput);
-    return reply.status(created ? 201 : 200).header('etag', contactEtag(contact)).send(contactView(contact));
+    return reply.status(created ? 201 : 200).header('etag', profileEtag(contact)).send(contactView(contact));
   });
   app.post('/crm/imports', {
     config: write, bodyLimit: 64 * 1024 * 1024,
@@ -201,14 +202,14 @@ export async function crmRoutes(app: FastifyInstance, { db, deals, contacts, com
   });
   app.get('/crm/contacts/:id', { config: read, schema: { tags, summary: 'One contact (any id of its profile, merged ones followed)', params: ID } }, async (request, reply) => {
     const contact = await contacts.get(db, ws(request), id(request));
-    return reply.header('etag', contactEtag(contact)).send(contactView(contact));
+    return reply.header('etag', profileEtag(contact)).send(contactView(contact));
   });
   app.patch('/crm/contacts/:id', {
     config: write,
     schema: { tags, summary: 'Change a contact: CRM fields at once (If-Match: 412 when stale), traits through the log', params: ID, body: contactUpdateSchema },
   }, async (request, reply) => {
     const contact = await contacts.update(db, ws(request), id(request), request.body as ContactInput, ifMatch(request));
-    return reply.header('etag', contactEtag(contact)).send(contactView(contact));
+    return reply.header('etag', profileEtag(contact)).send(contactView(contact));
   });
 
   const timelineRoute = (path: string, what: string, read$: (workspaceId: string, id: string, q: { limit: number; before?: { at: number; seq: number }; kinds?: TimelineKind[] }) => ReturnType<Contacts['timeline']>) =>
@@ -256,18 +257,18 @@ export async function crmRoutes(app: FastifyInstance, { db, deals, contacts, com
     schema: { tags, summary: 'Create a company, or find it by group id (default: its domain), through the log like a group call (201 created, 200 found)', body: companyCreateSchema },
   }, async (request, reply) => {
     const { company, created } = await companies.create(db, ws(request), request.body as CompanyInput);
-    return reply.status(created ? 201 : 200).header('etag', etagOf({ id: company.id, version: Number(company.crm?.version ?? 0) })).send(companyView(company));
+    return reply.status(created ? 201 : 200).header('etag', profileEtag(company)).send(companyView(company));
   });
   app.get('/crm/companies/:id', { config: read, schema: { tags, summary: 'One company with its contacts', params: ID } }, async (request, reply) => {
     const company = await companies.get(db, ws(request), id(request));
-    return reply.header('etag', etagOf({ id: company.id, version: Number(company.crm?.version ?? 0) })).send(companyView(company));
+    return reply.header('etag', profileEtag(company)).send(companyView(company));
   });
   app.patch('/crm/companies/:id', {
     config: write,
     schema: { tags, summary: 'Change a company: CRM fields at once (If-Match: 412 when stale), traits through the log', params: ID, body: companyUpdateSchema },
   }, async (request, reply) => {
     const company = await companies.update(db, ws(request), id(request), request.body as CompanyInput, ifMatch(request));
-    return reply.header('etag', etagOf({ id: company.id, version: Number(company.crm?.version ?? 0) })).send(companyView(company));
+    return reply.header('etag', profileEtag(company)).send(companyView(company));
   });
 
   const OBJECT = { type: 'object', properties: { object: { enum: [...CRM_OBJECTS] } } };

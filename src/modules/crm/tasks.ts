@@ -3,6 +3,7 @@ import type { Kysely } from 'kysely';
 import { errors } from '../../platform/errors.js';
 import { associationsSchema, associationsView, resolveAssociations, subjectOf, type AssociationsInput } from './associations.js';
 import { checkIfMatch } from './concurrency.js';
+import { parseKeyset } from './cursor.js';
 import type { DealsDeps } from './deals.js';
 import { appendCrmEvent } from './events.js';
 import { numeric, workStore as store, type AssociationRow, type Priority, type TaskRow } from './work-store.js';
@@ -111,7 +112,7 @@ export function createTasks(deps: DealsDeps) {
       if (q.dueBefore) query = query.where('due_at', '<', Date.parse(q.dueBefore));
       const due = (eb: any) => eb.fn.coalesce('due_at', eb.lit(FAR));
       if (q.cursor) {
-        const [at, id] = parseCursor(q.cursor);
+        const { at, id } = parseKeyset(q.cursor);
         query = query.where((eb) => eb.or([eb(due(eb), '>', at), eb.and([eb(due(eb), '=', at), eb('id', '>', id)])]));
       }
       const rows = (await query.orderBy((eb) => due(eb)).orderBy('id').limit(q.limit + 1).execute()).map((r) => numeric(r));
@@ -121,13 +122,6 @@ export function createTasks(deps: DealsDeps) {
       return { tasks: page.map((r) => withState(r, links.get(r.id)!)), nextCursor: rows.length > q.limit ? `${last.due_at ?? FAR}_${last.id}` : null };
     },
   };
-}
-
-function parseCursor(cursor: string): [number, string] {
-  const at = cursor.indexOf('_');
-  const due = Number(cursor.slice(0, at));
-  if (at <= 0 || !Number.isSafeInteger(due)) throw errors.invalidRequest('The cursor is not one this API gave out.');
-  return [due, cursor.slice(at + 1)];
 }
 
 export type Tasks = ReturnType<typeof createTasks>;

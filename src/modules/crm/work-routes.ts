@@ -3,9 +3,9 @@ import type { Kysely } from 'kysely';
 import { activityCreateSchema, activityUpdateSchema, type Activities, type Activity, type ActivityInput } from './activities.js';
 import { associationsView } from './associations.js';
 import { etagOf } from './concurrency.js';
+import { parseKeyset } from './cursor.js';
 import { reports } from './reports.js';
 import { viewSchema, viewUpdateSchema, viewView, type Views } from './views.js';
-import { errors } from '../../platform/errors.js';
 import { slaSchema, ticketCreateSchema, ticketUpdateSchema, type Ticket, type TicketInput, type TicketQuery, type Tickets } from './tickets.js';
 import { taskCreateSchema, taskUpdateSchema, type Task, type TaskInput, type TaskQuery, type Tasks } from './tasks.js';
 
@@ -59,13 +59,7 @@ export async function crmWorkRoutes(app: FastifyInstance, { db, activities, task
     },
   }, async (request) => {
     const q = request.query as { object: string; id: string; limit: number; cursor?: string; before?: string };
-    let cursor: { at: number; id: string } | undefined;
-    if (q.cursor) {
-      const at = q.cursor.indexOf('_');
-      const ms = Number(q.cursor.slice(0, at));
-      if (at <= 0 || !Number.isSafeInteger(ms)) throw errors.invalidRequest('The cursor is not one this API gave out.');
-      cursor = { at: ms, id: q.cursor.slice(at + 1) };
-    }
+    const cursor = q.cursor ? parseKeyset(q.cursor) : undefined;
     const rows = await activities.on(db, ws(request), q.object, q.id, q.limit + 1, { before: q.before ? Date.parse(q.before) : undefined, cursor });
     const page = rows.slice(0, q.limit);
     const last = page[page.length - 1];
