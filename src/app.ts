@@ -69,7 +69,6 @@ export async function openRapport(config: Config, deps: { log?: Log; clock?: Clo
     addresses: (db, profileIds) => createDirectory(db).addresses(profileIds),
   });
   const delivery = createDelivery({ database, service: destinations, log, metrics, now: () => clock.now(), options: config.delivery });
-  const pipeline = createPipeline({ database, identity, profiles, audiences, destinations, log, metrics, enqueued: () => delivery.poke() });
   const directory = createDirectory(database.db);
   const crm = createCrm({
     now: () => clock.now(),
@@ -97,6 +96,7 @@ export async function openRapport(config: Config, deps: { log?: Log; clock?: Clo
       return offset !== undefined && (await eventLog.position(db, PIPELINE_CONSUMER, false)) >= offset;
     },
   });
+  const pipeline = createPipeline({ database, identity, profiles, audiences, destinations, crm, log, metrics, enqueued: () => delivery.poke() });
   return { log, clock, database, metrics, access, collect, identity, profiles, audiences, destinations, delivery, pipeline, directory, crm };
 }
 
@@ -164,7 +164,7 @@ export async function createRapport(config: Config, deps: { log?: Log; clock?: C
   await app.register(identityRoutes, { prefix: API, db: database.db, forget: (workspaceId) => core.identity.forgetRules(workspaceId) });
   await app.register(audienceRoutes, { prefix: API, db: database.db, audiences: core.audiences });
   await app.register(crmRoutes, { prefix: API, db: database.db, deals: core.crm.deals, contacts: core.crm.contacts, companies: core.crm.companies, imports: core.crm.imports, fields: core.crm.fields, now: () => core.clock.now() });
-  await app.register(crmWorkRoutes, { prefix: API, db: database.db, activities: core.crm.activities, tasks: core.crm.tasks, tickets: core.crm.tickets, views: core.crm.views, now: () => core.clock.now() });
+  await app.register(crmWorkRoutes, { prefix: API, db: database.db, activities: core.crm.activities, tasks: core.crm.tasks, tickets: core.crm.tickets, views: core.crm.views, search: core.crm.search, now: () => core.clock.now() });
   await app.register(destinationRoutes, { prefix: API, db: database.db, destinations: core.destinations, changed: () => core.delivery.refresh() });
   await app.ready();
   if (config.role !== 'api') {

@@ -65,6 +65,7 @@ const pipeline = createPipeline({
   profiles: timed('profiles.applyBatch', core.profiles, 'applyBatch'),
   audiences: timed('audiences.applyBatch', core.audiences, 'applyBatch'),
   destinations: core.destinations,
+  crm: { profileStep: timed('crm.profileStep.applyBatch', core.crm.profileStep, 'applyBatch') },
   log: core.log, metrics: createMetrics(), options: { batchSize: Number(process.env.BENCH_BATCH ?? 1000) },
 });
 let events = 0;

@@ -2,7 +2,7 @@ import type { Kysely } from 'kysely';
 import { Counter, Histogram } from 'prom-client';
 import { AUDIENCES_SOURCE, type AudiencesService, type BatchEvent } from '../modules/audiences/index.js';
 import { eventLog, type LoggedEvent } from '../modules/collect/index.js';
-import { CRM_SOURCE } from '../modules/crm/index.js';
+import { CRM_SOURCE, type CrmProfileStep } from '../modules/crm/index.js';
 import type { DeliverableEvent, DestinationsService } from '../modules/destinations/index.js';
 import { createDirectory, type BatchResolution, type IdentityService } from '../modules/identity/index.js';
 import { traitsOf, type ProfilesService } from '../modules/profiles/index.js';
@@ -24,17 +24,19 @@ export interface PipelineOptions {
 
 /**
  * The log consumer: reads micro-batches in offset order and applies identity resolution, then traits
- * and timelines, committing its offset in the same transaction as those effects. A crash replays the
+ * and timelines, audiences, the CRM's search documents and merged records, the outbox, committing its offset in the same transaction as those effects. A crash replays the
  * batch (nothing was committed) and never skips or applies it twice. On PostgreSQL the consumer's offset
  * row is locked for the transaction, so two workers never apply the same batch.
  */
 export function createPipeline(deps: {
   database: Database; identity: IdentityService; profiles: ProfilesService; audiences: AudiencesService; destinations: DestinationsService;
+  /** The CRM's step: search documents of profiles whose names or identifiers changed, CRM records of merged profiles. */
+  crm: { profileStep: CrmProfileStep };
   log: Log; metrics: Metrics; options?: Partial<PipelineOptions>;
   /** Called after a batch that wrote to the outbox has committed (wakes the delivery workers). */
   enqueued?: () => void;
 }) {
-  const { database, identity, profiles, audiences, destinations, log } = deps;
+  const { database, identity, profiles, audiences, destinations, crm, log } = deps;
   const options: PipelineOptions = { batchSize: 1000, idleMs: 25, ...deps.options };
   const processed = new Counter({ name: 'rapport_pipeline_events_processed_total', help: 'Log events applied by the pipeline.', registers: [deps.metrics] });
   const failures = new Counter({ name: 'rapport_pipeline_batch_failures_total', help: 'Micro-batches that failed and will be retried.', registers: [deps.metrics] });
@@ -65,7 +67,9 @@ export function createPipeline(deps: {
     const resolution = await identity.resolveBatch(tx, external, sqlite);
     if (external.length < events.length) await attributeDerived(tx, events, resolution);
     await profiles.applyBatch(tx, events, resolution.events, resolution.merges, sqlite);
-    await audiences.applyBatch(tx, batchEvents(events, resolution), resolution.merges.map((m) => ({ winner: m.winner, loser: m.loser, workspaceId: m.workspaceId })), new Set(resolution.created));
+    const attributed = batchEvents(events, resolution);
+    await audiences.applyBatch(tx, attributed, resolution.merges.map((m) => ({ winner: m.winner, loser: m.loser, workspaceId: m.workspaceId })), new Set(resolution.created));
+    await crm.profileStep.applyBatch(tx, attributed, resolution.merges, Date.now());
     enqueued += await destinations.enqueue(tx, deliverable(events, resolution));
     await eventLog.commit(tx, PIPELINE_CONSUMER, events[events.length - 1].offset);
     return events.length;

@@ -546,23 +546,25 @@ describe.each(ENGINES)('the deals API on $name', (engine) => {
       }
     });
 
-    it('searches names case-insensitively, taking % and _ and \\ as themselves', async () => {
+    it('searches names by words, each a word prefix, case and punctuation ignored', async () => {
       for (const name of ['100% Uptime', '100 percent', 'snake_case deal', 'snakeXcase deal', 'ACME Renewal', 'Back\\slash', 'Backslash']) {
         await createDeal({ name, ownerId: 'searcher' }, ws.apiKey);
       }
       const search = async (q: string) => (await names(`&ownerId=searcher&sort=name&q=${encodeURIComponent(q)}`));
       expect(await search('acme')).toEqual(['ACME Renewal']);
       expect(await search('rEnEwAl')).toEqual(['ACME Renewal']);
-      expect(await search('%')).toEqual(['100% Uptime']);
-      expect(await search('100%')).toEqual(['100% Uptime']);
-      expect(await search('100')).toEqual(['100 percent', '100% Uptime']);
-      expect(await search('_')).toEqual(['snake_case deal']);
-      expect(await search('e_c')).toEqual(['snake_case deal']);
-      expect(await search('\\')).toEqual(['Back\\slash']);
-      expect(await search('k\\s')).toEqual(['Back\\slash']);
+      expect(await search('ren ac')).toEqual(['ACME Renewal']);
+      expect(await search('cme')).toEqual([]);
+      expect(await search('100%')).toEqual(['100 percent', '100% Uptime']);
+      expect(await search('uptime 100')).toEqual(['100% Uptime']);
+      expect(await search('snake case')).toEqual(['snake_case deal']);
+      expect(await search('snake')).toEqual(['snakeXcase deal', 'snake_case deal']);
+      expect(await search('back slash')).toEqual(['Back\\slash']);
       expect(await search('backslash')).toEqual(['Backslash']);
-      expect(await search('%_%')).toEqual([]);
       expect(await search('nothing like it')).toEqual([]);
+      const punctuation = await fetch(`${server.url}/api/v1/crm/deals?q=${encodeURIComponent('%_%')}`, { headers: { authorization: `Bearer ${ws.apiKey}` } });
+      expect(punctuation.status).toBe(400);
+      expect(((await punctuation.json()) as { error: { message: string } }).error.message).toMatch(/letter or a digit/);
     });
 
     it('searches names case-insensitively beyond ASCII', async () => {

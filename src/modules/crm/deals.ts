@@ -8,6 +8,7 @@ import { appendCrmEvent, type CrmEventsDeps } from './events.js';
 export { etagOf };
 import { checkCurrency, fromMinor, toMinor } from './money.js';
 import { ensurePipelines, lockPipeline, type Pipeline } from './pipelines.js';
+import { dealDocument, type Search } from './search.js';
 import { crmStore as store, dealRow, type CrmTables, type DealRow, type StageRow } from './store.js';
 
 export interface DealInput {
@@ -40,6 +41,8 @@ export const dealCreateSchema = { type: 'object', additionalProperties: false, r
 export const dealUpdateSchema = { type: 'object', additionalProperties: false, minProperties: 1, properties: dealProperties };
 
 export interface DealsDeps extends CrmEventsDeps {
+  /** The full-text index, written in the transaction of each change. */
+  search: Search;
   /** On PostgreSQL a deal being changed is locked (SELECT … FOR UPDATE); SQLite serialises writers anyway. */
   postgres: boolean;
   /** Where each profile id lives now (merged ones followed to their survivor). */
@@ -145,6 +148,7 @@ export function createDeals(deps: DealsDeps, fields: (db: Kysely<any>, workspace
       await store.setContacts(db, workspaceId, row.id, contacts);
       await store.recordStageChange(db, { deal_id: row.id, workspace_id: workspaceId, from_stage_id: null, to_stage_id: stage.id, at: now, actor });
       await announce(db, row, contacts, 'Deal Created', stage, pipeline);
+      await deps.search.put(db, [dealDocument(row, stage.name)], now);
       return { ...row, contact_ids: contacts };
     },
 
@@ -188,6 +192,7 @@ export function createDeals(deps: DealsDeps, fields: (db: Kysely<any>, workspace
       if (!(await store.updateDeal(db, id, current.version, set))) throw errors.preconditionFailed('The deal changed while this change was applied; read it again.');
       if (input.contactIds) await store.setContacts(db, workspaceId, id, contacts);
       const after = { ...current, ...set, version: current.version + 1 } as DealRow;
+      await deps.search.put(db, [dealDocument(after, stage.name)], now);
       const contactIds = input.contactIds ? contacts : (await contactsOf(db, [id])).get(id)!;
       if (stageChanged) {
         await store.recordStageChange(db, { deal_id: id, workspace_id: workspaceId, from_stage_id: current.stage_id, to_stage_id: stage.id, at: now, actor });
@@ -206,6 +211,7 @@ export function createDeals(deps: DealsDeps, fields: (db: Kysely<any>, workspace
       const pipeline = pipelines.find((p) => p.id === current.pipeline_id);
       const stage = pipeline?.stages.find((s) => s.id === current.stage_id);
       await store.deleteDeal(db, id);
+      await deps.search.drop(db, 'deal', [id]);
       if (pipeline && stage) await announce(db, current, contacts, 'Deal Deleted', stage, pipeline);
     },
 
@@ -225,7 +231,7 @@ export function createDeals(deps: DealsDeps, fields: (db: Kysely<any>, workspace
       if (q.ownerId) query = query.where('owner_id', '=', q.ownerId);
       if (q.companyId) query = query.where('company_id', '=', q.companyId);
       if (q.contactId) query = query.where('id', 'in', t.selectFrom('crm_deal_contacts').select('deal_id').where('profile_id', 'in', await deps.aliases(db, q.contactId)));
-      if (q.q) query = query.where(sql<boolean>`lower(name) like ${`%${q.q.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`} escape '\\'`);
+      if (q.q) query = query.where(sql<boolean>`id in (${deps.search.matching(db, workspaceId, 'deal', q.q)})`);
       if (q.closeFrom) query = query.where('close_date', '>=', q.closeFrom);
       if (q.closeTo) query = query.where('close_date', '<=', q.closeTo);
       if (q.cursor) {

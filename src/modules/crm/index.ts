@@ -10,6 +10,9 @@ import * as work from './migrations/202611261100-crm-work.js';
 import * as contacts from './migrations/202611261200-crm-contacts.js';
 import * as imports from './migrations/202611261300-crm-imports.js';
 import * as views from './migrations/202611261400-crm-views.js';
+import * as search from './migrations/202611261500-crm-search.js';
+import { createProfileStep } from './indexing.js';
+import { createSearch } from './search.js';
 import { createViews, VIEW_QUERIES, type ViewObject } from './views.js';
 import { Ajv } from 'ajv';
 import { errors } from '../../platform/errors.js';
@@ -20,14 +23,17 @@ import { createTickets } from './tickets.js';
 export { crmRoutes } from './routes.js';
 export { crmWorkRoutes } from './work-routes.js';
 export { CRM_SOURCE } from './events.js';
+export { CONTACT_SEARCH_TRAITS, COMPANY_SEARCH_TRAITS, type ProfileChange } from './indexing.js';
+export type CrmProfileStep = ReturnType<typeof createProfileStep>;
 
-export const crmMigrations: Migrations = { '202611261000-crm-deals': deals, '202611261100-crm-work': work, '202611261200-crm-contacts': contacts, '202611261300-crm-imports': imports, '202611261400-crm-views': views };
+export const crmMigrations: Migrations = { '202611261000-crm-deals': deals, '202611261100-crm-work': work, '202611261200-crm-contacts': contacts, '202611261300-crm-imports': imports, '202611261400-crm-views': views, '202611261500-crm-search': search };
 
 /** The CRM's services: custom fields, deals (pipelines are plain functions over the store), activities, tasks, tickets. */
-export function createCrm(deps: ContactsDeps & {
+export function createCrm(rawDeps: Omit<ContactsDeps, 'search'> & {
   byGroupId(db: Kysely<any>, workspaceId: string, groupId: string): Promise<string | undefined>;
   byEmails(db: Kysely<any>, workspaceId: string, emails: string[]): Promise<Map<string, string>>;
 }) {
+  const deps = { ...rawDeps, search: createSearch() };
   const fields = createFields(deps.now);
   const dealService = createDeals(deps, (db: Kysely<any>, workspaceId: string) => fields.of(db, workspaceId, 'deal'));
   const tickets = createTickets(deps, (db: Kysely<any>, workspaceId: string) => fields.of(db, workspaceId, 'ticket'));
@@ -46,7 +52,7 @@ export function createCrm(deps: ContactsDeps & {
     const check = viewQueries[object];
     if (!check(query)) throw errors.validation(`Invalid view query: ${check.errors?.[0]?.instancePath || 'the query'} ${check.errors?.[0]?.message ?? 'is not valid'}${check.errors?.[0]?.keyword === 'additionalProperties' ? ` ("${(check.errors[0].params as { additionalProperty: string }).additionalProperty}")` : ''}.`);
   });
-  return { fields, deals: dealService, activities, tasks: createTasks(deps), tickets, contacts: contactService, companies, imports: importService, views: viewService, worker: importWorker(importService) };
+  return { search: deps.search, profileRelations: deps.relations, profileStep: createProfileStep(deps.relations, deps.search), fields, deals: dealService, activities, tasks: createTasks(deps), tickets, contacts: contactService, companies, imports: importService, views: viewService, worker: importWorker(importService) };
 }
 
 export type Crm = ReturnType<typeof createCrm>;

@@ -87,7 +87,7 @@ export async function crmRoutes(app: FastifyInstance, { db, deals, contacts, com
           limit: { type: 'integer', minimum: 1, maximum: 200, default: 50 }, cursor: { type: 'string' },
           sort: { enum: DEAL_SORTS, description: 'Default createdAt (newest first).' }, order: { enum: ['asc', 'desc'] },
           pipelineId: { type: 'string' }, stageId: { type: 'string' }, status: { enum: ['open', 'won', 'lost'] }, ownerId: { type: 'string' },
-          companyId: { type: 'string' }, contactId: { type: 'string' }, q: { type: 'string', maxLength: 200, description: 'Name contains (case-insensitive).' },
+          companyId: { type: 'string' }, contactId: { type: 'string' }, q: { type: 'string', maxLength: 200, description: 'Words the name contains, each as a word prefix ("acm ren" finds "Acme renewal"): full-text search, accents and case ignored.' },
           closeFrom: { type: 'string', format: 'date' }, closeTo: { type: 'string', format: 'date' },
         },
       },

@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import { errors } from '../../platform/errors.js';
 import { checkIfMatch } from './concurrency.js';
 import { validateValues, type FieldDefinition } from './custom-fields.js';
 import type { DealsDeps } from './deals.js';
 import { appendCrmEvent } from './events.js';
+import { ticketDocument } from './search.js';
 import { numeric, workStore as store, type Priority, type TicketRow, type TicketStatus } from './work-store.js';
 
 export interface TicketInput {
@@ -62,6 +63,8 @@ export interface TicketQuery {
   assigneeId?: string;
   contactId?: string;
   breached?: boolean;
+  /** Words of the subject or description (full-text, word prefixes). */
+  q?: string;
 }
 
 /** Support tickets with SLA targets (first response, resolution) whose breaches are flagged. */
@@ -113,6 +116,7 @@ export function createTickets(deps: DealsDeps, fields: (db: Kysely<any>, workspa
         first_responded_at: null, resolved_at: DONE.includes(status) ? now : null, version: 1, created_at: now, updated_at: now,
       };
       await store.insert(db, 'crm_tickets', row);
+      await deps.search.put(db, [ticketDocument(row)], now);
       await announce(db, row, 'Ticket Opened');
       return state(row, now);
     },
@@ -144,6 +148,7 @@ export function createTickets(deps: DealsDeps, fields: (db: Kysely<any>, workspa
       };
       if (!(await store.update(db, 'crm_tickets', id, current.version, set))) throw errors.preconditionFailed('The ticket changed while this change was applied; read it again.');
       const after = { ...current, ...set, version: current.version + 1 } as TicketRow;
+      await deps.search.put(db, [ticketDocument(after)], now);
       if (status !== current.status) {
         await announce(db, after, DONE.includes(status) && !DONE.includes(current.status) ? 'Ticket Resolved' : 'Ticket Status Changed', { previous_status: current.status });
       }
@@ -154,13 +159,16 @@ export function createTickets(deps: DealsDeps, fields: (db: Kysely<any>, workspa
     async responded(db: Kysely<any>, workspaceId: string, id: string, at: number): Promise<void> {
       const current = await store.get<TicketRow>(db, 'crm_tickets', workspaceId, id);
       if (!current || current.first_responded_at !== null) return;
-      await store.update(db, 'crm_tickets', id, Number(current.version), { first_responded_at: at, status: current.status === 'new' ? 'open' : current.status, updated_at: deps.now() });
+      const set = { first_responded_at: at, status: current.status === 'new' ? 'open' as const : current.status, updated_at: deps.now() };
+      await store.update(db, 'crm_tickets', id, Number(current.version), set);
+      await deps.search.put(db, [ticketDocument({ ...current, ...set })], set.updated_at);
     },
 
     async remove(db: Kysely<any>, workspaceId: string, id: string, ifMatch?: string): Promise<void> {
       const current = await get(db, workspaceId, id, true);
       checkIfMatch(ifMatch, current, 'ticket');
       await store.remove(db, 'crm_tickets', 'ticket', id);
+      await deps.search.drop(db, 'ticket', [id]);
     },
 
     /** The queue: most urgent first, then oldest, keyset-paginated. */
@@ -173,6 +181,7 @@ export function createTickets(deps: DealsDeps, fields: (db: Kysely<any>, workspa
       if (q.priority) query = query.where('priority', '=', q.priority);
       if (q.assigneeId) query = query.where('assignee_id', '=', q.assigneeId);
       if (q.contactId) query = query.where('contact_id', '=', q.contactId);
+      if (q.q) query = query.where(sql<boolean>`id in (${deps.search.matching(db, workspaceId, 'ticket', q.q)})`);
       if (q.breached !== undefined) {
         const breached = (eb: any) => eb.or([
           eb(eb.fn.coalesce('first_responded_at', eb.lit(now)), '>', eb.ref('first_response_due_at')),

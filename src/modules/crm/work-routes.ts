@@ -5,6 +5,7 @@ import { associationsView } from './associations.js';
 import { etagOf } from './concurrency.js';
 import { parseKeyset } from './cursor.js';
 import { reports } from './reports.js';
+import { SEARCH_OBJECTS, type Search, type SearchObject } from './search.js';
 import { viewSchema, viewUpdateSchema, viewView, type Views } from './views.js';
 import { slaSchema, ticketCreateSchema, ticketUpdateSchema, type Ticket, type TicketInput, type TicketQuery, type Tickets } from './tickets.js';
 import { taskCreateSchema, taskUpdateSchema, type Task, type TaskInput, type TaskQuery, type Tasks } from './tasks.js';
@@ -32,7 +33,7 @@ const ticketView = (t: Ticket) => ({
 });
 
 /** Activities (notes, calls, emails, meetings), tasks, tickets and the CRM's reports. Every change takes If-Match. */
-export async function crmWorkRoutes(app: FastifyInstance, { db, activities, tasks, tickets, views, now }: { db: Kysely<any>; activities: Activities; tasks: Tasks; tickets: Tickets; views: Views; now: () => number }) {
+export async function crmWorkRoutes(app: FastifyInstance, { db, activities, tasks, tickets, views, search, now }: { db: Kysely<any>; activities: Activities; tasks: Tasks; tickets: Tickets; views: Views; search: Search; now: () => number }) {
   const read = { access: { permission: 'crm:read' } } as const;
   const write = { access: { permission: 'crm:write' } } as const;
   const ws = (request: FastifyRequest) => request.principal!.workspaceId;
@@ -109,6 +110,26 @@ export async function crmWorkRoutes(app: FastifyInstance, { db, activities, task
     const t = await tx((x) => tickets.create(x, ws(request), request.body as TicketInput));
     return reply.status(201).header('etag', etagOf(t)).send(ticketView(t));
   });
+  app.get('/crm/search', {
+    config: read,
+    schema: {
+      tags, summary: 'Full-text search across contacts, companies, deals and tickets, best match first',
+      description: 'Every word of `q` must be found, as a word prefix, in the record\'s name, email, phone, domain, subject or description (case and accents ignored). A match in the name ranks first.',
+      querystring: {
+        type: 'object', additionalProperties: false, required: ['q'],
+        properties: {
+          q: { type: 'string', minLength: 1, maxLength: 200 },
+          objects: { type: 'string', pattern: `^(${SEARCH_OBJECTS.join('|')})(,(${SEARCH_OBJECTS.join('|')}))*$`, description: `Only these kinds of record, comma-separated: ${SEARCH_OBJECTS.join(', ')}.` },
+          limit: { type: 'integer', minimum: 1, maximum: 100, default: 20 },
+        },
+      },
+    },
+  }, async (request) => {
+    const query = request.query as { q: string; objects?: string; limit: number };
+    const objects = query.objects?.split(',') as SearchObject[] | undefined;
+    return { data: await search.find(db, ws(request), query.q, { objects, limit: query.limit }) };
+  });
+
   app.get('/crm/tickets', {
     config: read,
     schema: {
@@ -118,6 +139,7 @@ export async function crmWorkRoutes(app: FastifyInstance, { db, activities, task
         properties: {
           ...PAGE, status: { enum: ['new', 'open', 'pending', 'resolved', 'closed', 'active'] }, priority: { enum: ['low', 'normal', 'high', 'urgent'] },
           assigneeId: { type: 'string' }, contactId: { type: 'string' }, breached: { type: 'boolean', description: 'Only tickets past an SLA target (or only those within).' },
+          q: { type: 'string', minLength: 1, maxLength: 200, description: 'Words of the subject or description, each as a word prefix (full-text search).' },
         },
       },
     },

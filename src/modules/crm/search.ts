@@ -1,0 +1,169 @@
+import { sql, type Generated, type Kysely, type RawBuilder } from 'kysely';
+import { isPostgres } from '../../platform/db/migrate.js';
+import { errors } from '../../platform/errors.js';
+
+export const SEARCH_OBJECTS = ['contact', 'company', 'deal', 'ticket'] as const;
+export type SearchObject = (typeof SEARCH_OBJECTS)[number];
+
+/**
+ * One searchable document per record: what is shown of it in results (`title`, `subtitle`) and the words it
+ * is found by, `head` (its name, ranked first) and `rest` (email, phone, domain, description…), both already
+ * folded by `words` so the two engines index the same tokens.
+ */
+export interface SearchDocument {
+  workspaceId: string;
+  object: SearchObject;
+  recordId: string;
+  title: string;
+  subtitle: string;
+  head: string;
+  rest: string;
+}
+
+export interface SearchHit { object: SearchObject; id: string; title: string; subtitle: string }
+
+interface SearchRow { id: Generated<number>; workspace_id: string; object: string; record_id: string; title: string; subtitle: string; head: string; rest: string; updated_at: number }
+
+const MAX_TERMS = 8;
+const MAX_REST = 4_000;
+
+/** Lower-case words without accents or punctuation: "Zoë O'Brien-Smith" → zoe o brien smith. */
+export function words(text: string): string[] {
+  return text.normalize('NFKD').replace(/\p{M}+/gu, '').toLowerCase().split(/[^\p{L}\p{N}]+/u).filter(Boolean);
+}
+
+/** The distinct words of every value given (strings and numbers; others skipped), space-separated. */
+export function wordsOf(...values: unknown[]): string {
+  const out = new Set<string>();
+  for (const v of values) {
+    if (typeof v === 'string' || typeof v === 'number') for (const w of words(String(v))) out.add(w);
+  }
+  return [...out].join(' ');
+}
+
+/**
+ * A phone number is also found by its digits alone, with or without its country and area codes: "+1 (415)
+ * 555-0100" by 14155550100, 4155550100 or 5550100 (every ending of seven digits or more).
+ */
+export function phoneDigits(phone: unknown): string | undefined {
+  const digits = typeof phone === 'string' ? phone.replace(/\D+/g, '') : '';
+  if (digits.length === 0) return undefined;
+  const endings = [digits];
+  for (let i = 1; digits.length - i >= 7; i++) endings.push(digits.slice(i));
+  return endings.join(' ');
+}
+
+/**
+ * The words of a query as a match expression: every word must be in the document, as a word prefix ("jan
+ * smi" finds Jane Smith). A one-letter word must match a whole word: a prefix that short matches most of
+ * the index and is no help. Undefined when the query has no word.
+ */
+function matchOf(q: string, postgres: boolean): string | undefined {
+  const terms = [...new Set(words(q))].slice(0, MAX_TERMS);
+  if (terms.length === 0) return undefined;
+  return postgres
+    ? terms.map((t) => (t.length > 1 ? `${t}:*` : t)).join(' & ')
+    : terms.map((t) => (t.length > 1 ? `"${t}"*` : `"${t}"`)).join(' AND ');
+}
+
+/**
+ * The full-text index of the CRM's records. SQLite: a contentless FTS5 table (two columns, the name ranked ten
+ * times the rest by bm25) beside `crm_search`, keyed by its rowid. PostgreSQL: a weighted `tsvector` column of
+ * `crm_search` under a GIN index, ranked by ts_rank. Documents are written in the transaction of the change
+ * they follow (a deal's, a ticket's, the pipeline batch that changed a profile's traits).
+ */
+export function createSearch() {
+  const t = (db: Kysely<any>) => db as Kysely<{ crm_search: SearchRow }>;
+
+  async function drop(db: Kysely<any>, object: SearchObject, recordIds: string[]) {
+    if (recordIds.length === 0) return;
+    if (!isPostgres(db)) {
+      await sql`delete from crm_search_fts where rowid in (select id from crm_search where object = ${object} and record_id in (${sql.join(recordIds)}))`.execute(db);
+    }
+    await t(db).deleteFrom('crm_search').where('object', '=', object).where('record_id', 'in', recordIds).execute();
+  }
+
+  /** Writes documents, replacing those of the same records; a document that has not changed is left alone. */
+  async function put(db: Kysely<any>, docs: SearchDocument[], now: number) {
+    const pg = isPostgres(db);
+    for (const object of SEARCH_OBJECTS) {
+      const mine = docs.filter((d) => d.object === object).map((d) => ({ ...d, rest: d.rest.slice(0, MAX_REST) }));
+      for (let i = 0; i < mine.length; i += 500) {
+        const chunk = mine.slice(i, i + 500);
+        const stored = new Map((await t(db).selectFrom('crm_search').selectAll().where('object', '=', object).where('record_id', 'in', chunk.map((d) => d.recordId)).execute()).map((r) => [r.record_id, r]));
+        const changed = chunk.filter((d) => {
+          const s = stored.get(d.recordId);
+          return !s || s.title !== d.title || s.subtitle !== d.subtitle || s.head !== d.head || s.rest !== d.rest;
+        });
+        if (changed.length === 0) continue;
+        const rows = changed.map((d) => ({ workspace_id: d.workspaceId, object, record_id: d.recordId, title: d.title, subtitle: d.subtitle, head: d.head, rest: d.rest, updated_at: now }));
+        if (pg) {
+          await t(db).insertInto('crm_search').values(rows)
+            .onConflict((oc) => oc.columns(['object', 'record_id']).doUpdateSet((eb) => ({ title: eb.ref('excluded.title'), subtitle: eb.ref('excluded.subtitle'), head: eb.ref('excluded.head'), rest: eb.ref('excluded.rest'), updated_at: eb.ref('excluded.updated_at') })))
+            .execute();
+          continue;
+        }
+        // SQLite: the FTS rows of changed documents are deleted by rowid and written again with the new words.
+        const old = changed.map((d) => stored.get(d.recordId)?.id).filter((id): id is number => id !== undefined);
+        if (old.length) await sql`delete from crm_search_fts where rowid in (${sql.join(old)})`.execute(db);
+        const written = await t(db).insertInto('crm_search').values(rows)
+          .onConflict((oc) => oc.columns(['object', 'record_id']).doUpdateSet((eb) => ({ title: eb.ref('excluded.title'), subtitle: eb.ref('excluded.subtitle'), head: eb.ref('excluded.head'), rest: eb.ref('excluded.rest'), updated_at: eb.ref('excluded.updated_at') })))
+          .returning(['id', 'head', 'rest']).execute();
+        await sql`insert into crm_search_fts (rowid, head, rest) values ${sql.join(written.map((w) => sql`(${w.id}, ${w.head}, ${w.rest})`))}`.execute(db);
+      }
+    }
+  }
+
+  return {
+    put,
+    drop,
+
+    /**
+     * Records of the workspace matching every word of `q` (word prefixes), best first: the name weighs more
+     * than the rest, then the newest document. `objects` narrows to some kinds of record.
+     */
+    async find(db: Kysely<any>, workspaceId: string, q: string, options: { objects?: SearchObject[]; limit: number }): Promise<SearchHit[]> {
+      const pg = isPostgres(db);
+      const match = matchOf(q, pg);
+      if (!match) throw errors.invalidRequest('The search has no word to look for: q needs a letter or a digit.');
+      const objects = options.objects?.length ? sql`and s.object in (${sql.join(options.objects)})` : sql``;
+      const rows = pg
+        ? await sql<{ object: SearchObject; record_id: string; title: string; subtitle: string }>`select s.object, s.record_id, s.title, s.subtitle from crm_search s, to_tsquery('simple', ${match}) query
+            where s.workspace_id = ${workspaceId} and s.words @@ query ${objects}
+            order by ts_rank(s.words, query) desc, s.id desc limit ${options.limit}`.execute(db)
+        : await sql<{ object: SearchObject; record_id: string; title: string; subtitle: string }>`select s.object, s.record_id, s.title, s.subtitle from crm_search_fts f join crm_search s on s.id = f.rowid
+            where crm_search_fts match ${match} and s.workspace_id = ${workspaceId} ${objects}
+            order by bm25(crm_search_fts, 10.0, 1.0), s.id desc limit ${options.limit}`.execute(db);
+      return rows.rows.map((r) => ({ object: r.object, id: r.record_id, title: r.title, subtitle: r.subtitle }));
+    },
+
+    /** The ids of one kind of record matching `q`, as a subquery for a list's `where id in (…)`. */
+    matching(db: Kysely<any>, workspaceId: string, object: SearchObject, q: string): RawBuilder<unknown> {
+      const pg = isPostgres(db);
+      const match = matchOf(q, pg);
+      if (!match) throw errors.invalidRequest('The search has no word to look for: q needs a letter or a digit.');
+      return pg
+        ? sql`select s.record_id from crm_search s where s.workspace_id = ${workspaceId} and s.object = ${object} and s.words @@ to_tsquery('simple', ${match})`
+        : sql`select s.record_id from crm_search_fts f join crm_search s on s.id = f.rowid where crm_search_fts match ${match} and s.workspace_id = ${workspaceId} and s.object = ${object}`;
+    },
+  };
+}
+
+export type Search = ReturnType<typeof createSearch>;
+
+/** A deal is found by its name; its stage and amount are shown beside it. */
+export function dealDocument(deal: { id: string; workspace_id: string; name: string; amount: number | null; currency: string }, stageName: string | undefined): SearchDocument {
+  return {
+    workspaceId: deal.workspace_id, object: 'deal', recordId: deal.id, title: deal.name,
+    subtitle: [stageName, deal.amount === null ? undefined : `${deal.amount} ${deal.currency}`].filter(Boolean).join(' · '),
+    head: wordsOf(deal.name), rest: '',
+  };
+}
+
+/** A ticket is found by its subject and its description. */
+export function ticketDocument(ticket: { id: string; workspace_id: string; subject: string; description: string | null; status: string; priority: string }): SearchDocument {
+  return {
+    workspaceId: ticket.workspace_id, object: 'ticket', recordId: ticket.id, title: ticket.subject,
+    subtitle: `${ticket.status} · ${ticket.priority}`, head: wordsOf(ticket.subject), rest: wordsOf(ticket.description),
+  };
+}
