@@ -9,6 +9,7 @@ import { createCrm, crmMigrations, crmRoutes, crmWorkRoutes } from './modules/cr
 import { createDelivery, createDestinationsService, destinationRoutes, destinationsMigrations } from './modules/destinations/index.js';
 import { createDirectory, createIdentityService, identityMigrations, identityRelations, identityRoutes, normalizeLookup } from './modules/identity/index.js';
 import { createProfilesService, profileApiRoutes, profileManagementRoutes, profilesMigrations, profilesRelations } from './modules/profiles/index.js';
+import { mergeProfiles } from './workflows/merge-profiles.js';
 import { splitProfile } from './workflows/split-profile.js';
 import { createPipeline, PIPELINE_CONSUMER } from './pipeline/processor.js';
 import { systemClock, type Clock } from './platform/clock.js';
@@ -113,6 +114,8 @@ export interface Rapport {
 export async function createRapport(config: Config, deps: { log?: Log; clock?: Clock } = {}): Promise<Rapport> {
   const core = await openRapport(config, deps);
   const { access, collect, database, metrics, log } = core;
+  const merge = (input: { workspaceId: string; primaryId: string; duplicateId: string; actor: string }) =>
+    mergeProfiles({ database, identity: core.identity, profiles: core.profiles, audiences: core.audiences, crm: core.crm }, { ...input, now: core.clock.now() });
   const app = createHttpServer({
     log,
     authenticators: { bearer: (token) => access.service.authenticate(token), writeKey: (key) => collect.service.resolveWriteKey(key) },
@@ -160,10 +163,11 @@ export async function createRapport(config: Config, deps: { log?: Log; clock?: C
     directory: core.directory,
     profiles: core.profiles,
     split: (input) => splitProfile({ database, identity: core.identity, profiles: core.profiles, audiences: core.audiences }, { ...input, now: core.clock.now() }),
+    merge: (input) => merge(input),
   });
   await app.register(identityRoutes, { prefix: API, db: database.db, forget: (workspaceId) => core.identity.forgetRules(workspaceId) });
   await app.register(audienceRoutes, { prefix: API, db: database.db, audiences: core.audiences });
-  await app.register(crmRoutes, { prefix: API, db: database.db, deals: core.crm.deals, contacts: core.crm.contacts, companies: core.crm.companies, imports: core.crm.imports, fields: core.crm.fields, now: () => core.clock.now() });
+  await app.register(crmRoutes, { prefix: API, db: database.db, deals: core.crm.deals, contacts: core.crm.contacts, companies: core.crm.companies, imports: core.crm.imports, fields: core.crm.fields, merge, now: () => core.clock.now() });
   await app.register(crmWorkRoutes, { prefix: API, db: database.db, activities: core.crm.activities, tasks: core.crm.tasks, tickets: core.crm.tickets, views: core.crm.views, search: core.crm.search, now: () => core.clock.now() });
   await app.register(destinationRoutes, { prefix: API, db: database.db, destinations: core.destinations, changed: () => core.delivery.refresh() });
   await app.ready();

@@ -49,7 +49,11 @@ const companyView = (c: Company) => {
 const changeView = (c: StageChangeRow) => ({ fromStageId: c.from_stage_id, toStageId: c.to_stage_id, at: iso(c.at), actor: c.actor });
 
 /** The CRM's management API: pipelines and stages, deals, custom fields. */
-export async function crmRoutes(app: FastifyInstance, { db, deals, contacts, companies, imports, fields, now }: { db: Kysely<any>; deals: Deals; contacts: Contacts; companies: Companies; imports: Imports; fields: Fields; now: () => number }) {
+export async function crmRoutes(app: FastifyInstance, { db, deals, contacts, companies, imports, fields, merge, now }: {
+  db: Kysely<any>; deals: Deals; contacts: Contacts; companies: Companies; imports: Imports; fields: Fields; now: () => number;
+  /** Merges two profiles of one person or account (the identity merge, with everything that follows it). */
+  merge(input: { workspaceId: string; primaryId: string; duplicateId: string; actor: string }): Promise<unknown>;
+}) {
   const read = { access: { permission: 'crm:read' } } as const;
   const write = { access: { permission: 'crm:write' } } as const;
   const ws = (request: FastifyRequest) => request.principal!.workspaceId;
@@ -209,6 +213,28 @@ export async function crmRoutes(app: FastifyInstance, { db, deals, contacts, com
     schema: { tags, summary: 'Change a contact: CRM fields at once (If-Match: 412 when stale), traits through the log', params: ID, body: contactUpdateSchema },
   }, async (request, reply) => {
     const contact = await contacts.update(db, ws(request), id(request), request.body as ContactInput, ifMatch(request));
+    return reply.header('etag', profileEtag(contact)).send(contactView(contact));
+  });
+
+  const MERGE = { type: 'object', required: ['duplicateId'], additionalProperties: false, properties: { duplicateId: { type: 'string', minLength: 1, description: 'The duplicate, merged into the record of the path.' } } };
+  const mergeInto = async <T extends { id: string }>(request: FastifyRequest, get: (workspaceId: string, id: string) => Promise<T>) => {
+    const primary = await get(ws(request), id(request));
+    const duplicate = await get(ws(request), (request.body as { duplicateId: string }).duplicateId);
+    if (primary.id === duplicate.id) throw errors.conflict('These ids are one record already.');
+    await merge({ workspaceId: ws(request), primaryId: primary.id, duplicateId: duplicate.id, actor: actor(request) });
+    return get(ws(request), primary.id);
+  };
+  app.post('/crm/contacts/:id/merge', {
+    config: write,
+    schema: {
+      tags, summary: 'Merge a duplicate contact into this one: their profiles merge through the identity merge log',
+      description: 'The duplicate\'s emails, ids, events, traits (newest value wins), audiences and computed traits move to this contact; its CRM fields fill the empty ones here, '
+        + 'its deals, tasks, tickets and activities show on this contact, and its id keeps answering as this contact. 409 when the two cannot be one person '
+        + '(two user ids, more emails than the identity rules allow). A wrong merge is undone by splitting the profile (POST /profiles/{id}/split).',
+      params: ID, body: MERGE,
+    },
+  }, async (request, reply) => {
+    const contact = await mergeInto(request, (workspaceId, contactId) => contacts.get(db, workspaceId, contactId));
     return reply.header('etag', profileEtag(contact)).send(contactView(contact));
   });
 

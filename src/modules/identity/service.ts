@@ -211,6 +211,45 @@ export function createIdentityService(deps: { now: () => number }) {
       ]);
       return { newProfileId, collection };
     },
+    /**
+     * Merges `duplicate` into `primary` by hand (two records of one person): the duplicate's identifiers, links
+     * and tombstone chain move to the primary, and the merge log records who asked. Refused, with the reason,
+     * when the two are not live profiles of one collection or when the merged profile would break a limit
+     * (two user ids, more emails than allowed, the merge cap): the same rules as automatic merges.
+     * Runs on the caller's transaction; the caller moves traits, timelines and memberships.
+     */
+    async mergeProfiles(rawDb: Kysely<any>, workspaceId: string, primaryId: string, duplicateId: string, actor: string, at: number) {
+      const db = rawDb as Kysely<IdentityTables>;
+      if (primaryId === duplicateId) throw errors.conflict('A profile cannot be merged into itself.');
+      const rows = await db.selectFrom('profiles').selectAll().where('workspace_id', '=', workspaceId).where('id', 'in', [primaryId, duplicateId]).execute();
+      const primary = rows.find((p) => p.id === primaryId);
+      const duplicate = rows.find((p) => p.id === duplicateId);
+      if (!primary || !duplicate) throw errors.notFound('Profile');
+      for (const p of [primary, duplicate]) if (p.merged_into) throw errors.conflict(`Profile ${p.id} was already merged into ${p.merged_into}.`);
+      if (primary.collection !== duplicate.collection) throw errors.conflict('A person profile and an account profile cannot be merged.');
+      const rules = await ruleBook(db, workspaceId);
+      const held = await store.identifiersOfProfiles(db, [primaryId, duplicateId]);
+      const byType = new Map<string, Set<string>>();
+      for (const h of held) byType.set(h.type, (byType.get(h.type) ?? new Set()).add(h.value));
+      for (const [type, values] of byType) {
+        const rule = rules.rule(type);
+        // Windowed limits (anonymous ids) count recent values only; a hand merge does not re-check those.
+        if (rule.windowMs === null && values.size > rule.limit) {
+          throw errors.conflict(`These profiles cannot be merged: together they hold ${values.size} ${type} values (${[...values].join(', ')}) and a profile may hold ${rule.limit}.`);
+        }
+      }
+      const merges = Number(primary.merges) + Number(duplicate.merges) + 1;
+      if (merges > rules.caps.mergesPerProfile) throw errors.conflict(`Profile ${primaryId} would pass the cap of ${rules.caps.mergesPerProfile} merges.`);
+      if (held.length > rules.caps.identifiersPerProfile) throw errors.conflict(`The merged profile would pass the cap of ${rules.caps.identifiersPerProfile} identifiers.`);
+      await store.merge(db, primaryId, duplicateId, primary.collection as Collection, at);
+      await store.setProfileCounters(db, primaryId, merges, at);
+      const moved = held.filter((h) => h.profile_id === duplicateId).map((h) => ({ type: h.type, value: h.value }));
+      await store.insertMergeLog(db, [{
+        workspace_id: workspaceId, profile_id: primaryId, kind: 'merged', other_profile_id: duplicateId, identifiers: JSON.stringify(moved), event_offset: null, message_id: null, at,
+        rule: 'manual:merge', message: `Profile ${duplicateId} merged into this one by ${actor}.`,
+      }]);
+      return { winner: primaryId, loser: duplicateId, collection: primary.collection as Collection, workspaceId };
+    },
     forgetRules: (workspaceId: string) => rulesCache.delete(workspaceId),
     ruleBook: (db: Kysely<any>, workspaceId: string) => ruleBook(db as Kysely<IdentityTables>, workspaceId),
   };

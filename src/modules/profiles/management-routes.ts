@@ -10,6 +10,7 @@ export interface ProfileManagementDeps {
   directory: Directory;
   profiles: ProfilesService;
   split(input: { workspaceId: string; profileId: string; identifier: Identifier; actor: string }): Promise<{ profileId: string; newProfileId: string; movedEvents: number }>;
+  merge(input: { workspaceId: string; primaryId: string; duplicateId: string; actor: string }): Promise<unknown>;
 }
 
 const iso = (ms: number) => new Date(Number(ms)).toISOString();
@@ -131,6 +132,24 @@ export async function profileManagementRoutes(app: FastifyInstance, deps: Profil
     const result = await deps.split({ workspaceId, profileId: row.id, identifier: body, actor: `${request.principal!.actor.type}:${request.principal!.actor.id}` });
     reply.status(201);
     return result;
+  });
+
+  app.post('/profiles/:id/merge', {
+    config: { access: { permission: 'profiles:write' } },
+    schema: {
+      tags: ['profiles'], summary: 'Merge another profile of the same person into this one (recorded in the merge log)',
+      description: 'The other profile\'s identifiers, links, traits (newest value wins), events, computed traits, audience memberships and CRM fields move to this one; '
+        + 'its id keeps answering, as this profile. Refused (409) when the merged profile would break an identity rule (two user ids, say) or the two are one already. Undo a wrong merge by splitting.',
+      params: idParams,
+      body: { type: 'object', required: ['duplicateId'], additionalProperties: false, properties: { duplicateId: { type: 'string', minLength: 1 } } },
+    },
+  }, async (request) => {
+    const workspaceId = request.principal!.workspaceId;
+    const primary = await owned(workspaceId, (request.params as { id: string }).id);
+    const duplicate = await owned(workspaceId, (request.body as { duplicateId: string }).duplicateId);
+    if (primary.id === duplicate.id) throw errors.conflict('These ids are one profile already.');
+    await deps.merge({ workspaceId, primaryId: primary.id, duplicateId: duplicate.id, actor: `${request.principal!.actor.type}:${request.principal!.actor.id}` });
+    return summary({ ...(await owned(workspaceId, primary.id)) });
   });
 
   app.get('/profiles/settings', {

@@ -49,7 +49,7 @@ export function createProfilesService(deps: { now: () => number }) {
     async applyBatch(db: Kysely<any>, events: LoggedEvent[], attribution: Map<number, Attribution>, merges: (Merge & { workspaceId: string })[], sqlite?: BetterSqlite3.Database) {
       const t = db as Kysely<ProfilesTables>;
       const setOnceBy = new Map<string, Set<string>>();
-      for (const ws of new Set(events.map((e) => e.workspaceId))) setOnceBy.set(ws, await setOnceNames(t, ws));
+      for (const ws of new Set([...events.map((e) => e.workspaceId), ...merges.map((m) => m.workspaceId)])) setOnceBy.set(ws, await setOnceNames(t, ws));
       for (const m of merges) await applyMerge(t, m.workspaceId, m, setOnceBy.get(m.workspaceId) ?? new Set(DEFAULT_SET_ONCE));
 
       const timeline: ProfilesTables['profile_events'][] = [];
