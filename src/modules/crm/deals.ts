@@ -3,7 +3,7 @@ import { sql, type Kysely } from 'kysely';
 import { errors } from '../../platform/errors.js';
 import { validateValues, type FieldDefinition } from './custom-fields.js';
 import { checkIfMatch, etagOf } from './concurrency.js';
-import { appendCrmEvent, type CrmEventsDeps } from './events.js';
+import { appendCrmEvents, type CrmEvent, type CrmEventsDeps } from './events.js';
 
 export { etagOf };
 import { checkCurrency, fromMinor, toMinor } from './money.js';
@@ -57,6 +57,22 @@ export interface Deal extends DealRow {
   contact_ids: string[];
 }
 
+/** A deal checked as create checks it, not yet written: its row, contacts (live ids), stage and pipeline. */
+export interface DealDraft {
+  row: DealRow;
+  contacts: string[];
+  stage: StageRow;
+  pipeline: Pipeline;
+}
+
+/** What a draft reads once for many deals; `profile` may answer from lookups already made (an import's). */
+export interface DraftContext {
+  now: number;
+  pipelines: Pipeline[];
+  defs: FieldDefinition[];
+  profile?: DealsDeps['profile'];
+}
+
 
 function isRealDate(s: string): boolean {
   const d = new Date(`${s}T00:00:00Z`);
@@ -72,16 +88,16 @@ export function createDeals(deps: DealsDeps, fields: (db: Kysely<any>, workspace
     return { pipeline, stage };
   }
 
-  async function checkProfiles(db: Kysely<any>, workspaceId: string, contactIds: string[] | undefined, companyId: string | null | undefined) {
+  async function checkProfiles(db: Kysely<any>, workspaceId: string, contactIds: string[] | undefined, companyId: string | null | undefined, profile = deps.profile) {
     const contacts: string[] = [];
     for (const id of contactIds ?? []) {
-      const p = await deps.profile(db, workspaceId, id);
+      const p = await profile(db, workspaceId, id);
       if (!p || p.collection !== 'users') throw errors.validation(`Invalid deal: contact "${id}" is not a person profile of this workspace.`);
       if (!contacts.includes(p.id)) contacts.push(p.id);
     }
     let company: string | null | undefined = companyId;
     if (companyId) {
-      const p = await deps.profile(db, workspaceId, companyId);
+      const p = await profile(db, workspaceId, companyId);
       if (!p || p.collection !== 'accounts') throw errors.validation(`Invalid deal: company "${companyId}" is not an account profile of this workspace.`);
       company = p.id;
     }
@@ -106,16 +122,53 @@ export function createDeals(deps: DealsDeps, fields: (db: Kysely<any>, workspace
 
   const outcomeOf = (stage: StageRow) => stage.outcome;
 
-  async function announce(db: Kysely<any>, deal: DealRow, contacts: string[], event: string, stage: StageRow, pipeline: Pipeline, extra: Record<string, unknown> = {}) {
+  function eventOf(deal: DealRow, contacts: string[], event: string, stage: StageRow, pipeline: Pipeline, extra: Record<string, unknown> = {}): CrmEvent {
     const profileId = contacts[0] ?? deal.company_id;
-    await appendCrmEvent(db, deps, {
+    return {
       workspaceId: deal.workspace_id, event, profileId: profileId ?? null, collection: contacts[0] ? 'users' : 'accounts',
       properties: {
         deal_id: deal.id, deal_name: deal.name, pipeline_id: pipeline.id, pipeline_name: pipeline.name, stage_id: stage.id, stage_name: stage.name, status: deal.status,
         amount: deal.amount_minor === null ? null : fromMinor(deal.amount_minor, deal.currency), currency: deal.currency, close_date: deal.close_date, owner_id: deal.owner_id,
         ...extra,
       },
-    });
+    };
+  }
+  const announce = (db: Kysely<any>, ...event: Parameters<typeof eventOf>) => appendCrmEvents(db, deps, [eventOf(...event)]);
+
+  /** Every check create makes, writing nothing: the deal as it would be inserted (the first refusal is thrown). */
+  async function draft(db: Kysely<any>, workspaceId: string, input: DealInput, ctx: DraftContext): Promise<DealDraft> {
+    const { pipeline, stage } = await resolveStage(db, workspaceId, ctx.pipelines, input.pipelineId, input.stageId);
+    checkDate(input.closeDate);
+    const { contacts, company } = await checkProfiles(db, workspaceId, input.contactIds, input.companyId, ctx.profile);
+    const currency = input.currency ?? 'USD';
+    checkCurrency(currency);
+    const custom = validateValues(ctx.defs, input.custom ?? {}, 'create');
+    const status = outcomeOf(stage);
+    const row: DealRow = {
+      id: randomUUID(), workspace_id: workspaceId, name: input.name!.trim(), pipeline_id: pipeline.id, stage_id: stage.id,
+      amount_minor: input.amount === undefined || input.amount === null ? null : toMinor(input.amount, currency),
+      amount: input.amount === undefined || input.amount === null ? null : input.amount, currency,
+      close_date: input.closeDate ?? null, owner_id: input.ownerId ?? null, company_id: company ?? null, custom: JSON.stringify(custom), status,
+      closed_at: status === 'open' ? null : ctx.now, version: 1, created_at: ctx.now, updated_at: ctx.now,
+    };
+    return { row, contacts, stage, pipeline };
+  }
+
+  /**
+   * Writes drafted deals with their contacts, first stage-history entry and Deal Created events, 500 to a
+   * statement, under their pipelines' locks (a stage removed since the drafts were made refuses them all).
+   */
+  async function insert(db: Kysely<any>, drafts: DealDraft[], actor: string): Promise<void> {
+    for (const pipelineId of new Set(drafts.map((d) => d.pipeline.id))) await lockPipeline(db, pipelineId);
+    for (const d of new Map(drafts.map((x) => [x.stage.id, x])).values()) await stillThere(db, d.row.workspace_id, d.stage);
+    for (let i = 0; i < drafts.length; i += 500) {
+      const chunk = drafts.slice(i, i + 500);
+      await store.insertDeals(db, chunk.map((d) => d.row));
+      await deps.search.put(db, chunk.map((d) => dealDocument(d.row, d.stage.name)), chunk[0].row.created_at);
+      await store.addContacts(db, chunk.flatMap((d) => d.contacts.map((profile_id, position) => ({ deal_id: d.row.id, profile_id, workspace_id: d.row.workspace_id, position }))));
+      await store.recordStageChanges(db, chunk.map((d) => ({ deal_id: d.row.id, workspace_id: d.row.workspace_id, from_stage_id: null, to_stage_id: d.stage.id, at: d.row.created_at, actor })));
+      await appendCrmEvents(db, deps, chunk.map((d) => eventOf(d.row, d.contacts, 'Deal Created', d.stage, d.pipeline)));
+    }
   }
 
   return {
@@ -127,30 +180,14 @@ export function createDeals(deps: DealsDeps, fields: (db: Kysely<any>, workspace
 
     async create(db: Kysely<any>, workspaceId: string, input: DealInput, actor: string): Promise<Deal> {
       const now = deps.now();
-      const pipelines = await ensurePipelines(db, workspaceId, now);
-      const { pipeline, stage } = await resolveStage(db, workspaceId, pipelines, input.pipelineId, input.stageId);
-      await lockPipeline(db, pipeline.id);
-      await stillThere(db, workspaceId, stage);
-      checkDate(input.closeDate);
-      const { contacts, company } = await checkProfiles(db, workspaceId, input.contactIds, input.companyId);
-      const currency = input.currency ?? 'USD';
-      checkCurrency(currency);
-      const custom = validateValues(await fields(db, workspaceId), input.custom ?? {}, 'create');
-      const status = outcomeOf(stage);
-      const row: DealRow = {
-        id: randomUUID(), workspace_id: workspaceId, name: input.name!.trim(), pipeline_id: pipeline.id, stage_id: stage.id,
-        amount_minor: input.amount === undefined || input.amount === null ? null : toMinor(input.amount, currency),
-        amount: input.amount === undefined || input.amount === null ? null : input.amount, currency,
-        close_date: input.closeDate ?? null, owner_id: input.ownerId ?? null, company_id: company ?? null, custom: JSON.stringify(custom), status,
-        closed_at: status === 'open' ? null : now, version: 1, created_at: now, updated_at: now,
-      };
-      await store.insertDeal(db, row);
-      await store.setContacts(db, workspaceId, row.id, contacts);
-      await store.recordStageChange(db, { deal_id: row.id, workspace_id: workspaceId, from_stage_id: null, to_stage_id: stage.id, at: now, actor });
-      await announce(db, row, contacts, 'Deal Created', stage, pipeline);
-      await deps.search.put(db, [dealDocument(row, stage.name)], now);
-      return { ...row, contact_ids: contacts };
+      const d = await draft(db, workspaceId, input, { now, pipelines: await ensurePipelines(db, workspaceId, now), defs: await fields(db, workspaceId) });
+      await insert(db, [d], actor);
+      return { ...d.row, contact_ids: d.contacts };
     },
+
+    draft,
+    /** Many drafted deals at once (an import), in the caller's transaction. */
+    insert,
 
     /**
      * Changes a deal. With `ifMatch` (the ETag the client read), a deal changed since is refused with 412:
@@ -195,7 +232,7 @@ export function createDeals(deps: DealsDeps, fields: (db: Kysely<any>, workspace
       await deps.search.put(db, [dealDocument(after, stage.name)], now);
       const contactIds = input.contactIds ? contacts : (await contactsOf(db, [id])).get(id)!;
       if (stageChanged) {
-        await store.recordStageChange(db, { deal_id: id, workspace_id: workspaceId, from_stage_id: current.stage_id, to_stage_id: stage.id, at: now, actor });
+        await store.recordStageChanges(db, [{ deal_id: id, workspace_id: workspaceId, from_stage_id: current.stage_id, to_stage_id: stage.id, at: now, actor }]);
         const previous = pipelines.flatMap((p) => p.stages).find((s) => s.id === current.stage_id);
         await announce(db, after, contactIds, 'Deal Stage Changed', stage, pipeline, { previous_stage_id: current.stage_id, previous_stage_name: previous?.name ?? null });
       }

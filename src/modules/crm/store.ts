@@ -53,7 +53,9 @@ export const crmStore = {
     const r = await q.executeTakeFirst();
     return r && deal(r);
   },
-  insertDeal: (db: Kysely<any>, row: DealRow) => t(db).insertInto('crm_deals').values(row).execute(),
+  insertDeals: async (db: Kysely<any>, rows: DealRow[]) => {
+    if (rows.length) await t(db).insertInto('crm_deals').values(rows).execute();
+  },
   /** Applies a change only if the deal is still at `version`; false when someone else changed it first. */
   async updateDeal(db: Kysely<any>, id: string, version: number, set: Partial<DealRow>): Promise<boolean> {
     const r = await t(db).updateTable('crm_deals').set({ ...set, version: version + 1 }).where('id', '=', id).where('version', '=', version).executeTakeFirst();
@@ -75,7 +77,13 @@ export const crmStore = {
     await t(db).deleteFrom('crm_deal_contacts').where('deal_id', '=', dealId).execute();
     if (profileIds.length) await t(db).insertInto('crm_deal_contacts').values(profileIds.map((profile_id, position) => ({ deal_id: dealId, profile_id, workspace_id: workspaceId, position }))).execute();
   },
-  recordStageChange: (db: Kysely<any>, row: Omit<StageChangeRow, 'id'>) => t(db).insertInto('crm_deal_stage_history').values(row).execute(),
+  /** Contacts of new deals (setContacts replaces a deal's). */
+  addContacts: async (db: Kysely<any>, rows: CrmTables['crm_deal_contacts'][]) => {
+    if (rows.length) await t(db).insertInto('crm_deal_contacts').values(rows).execute();
+  },
+  recordStageChanges: async (db: Kysely<any>, rows: Omit<StageChangeRow, 'id'>[]) => {
+    if (rows.length) await t(db).insertInto('crm_deal_stage_history').values(rows).execute();
+  },
   stageHistory: (db: Kysely<any>, dealId: string) => t(db).selectFrom('crm_deal_stage_history').selectAll().where('deal_id', '=', dealId).orderBy('id').execute(),
 
   fields: (db: Kysely<any>, workspaceId: string, object: string) => t(db).selectFrom('crm_fields').selectAll().where('workspace_id', '=', workspaceId).where('object', '=', object).orderBy('created_at').orderBy('key').execute(),
