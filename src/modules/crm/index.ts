@@ -4,7 +4,7 @@ import { createActivities } from './activities.js';
 import { createCompanies } from './companies.js';
 import { createContacts, type ContactsDeps } from './contacts.js';
 import { createDeals } from './deals.js';
-import { createFields } from './fields.js';
+import { createFields, type CrmObject } from './fields.js';
 import * as deals from './migrations/202611261000-crm-deals.js';
 import * as work from './migrations/202611261100-crm-work.js';
 import * as contacts from './migrations/202611261200-crm-contacts.js';
@@ -44,7 +44,7 @@ export function createCrm(rawDeps: Omit<ContactsDeps, 'search'> & {
   });
   const contactService = createContacts(deps, (db: Kysely<any>, workspaceId: string) => fields.of(db, workspaceId, 'contact'));
   const companies = createCompanies(deps, (db: Kysely<any>, workspaceId: string) => fields.of(db, workspaceId, 'company'));
-  const importService = createImports(deps, (db: Kysely<any>, workspaceId: string) => fields.of(db, workspaceId, 'contact'));
+  const importService = createImports({ ...deps, deals: dealService }, (db: Kysely<any>, workspaceId: string, object: CrmObject) => fields.of(db, workspaceId, object));
   // Formats (dates) are checked by the list the view is applied to, as it reads them.
   const ajv = new Ajv({ allErrors: false, strict: false, allowUnionTypes: true, validateFormats: false });
   const viewQueries = Object.fromEntries(Object.entries(VIEW_QUERIES).map(([object, properties]) => [object, ajv.compile({ type: 'object', additionalProperties: false, properties })]));

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
 import { stringify } from 'csv-stringify/sync';
-import { importSchema, type Imports } from './imports.js';
+import { importSchema, type ImportInput, type Imports } from './imports.js';
 import { companyCreateSchema, companyUpdateSchema, type Companies, type Company, type CompanyInput } from './companies.js';
 import { LIFECYCLE_STAGES, contactCreateSchema, contactUpdateSchema, type Contact, type ContactInput, type Contacts } from './contacts.js';
 import { DEAL_SORTS, dealCreateSchema, dealUpdateSchema, etagOf, type Deal, type DealInput, type DealQuery, type Deals } from './deals.js';
@@ -179,13 +179,17 @@ export async function crmRoutes(app: FastifyInstance, { db, deals, contacts, com
   app.post('/crm/imports', {
     config: write, bodyLimit: 64 * 1024 * 1024,
     schema: {
-      tags, summary: 'Import contacts from a CSV: every row checked, bad rows reported (line and reasons), good rows written together; dryRun writes nothing',
-      description: 'Good rows become identify calls through the log (each contact found or created by email), then their CRM fields are set; GET /crm/imports/{id} shows progress.',
+      tags, summary: 'Import contacts, companies or deals from a CSV: every row checked, bad rows reported (line and reasons), good rows written together; dryRun writes nothing',
+      description: 'Contacts: good rows become identify calls through the log (each contact found or created by email), then their CRM fields are set. '
+        + 'Companies: group calls through the log (each company found by group id, else by domain, else created), then their CRM fields are set. '
+        + 'Deals: no dedupe key (every good row is a new deal); rows are checked as POST /crm/deals checks them and written at once, with their Deal Created events. '
+        + 'GET /crm/imports/{id} shows progress (applied rows, status done).',
       body: importSchema,
     },
   }, async (request, reply) => {
-    const result = await imports.start(db, ws(request), request.body as { csv: string; mapping: Record<string, string>; dryRun?: boolean });
-    return reply.status(result.id ? 202 : 200).send(result);
+    const result = await imports.start(db, ws(request), request.body as ImportInput, actor(request));
+    // 202 while the pipeline still applies the rows' calls; deals (and imports with no good row) are done at once.
+    return reply.status(result.status === 'processing' ? 202 : 200).send(result);
   });
   app.get('/crm/imports/:id', { config: read, schema: { tags, summary: "An import's report and progress", params: ID } }, async (request) => {
     const r = await imports.get(db, ws(request), id(request));
