@@ -7,9 +7,13 @@ export function checkCurrency(currency: string, field = 'currency'): void {
   if (!KNOWN.has(currency)) throw errors.validation(`"${field}" is not an ISO 4217 currency code: "${currency}".`);
 }
 
-/** Decimal places of a currency's minor unit (JPY 0, EUR 2, KWD 3), as ICU knows them. */
+const DIGITS = new Map<string, number>();
+
+/** Decimal places of a currency's minor unit (JPY 0, EUR 2, KWD 3), as ICU knows them; remembered (a formatter is slow to build). */
 export function minorDigits(currency: string): number {
-  return new Intl.NumberFormat('en', { style: 'currency', currency }).resolvedOptions().maximumFractionDigits ?? 2;
+  let digits = DIGITS.get(currency);
+  if (digits === undefined) DIGITS.set(currency, (digits = new Intl.NumberFormat('en', { style: 'currency', currency }).resolvedOptions().maximumFractionDigits ?? 2));
+  return digits;
 }
 
 /** An amount in minor units; refused when it has more decimals than the currency has, rather than rounded. */
