@@ -125,6 +125,15 @@ describe.each(ENGINES)('CSV import of companies and deals on $name', (engine) =>
     expect((await call('POST', '/api/v1/crm/imports', { object: 'deal', csv: COMPANIES, mapping: { Website: 'companyDomain' } })).status).toBe(400);
   });
 
+  // Known gap, outside the import: POST /crm/companies keeps a domain as typed (its group id too), so the import's
+  // lower-cased domain finds neither and makes a second company. Passes once the API normalises domains.
+  it.fails('finds a company the API made with an upper-case domain', async () => {
+    expect((await call('POST', '/api/v1/crm/companies', { domain: 'Umbrella.com', name: 'Umbrella' })).status).toBe(201);
+    const started = await call('POST', '/api/v1/crm/imports', { object: 'company', csv: 'Website,Owner\numbrella.com,rep-5', mapping: { Website: 'domain', Owner: 'ownerId' } });
+    await finished(started.body.id);
+    expect((await companies()).filter((c) => c.domain?.toLowerCase() === 'umbrella.com')).toHaveLength(1);
+  });
+
   it('writes no company when the write breaks halfway', async () => {
     const rows = ['Domain,Owner', ...Array.from({ length: 2_500 }, (_, i) => `bulk${i}.example.com,rep-1`)];
     const before = { log: (await logRows(server)).length, companies: (await companies()).length };
