@@ -110,7 +110,9 @@ export function createDirectory(rawDb: Kysely<any>) {
       const mergedInto = new Map<string, string | null>();
       let frontier = [...new Set(ids)];
       for (let hops = 0; frontier.length > 0 && hops < 10; hops++) {
-        const rows = await db.selectFrom('profiles').select(['id', 'merged_into']).where('id', 'in', frontier).execute();
+        // In chunks: SQLite refuses a statement with more than 32,766 parameters.
+        const rows: { id: string; merged_into: string | null }[] = [];
+        for (let i = 0; i < frontier.length; i += 5_000) rows.push(...(await db.selectFrom('profiles').select(['id', 'merged_into']).where('id', 'in', frontier.slice(i, i + 5_000)).execute()));
         rows.forEach((r) => mergedInto.set(r.id, r.merged_into));
         frontier = [...new Set(rows.map((r) => r.merged_into).filter((m): m is string => m !== null && !mergedInto.has(m)))];
       }
