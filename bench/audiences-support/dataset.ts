@@ -182,7 +182,7 @@ const PG_TYPES: Record<string, Record<string, string>> = {
   identifiers: { first_seen: 'bigint', first_offset: 'bigint' },
   profile_traits: { updated_at: 'bigint', event_offset: 'bigint' },
   profile_events: { event_offset: 'bigint', timestamp: 'bigint' },
-  computed_values: { updated_at: 'bigint' },
+  computed_values: { updated_at: 'bigint', value_number: 'float8' },
   events: { offset: 'bigint', timestamp: 'bigint', received_at: 'bigint', payload: 'jsonb' },
 };
 
@@ -231,7 +231,7 @@ const COLUMNS = {
   identifiers: ['workspace_id', 'key', 'collection', 'type', 'value', 'profile_id', 'first_seen', 'first_offset', 'first_message_id', 'source_id'],
   profile_traits: ['workspace_id', 'profile_id', 'name', 'value', 'updated_at', 'event_offset', 'source_id', 'message_id'],
   profile_events: ['workspace_id', 'profile_id', 'event_offset', 'timestamp', 'type', 'event', 'identifiers'],
-  computed_values: ['trait_id', 'profile_id', 'workspace_id', 'value', 'updated_at'],
+  computed_values: ['trait_id', 'profile_id', 'workspace_id', 'value', 'value_number', 'updated_at'],
   events: ['offset', 'workspace_id', 'source_id', 'message_id', 'type', 'event', 'user_id', 'anonymous_id', 'timestamp', 'received_at', 'payload'],
 };
 
@@ -413,7 +413,7 @@ async function generate(w: Writer, o: DatasetOptions & { seed: number; now: numb
 
   // Pass 3: the computed trait's values, as its backfill writes them (in profile id order).
   const values: unknown[][] = [];
-  for (let k = 0; k < P; k++) if (orders[k] > 0) values.push([traitId, live[k], ws, String(orders[k]), now]);
+  for (let k = 0; k < P; k++) if (orders[k] > 0) values.push([traitId, live[k], ws, String(orders[k]), orders[k], now]);
   values.sort((a, b) => ((a[1] as string) < (b[1] as string) ? -1 : 1));
   for (let v0 = 0; v0 < values.length; v0 += 50_000) await w.write([['computed_values', COLUMNS.computed_values, values.slice(v0, v0 + 50_000)]]);
   rows.computed_values = values.length;

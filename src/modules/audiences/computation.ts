@@ -6,7 +6,7 @@ import type { AudiencesDeps } from './context.js';
 import type { Collection, Condition } from './definition.js';
 import { stateRow, traitValue } from './incremental.js';
 import { filterType } from './match.js';
-import { audiencesStore as store, chunks, type AudiencesTables } from './store.js';
+import { audiencesStore as store, chunks, type AudiencesTables, type ComputedValueWrite } from './store.js';
 import { applyTransitions } from './transitions.js';
 
 const PAGE = 20_000;
@@ -92,7 +92,7 @@ export async function recomputeValues(db: Kysely<any>, deps: AudiencesDeps, entr
       for (const r of rows.rows) (traits.get(r.profile_id) ?? traits.set(r.profile_id, new Map()).get(r.profile_id)!).set(r.name, JSON.parse(r.value));
     }
     const current = new Map((await store.values(t, [traitId], part)).map((v) => [v.profile_id, v.value]));
-    const writes: AudiencesTables['computed_values'][] = [];
+    const writes: ComputedValueWrite[] = [];
     const deletes: string[] = [];
     for (const id of part) {
       const raw = states.get(`${entry.spec.id}|${id}`);

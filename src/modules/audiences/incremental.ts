@@ -6,7 +6,7 @@ import { loadContexts, type AudiencesDeps } from './context.js';
 import type { Collection } from './definition.js';
 import { evaluate } from './evaluate.js';
 import { testValue } from './match.js';
-import { audiencesStore as store, chunks, type AudiencesTables } from './store.js';
+import { audiencesStore as store, chunks, type AudiencesTables, type ComputedValueWrite } from './store.js';
 import { applyTransitions, type Transition } from './transitions.js';
 import { windowStart } from './window.js';
 
@@ -222,7 +222,7 @@ async function refreshComputedValues(t: Kysely<AudiencesTables>, deps: Audiences
     for (const r of rows.rows) (traits.get(r.profile_id) ?? traits.set(r.profile_id, new Map()).get(r.profile_id)!).set(r.name, JSON.parse(r.value));
   }
   const current = new Map((await store.values(t, [...new Set(due.map((d) => d[0].spec.id.slice(3)))], profileIds)).map((v) => [`${v.trait_id}|${v.profile_id}`, v.value]));
-  const writes: AudiencesTables['computed_values'][] = [];
+  const writes: ComputedValueWrite[] = [];
   for (const [entry, profileId] of due) {
     const traitId = entry.spec.id.slice(3);
     const value = traitValue(entry, states.get(`${entry.spec.id}|${profileId}`), traits.get(profileId), now);

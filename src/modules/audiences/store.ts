@@ -5,12 +5,19 @@ export interface AudiencesTables {
   computed_traits: DefinitionRow;
   audiences: DefinitionRow & { description: string | null; size: number };
   aggregate_states: { aggregate_id: string; profile_id: string; workspace_id: string; state: string; expires_at: number | null };
-  computed_values: { trait_id: string; profile_id: string; workspace_id: string; value: string; updated_at: number };
+  /** value_number: the value when it is a JSON number (lists sort and filter by it), else null; set by writeValues. */
+  computed_values: { trait_id: string; profile_id: string; workspace_id: string; value: string; value_number: number | null; updated_at: number };
   audience_members: { audience_id: string; profile_id: string; workspace_id: string; entered_at: number };
   audience_history: { id: Generated<number>; workspace_id: string; audience_id: string; profile_id: string; entered_at: number; exited_at: number | null; exit_reason: string | null };
 }
 
 type Db = Kysely<AudiencesTables>;
+
+export type ComputedValueWrite = Omit<AudiencesTables['computed_values'], 'value_number'>;
+
+const JSON_NUMBER = /^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?$/;
+/** The number a JSON value is, or null when it is text, a list, true/false. */
+export const numberOf = (json: string): number | null => (JSON_NUMBER.test(json) ? Number(json) : null);
 
 export function chunks<T>(items: T[], size = 300): T[][] {
   const out: T[][] = [];
@@ -77,9 +84,10 @@ export const audiencesStore = {
     return out;
   },
   valuesOfProfile: (db: Db, profileId: string) => db.selectFrom('computed_values').selectAll().where('profile_id', '=', profileId).execute(),
-  async writeValues(db: Db, rows: AudiencesTables['computed_values'][]) {
+  async writeValues(db: Db, rows: ComputedValueWrite[]) {
     for (const part of chunks(rows, 200)) {
-      await db.insertInto('computed_values').values(part).onConflict((oc) => oc.columns(['trait_id', 'profile_id']).doUpdateSet((eb) => ({ value: eb.ref('excluded.value'), updated_at: eb.ref('excluded.updated_at') }))).execute();
+      await db.insertInto('computed_values').values(part.map((r) => ({ ...r, value_number: numberOf(r.value) })))
+        .onConflict((oc) => oc.columns(['trait_id', 'profile_id']).doUpdateSet((eb) => ({ value: eb.ref('excluded.value'), value_number: eb.ref('excluded.value_number'), updated_at: eb.ref('excluded.updated_at') }))).execute();
     }
   },
   async deleteValues(db: Db, traitId: string, profileIds?: string[]) {
