@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { sql, type Kysely } from 'kysely';
 import { openRapport } from '../src/app.js';
 import { LIFECYCLE_STAGES } from '../src/modules/crm/contacts.js';
+import { encodeSortCursor } from '../src/modules/crm/cursor.js';
 import { ensurePipelines } from '../src/modules/crm/pipelines.js';
 import { loadConfig } from '../src/platform/config.js';
 import { ensureDataset, storeEnv, type Dataset } from './audiences-support/dataset.js';
@@ -20,7 +21,10 @@ import { cloneStore, type CrmStore } from './crm-support/store.js';
  *           copied into a fresh store), CRM fields (owner, lifecycle stage) on 10% of them, and `--deals` deals
  *           made by `crm.deals.create` in transactions of 1,000 (20 owners, every stage, amounts, close dates,
  *           30% with a contact). Then `contacts.list` and `deals.list` pages, 50 runs each, p50/p95/p99, next to
- *           a bare `select id … order by created_at desc limit 50` timed alike. Target < 50 ms.
+ *           a bare `select id … order by created_at desc limit 50` timed alike. Target < 50 ms. For the computed
+ *           traits' cases, a score (`engagement`) on 60% of the contacts, an audience of 20% (`engaged`) and one
+ *           of ~1,500 (`vip`), written in bulk as their full computation would leave them; the dataset's
+ *           `lifetime_orders` (a count) is there already.
  *   import  `crm.imports.start` of a `--rows`-row CSV (email, name, lifecycle stage, owner; 80% new people, 20%
  *           existing contacts), then the pipeline drained and `crm.imports.advance` looped until the import is
  *           done. Target < 30 s for 100,000 rows.
@@ -91,6 +95,30 @@ async function crmFields(db: Kysely<any>, ws: string, now: number) {
   return { ids, withCrm: chosen.length };
 }
 
+/** A score on 60% of the contacts (-50 … 250 in steps of 0.5: many ties) and two audiences, written in bulk, not measured. */
+async function scoresAndAudiences(core: Awaited<ReturnType<typeof openRapport>>, ws: string, ids: string[], now: number) {
+  const db = core.database.db;
+  const score = await core.audiences.saveComputedTrait(db, ws, { key: 'engagement', name: 'Engagement', kind: 'score', rules: [{ event: { name: 'Product Viewed' }, points: 0.5 }] });
+  const engaged = await core.audiences.saveAudience(db, ws, { key: 'engaged', name: 'Engaged', condition: { computed_trait: 'engagement', op: 'gte', value: 130 } });
+  const vip = await core.audiences.saveAudience(db, ws, { key: 'vip', name: 'VIP', condition: { computed_trait: 'engagement', op: 'gte', value: 249.5 } });
+  await db.updateTable('computed_traits').set({ status: 'ready', computed_at: now }).where('id', '=', score.id).execute();
+  await db.updateTable('audiences').set({ status: 'ready', computed_at: now }).where('id', 'in', [engaged.id, vip.id]).execute();
+  const values: { trait_id: string; profile_id: string; workspace_id: string; value: string; value_number: number; updated_at: number }[] = [];
+  for (const id of ids) if (rng.next() < 0.6) { const v = rng.int(601) / 2 - 50; values.push({ trait_id: score.id, profile_id: id, workspace_id: ws, value: String(v), value_number: v, updated_at: now }); }
+  const members = (min: number) => values.filter((v) => v.value_number >= min).map((v) => ({ audience_id: min === 130 ? engaged.id : vip.id, profile_id: v.profile_id, workspace_id: ws, entered_at: now }));
+  const rows: [string, Record<string, unknown>[]][] = [['computed_values', values], ['audience_members', members(130)], ['audience_members', members(249.5)]];
+  for (const [table, all] of rows) {
+    for (let i = 0; i < all.length; i += 10_000) {
+      await db.transaction().execute(async (tx) => {
+        for (let j = i; j < Math.min(all.length, i + 10_000); j += 500) await tx.insertInto(table).values(all.slice(j, Math.min(all.length, i + 10_000, j + 500))).execute();
+      });
+    }
+  }
+  await db.updateTable('audiences').set({ size: members(130).length }).where('id', '=', engaged.id).execute();
+  await db.updateTable('audiences').set({ size: members(249.5).length }).where('id', '=', vip.id).execute();
+  return { scored: values.length, engaged: members(130).length, vip: members(249.5).length, values };
+}
+
 async function page(core: Awaited<ReturnType<typeof openRapport>>, dataset: Dataset) {
   const db = core.database.db;
   const ws = dataset.workspaceId;
@@ -118,14 +146,24 @@ async function page(core: Awaited<ReturnType<typeof openRapport>>, dataset: Data
     if ((i + 1000) % 50_000 === 0) console.log(`  ${i + 1000} deals (${elapsed()})`);
   }
   const dealsMs = ms(t);
+  t = performance.now();
+  const computed = await scoresAndAudiences(core, ws, ids, core.clock.now());
+  console.log(`a score on ${computed.scored} contacts, audiences of ${computed.engaged} and ${computed.vip} (${round(ms(t) / 1000, 1)} s, ${elapsed()})`);
   console.log(`${DEALS} deals created in ${round(dealsMs / 1000, 1)} s (${round(DEALS / (dealsMs / 1000))}/s, ${elapsed()})`);
-  if (core.database.pg) for (const table of ['crm_contacts', 'crm_deals', 'crm_deal_contacts']) await core.database.pg.query(`vacuum analyze ${table}`);
+  if (core.database.pg) for (const table of ['crm_contacts', 'crm_deals', 'crm_deal_contacts', 'computed_values', 'audience_members']) await core.database.pg.query(`vacuum analyze ${table}`);
   else core.database.sqlite!.exec('analyze crm_contacts; analyze crm_deals; analyze crm_deal_contacts');
 
   // A cursor half way down the list, as a client paging that far would hold.
   const deep = (await sql<{ id: string; created_at: number }>`select p.id, p.created_at from profiles p where p.workspace_id = ${ws} and p.collection = 'users' and p.merged_into is null
     order by p.created_at desc, p.id desc limit 1 offset ${Math.floor(ids.length / 2)}`.execute(db)).rows[0];
-  const deepCursor = `${Number(deep.created_at)}_${deep.id}`;
+  const deepCursor = encodeSortCursor('createdAt', 'desc', Number(deep.created_at), deep.id);
+  // Half way down the scored contacts by score, as a client paging that far would hold.
+  const byScore = [...computed.values].sort((a, b) => b.value_number - a.value_number || (a.profile_id < b.profile_id ? 1 : -1));
+  const half = byScore[Math.floor(byScore.length / 2)];
+  const deepScoreCursor = encodeSortCursor('computed:engagement', 'desc', half.value_number, half.profile_id);
+  // Past the last engaged contact by score: the page that looks for engaged contacts without a score (none).
+  const lastEngaged = byScore.filter((v) => v.value_number >= 130).pop()!;
+  const scoresRunOut = encodeSortCursor('computed:engagement', 'desc', lastEngaged.value_number, lastEngaged.profile_id);
   const stage = stages.find((s) => s.outcome === 'open')!;
   const c = core.crm.contacts;
   const d = core.crm.deals;
@@ -136,6 +174,20 @@ async function page(core: Awaited<ReturnType<typeof openRapport>>, dataset: Data
     'contacts.list lifecycleStage=customer': () => c.list(db, ws, { limit: 50, lifecycleStage: 'customer' }),
     'contacts.list ownerId + lifecycleStage=opportunity': () => c.list(db, ws, { limit: 50, ownerId: 'user-7', lifecycleStage: 'opportunity' }),
     'contacts.list deep page (cursor half way)': () => c.list(db, ws, { limit: 50, cursor: deepCursor }),
+    'contacts.list sort score (computed:engagement) first page': () => c.list(db, ws, { limit: 50, sort: 'computed:engagement' }),
+    'contacts.list sort score, deep page (cursor half way)': () => c.list(db, ws, { limit: 50, sort: 'computed:engagement', cursor: deepScoreCursor }),
+    'contacts.list sort score asc': () => c.list(db, ws, { limit: 50, sort: 'computed:engagement', order: 'asc' }),
+    'contacts.list audience=engaged (20%)': () => c.list(db, ws, { limit: 50, audience: 'engaged' }),
+    'contacts.list audience=vip (~1.5k)': () => c.list(db, ws, { limit: 50, audience: 'vip' }),
+    'contacts.list audience=engaged, sort score': () => c.list(db, ws, { limit: 50, audience: 'engaged', sort: 'computed:engagement' }),
+    'contacts.list audience=vip, sort score': () => c.list(db, ws, { limit: 50, audience: 'vip', sort: 'computed:engagement' }),
+    'contacts.list audience=engaged, sort score, the page where the scores run out': () => c.list(db, ws, { limit: 50, audience: 'engaged', sort: 'computed:engagement', cursor: scoresRunOut }),
+    'contacts.list score 100..110, sort score asc': () => c.list(db, ws, { limit: 50, computed: 'engagement', computedMin: 100, computedMax: 110, sort: 'computed:engagement', order: 'asc' }),
+    'contacts.list lifetime_orders >= 2': () => c.list(db, ws, { limit: 50, computed: 'lifetime_orders', computedMin: 2 }),
+    'contacts.list lifetime_orders = 1, sort score': () => c.list(db, ws, { limit: 50, computed: 'lifetime_orders', computedEq: '1', sort: 'computed:engagement' }),
+    'contacts.list ownerId, sort score': () => c.list(db, ws, { limit: 50, ownerId: 'user-7', sort: 'computed:engagement' }),
+    'contacts.list ownerId + lifecycleStage, sort score': () => c.list(db, ws, { limit: 50, ownerId: 'user-7', lifecycleStage: 'opportunity', sort: 'computed:engagement' }),
+    'contacts.list lifecycleStage=customer + audience=engaged, sort score': () => c.list(db, ws, { limit: 50, lifecycleStage: 'customer', audience: 'engaged', sort: 'computed:engagement' }),
     'baseline: select id from crm_deals … order by created_at desc limit 50': () => sql`select id from crm_deals where workspace_id = ${ws} order by created_at desc limit 50`.execute(db),
     'deals.list first page': () => d.list(db, ws, { limit: 50 }),
     'deals.list stageId, sort amount desc': () => d.list(db, ws, { limit: 50, stageId: stage.id, sort: 'amount', order: 'desc' }),
@@ -143,11 +195,12 @@ async function page(core: Awaited<ReturnType<typeof openRapport>>, dataset: Data
     'deals.list q (name contains "globex")': () => d.list(db, ws, { limit: 50, q: 'globex' }),
     'deals.list q, no match': () => d.list(db, ws, { limit: 50, q: 'nothing-like-this' }),
   };
-  const results: Record<string, Awaited<ReturnType<typeof timed>>> = {};
+  const results: Record<string, Awaited<ReturnType<typeof timed>> & { rows?: number }> = {};
   for (const [name, f] of Object.entries(cases)) {
-    results[name] = await timed(RUNS, f);
+    const page = (await f()) as { contacts?: unknown[]; deals?: unknown[] };
+    results[name] = { ...(await timed(RUNS, f)), rows: page.contacts?.length ?? page.deals?.length };
     const r = results[name];
-    console.log(`  ${name}: p50 ${r.p50} ms, p95 ${r.p95} ms, p99 ${r.p99} ms`);
+    console.log(`  ${name}: p50 ${r.p50} ms, p95 ${r.p95} ms, p99 ${r.p99} ms${r.rows === undefined ? '' : ` (${r.rows} rows)`}`);
   }
   const plans: Record<string, string[]> = {};
   if (core.database.sqlite) {
@@ -156,7 +209,7 @@ async function page(core: Awaited<ReturnType<typeof openRapport>>, dataset: Data
       and exists (select 1 from identifiers i where i.profile_id = p.id and i.type in ('email', 'user_id')) and exists (select 1 from crm_contacts c where c.profile_id = p.id and c.owner_id = ?)
       order by p.created_at desc, p.id desc limit ?`, [ws, 'user-7', 51]);
   }
-  return { contactsWithCrm: withCrm, crmFieldsSeconds: round(crmMs / 1000, 1), deals: DEALS, dealsCreateSeconds: round(dealsMs / 1000, 1), latencyMs: results, plans };
+  return { contactsWithCrm: withCrm, scored: computed.scored, audiences: { engaged: computed.engaged, vip: computed.vip }, crmFieldsSeconds: round(crmMs / 1000, 1), deals: DEALS, dealsCreateSeconds: round(dealsMs / 1000, 1), latencyMs: results, plans };
 }
 
 async function importCsv(core: Awaited<ReturnType<typeof openRapport>>, dataset: Dataset) {
@@ -227,6 +280,7 @@ try {
   }
 } finally {
   if (store && !flags.keep) await store.drop();
+  else if (store) console.log(`kept the store: ${store.databaseUrl ?? store.dataDir}`);
 }
 mkdirSync('bench/results', { recursive: true });
 const file = join('bench/results', `crm-${engine}-${new Date().toISOString().slice(0, 10)}${flags.only ? `-${flags.only}` : ''}.json`);

@@ -3,7 +3,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
 import { sql } from 'kysely';
 import { accessMigrations, createAccess } from './modules/access/index.js';
-import { audienceRoutes, audiencesMigrations, createAudiencesService } from './modules/audiences/index.js';
+import { audienceRoutes, audiencesMigrations, audiencesRelations, createAudiencesService } from './modules/audiences/index.js';
 import { collectMigrations, collectRelations, createCollect, eventLog } from './modules/collect/index.js';
 import { createCrm, crmMigrations, crmRoutes, crmWorkRoutes } from './modules/crm/index.js';
 import { createDelivery, createDestinationsService, destinationRoutes, destinationsMigrations } from './modules/destinations/index.js';
@@ -82,7 +82,7 @@ export async function openRapport(config: Config, deps: { log?: Log; clock?: Clo
     },
     liveIds: (db, ids) => createDirectory(db).liveIds(ids),
     aliases: async (db, profileId) => [profileId, ...(await createDirectory(db).mergeHistory(profileId)).filter((m) => m.kind === 'merged' && m.other_profile_id).map((m) => m.other_profile_id!)],
-    relations: { profiles: identityRelations.profiles, identifiers: identityRelations.identifiers, links: identityRelations.links, traits: profilesRelations.traits },
+    relations: { profiles: identityRelations.profiles, identifiers: identityRelations.identifiers, links: identityRelations.links, traits: profilesRelations.traits, ...audiencesRelations },
     byGroupId: async (db, workspaceId, groupId) => (await createDirectory(db).byIdentifier(workspaceId, 'accounts', { type: 'group_id', value: groupId }))?.id,
     byEmails: async (db, workspaceId, emails) => {
       const found = await createDirectory(db).byIdentifiers(workspaceId, 'users', emails.map((e) => normalizeLookup({ type: 'email', value: e })));

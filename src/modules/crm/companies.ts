@@ -4,6 +4,8 @@ import { checkIfMatch } from './concurrency.js';
 import type { ContactsDeps } from './contacts.js';
 import { validateValues, type FieldDefinition } from './custom-fields.js';
 import { appendAndWait, appendCrmEvent } from './events.js';
+import { computedAndAudiencesOf, type ComputedAndAudiences } from './computed-traits.js';
+import { createProfileList, type ProfileListQuery } from './profile-list.js';
 import { timeline, type TimelineKind } from './timeline.js';
 
 export interface CompanyInput {
@@ -31,7 +33,7 @@ export const companyUpdateSchema = { type: 'object', additionalProperties: false
 
 interface CompanyRow { profile_id: string; workspace_id: string; owner_id: string | null; custom: string; version: number; created_at: number; updated_at: number }
 
-export interface Company {
+export interface Company extends ComputedAndAudiences {
   id: string;
   createdAt: number;
   traits: Record<string, unknown>;
@@ -48,6 +50,7 @@ const TRAITS = ['name', 'domain', 'website', 'industry', 'employees'];
  */
 export function createCompanies(deps: ContactsDeps & { byGroupId(db: Kysely<any>, workspaceId: string, groupId: string): Promise<string | undefined> }, fields: (db: Kysely<any>, workspaceId: string) => Promise<FieldDefinition[]>) {
   const r = deps.relations;
+  const listPage = createProfileList(r);
 
   async function load(db: Kysely<any>, profiles: { id: string; created_at: number }[]): Promise<Company[]> {
     if (profiles.length === 0) return [];
@@ -56,8 +59,9 @@ export function createCompanies(deps: ContactsDeps & { byGroupId(db: Kysely<any>
     const links = await sql<{ user_profile_id: string; account_profile_id: string }>`select user_profile_id, account_profile_id from ${sql.table(r.links)} where account_profile_id in (${sql.join(ids)}) order by created_at`.execute(db);
     const crm = await (db as Kysely<{ crm_companies: CompanyRow }>).selectFrom('crm_companies').selectAll().where('profile_id', 'in', ids).execute();
     const live = await deps.liveIds(db, [...new Set(links.rows.map((l) => l.user_profile_id))]);
+    const computed = await computedAndAudiencesOf(db, r, ids);
     return profiles.map((p) => ({
-      id: p.id, createdAt: Number(p.created_at),
+      id: p.id, createdAt: Number(p.created_at), ...computed.get(p.id)!,
       traits: Object.fromEntries(traits.rows.filter((t) => t.profile_id === p.id).map((t) => [t.name, JSON.parse(t.value) as unknown])),
       contactIds: [...new Set(links.rows.filter((l) => l.account_profile_id === p.id).map((l) => live.get(l.user_profile_id) ?? l.user_profile_id))],
       crm: crm.find((c) => c.profile_id === p.id),
@@ -102,22 +106,16 @@ export function createCompanies(deps: ContactsDeps & { byGroupId(db: Kysely<any>
 
   return {
     get,
-    /** Account profiles, newest first, keyset-paginated on (created_at, id). */
-    async list(db: Kysely<any>, workspaceId: string, q: { limit: number; cursor?: string; ownerId?: string }) {
-      let after = sql``;
-      if (q.cursor) {
-        const [at, id] = q.cursor.split('_');
-        if (!/^\d+$/.test(at ?? '') || !id) throw errors.invalidRequest('The cursor is not one this API gave out.');
-        // The bound first, so the index on created_at is entered at the cursor rather than scanned down to it.
-        after = sql`and p.created_at <= ${Number(at)} and (p.created_at < ${Number(at)} or p.id < ${id})`;
-      }
-      const owner = q.ownerId ? sql`and exists (select 1 from crm_companies c where c.profile_id = p.id and c.owner_id = ${q.ownerId})` : sql``;
-      const rows = await sql<{ id: string; created_at: number }>`select p.id, p.created_at from ${sql.table(r.profiles)} p
-        where p.workspace_id = ${workspaceId} and p.collection = 'accounts' and p.merged_into is null ${owner} ${after}
-        order by p.created_at desc, p.id desc limit ${q.limit + 1}`.execute(db);
-      const page = rows.rows.slice(0, q.limit);
-      const last = page[page.length - 1];
-      return { companies: await load(db, page), nextCursor: rows.rows.length > q.limit ? `${Number(last.created_at)}_${last.id}` : null };
+    /** Account profiles, newest first or by a computed trait, filtered by owner, audience and computed trait, keyset-paginated (see profile-list.ts). */
+    async list(db: Kysely<any>, workspaceId: string, q: ProfileListQuery & { ownerId?: string }) {
+      const page = await listPage(db, {
+        workspaceId, collection: 'accounts',
+        where: [],
+        filters: q.ownerId
+          ? [{ probe: sql`exists (select 1 from crm_companies c where c.profile_id = p.id and c.owner_id = ${q.ownerId})`, set: sql`select c.profile_id from crm_companies c where c.workspace_id = ${workspaceId} and c.owner_id = ${q.ownerId}` }]
+          : [],
+      }, q);
+      return { companies: await load(db, page.rows), nextCursor: page.nextCursor };
     },
     async create(db: Kysely<any>, workspaceId: string, input: CompanyInput): Promise<{ company: Company; created: boolean }> {
       validateValues(await fields(db, workspaceId), input.custom ?? {}, 'create');

@@ -1,15 +1,17 @@
-import { sql, type Kysely } from 'kysely';
+import { sql, type Kysely, type RawBuilder } from 'kysely';
 import { errors } from '../../platform/errors.js';
 import { checkIfMatch } from './concurrency.js';
 import { validateValues, type FieldDefinition } from './custom-fields.js';
 import type { DealsDeps } from './deals.js';
 import { appendAndWait, appendCrmEvent } from './events.js';
+import { computedAndAudiencesOf, type ComputedAndAudiences } from './computed-traits.js';
+import { createProfileList, type AudienceRelations, type ProfileListQuery } from './profile-list.js';
 import { timeline, type TimelineDeps, type TimelineKind } from './timeline.js';
 
 export const LIFECYCLE_STAGES = ['subscriber', 'lead', 'marketing_qualified_lead', 'sales_qualified_lead', 'opportunity', 'customer', 'evangelist', 'other'] as const;
 
-/** Where the contact view reads the profile half (tables owned by identity and profiles, read-only here). */
-export interface ContactRelations {
+/** Where the contact view reads the profile half (tables owned by identity, profiles and audiences, read-only here). */
+export interface ContactRelations extends AudienceRelations {
   profiles: string;
   identifiers: string;
   links: string;
@@ -52,17 +54,20 @@ export const contactUpdateSchema = { type: 'object', additionalProperties: false
 /** The traits a contact shows, by their Segment spec names. */
 const TRAITS = ['name', 'firstName', 'lastName', 'first_name', 'last_name', 'email', 'phone', 'title'];
 
-/** Up to this many matching CRM records, a filtered list starts from them rather than from the profiles. */
-const DRIVE_FROM_CRM_BELOW = 2_000;
-
 export interface ContactRow { profile_id: string; workspace_id: string; owner_id: string | null; lifecycle_stage: string | null; custom: string; version: number; created_at: number; updated_at: number }
 
-export interface Contact {
+export interface Contact extends ComputedAndAudiences {
   id: string;
   createdAt: number;
   traits: Record<string, unknown>;
   companyIds: string[];
   crm: ContactRow | undefined;
+}
+
+export interface ContactQuery extends ProfileListQuery {
+  ownerId?: string;
+  lifecycleStage?: string;
+  q?: string;
 }
 
 /**
@@ -72,6 +77,7 @@ export interface Contact {
  */
 export function createContacts(deps: ContactsDeps, fields: (db: Kysely<any>, workspaceId: string) => Promise<FieldDefinition[]>) {
   const r = deps.relations;
+  const listPage = createProfileList(r);
 
   async function load(db: Kysely<any>, profiles: { id: string; created_at: number }[]): Promise<Contact[]> {
     if (profiles.length === 0) return [];
@@ -81,8 +87,9 @@ export function createContacts(deps: ContactsDeps, fields: (db: Kysely<any>, wor
     const links = await sql<{ user_profile_id: string; account_profile_id: string }>`select user_profile_id, account_profile_id from ${sql.table(r.links)}
       where user_profile_id in (${sql.join(ids)}) order by created_at`.execute(db);
     const crm = await (db as Kysely<{ crm_contacts: ContactRow }>).selectFrom('crm_contacts').selectAll().where('profile_id', 'in', ids).execute();
+    const computed = await computedAndAudiencesOf(db, r, ids);
     return profiles.map((p) => ({
-      id: p.id, createdAt: Number(p.created_at),
+      id: p.id, createdAt: Number(p.created_at), ...computed.get(p.id)!,
       traits: Object.fromEntries(traits.rows.filter((t) => t.profile_id === p.id).map((t) => [t.name, JSON.parse(t.value) as unknown])),
       companyIds: links.rows.filter((l) => l.user_profile_id === p.id).map((l) => l.account_profile_id),
       crm: crm.find((c) => c.profile_id === p.id),
@@ -90,13 +97,6 @@ export function createContacts(deps: ContactsDeps, fields: (db: Kysely<any>, wor
   }
 
   const known = (alias: string) => sql<boolean>`exists (select 1 from ${sql.table(r.identifiers)} i where i.profile_id = ${sql.ref(`${alias}.id`)} and i.type in ('email', 'user_id'))`;
-
-  async function countCrm(db: Kysely<any>, workspaceId: string, q: { ownerId?: string; lifecycleStage?: string }): Promise<number> {
-    let c = (db as Kysely<{ crm_contacts: ContactRow }>).selectFrom('crm_contacts').select((eb) => eb.fn.countAll().as('n')).where('workspace_id', '=', workspaceId);
-    if (q.ownerId) c = c.where('owner_id', '=', q.ownerId);
-    if (q.lifecycleStage) c = c.where('lifecycle_stage', '=', q.lifecycleStage);
-    return Number((await c.executeTakeFirst())?.n ?? 0);
-  }
 
   /**
    * Profiles with an identifier (email, user id, phone, …) or a name starting with `text`: prefix matches on
@@ -163,35 +163,19 @@ export function createContacts(deps: ContactsDeps, fields: (db: Kysely<any>, wor
 
   return {
     get,
-    /** Known person profiles, newest first, keyset-paginated on (created_at, id). */
-    async list(db: Kysely<any>, workspaceId: string, q: { limit: number; cursor?: string; ownerId?: string; lifecycleStage?: string; q?: string }) {
-      let after = sql``;
-      if (q.cursor) {
-        const [at, id] = q.cursor.split('_');
-        if (!/^\d+$/.test(at ?? '') || !id) throw errors.invalidRequest('The cursor is not one this API gave out.');
-        // The bound first, so the index on created_at is entered at the cursor rather than scanned down to it.
-        after = sql`and p.created_at <= ${Number(at)} and (p.created_at < ${Number(at)} or p.id < ${id})`;
-      }
-      const search = q.q ? sql`and p.id in (${prefixMatches(workspaceId, q.q)})` : sql``;
-      const crm = q.ownerId || q.lifecycleStage
-        ? sql`and exists (select 1 from crm_contacts c where c.profile_id = p.id ${q.ownerId ? sql`and c.owner_id = ${q.ownerId}` : sql``} ${q.lifecycleStage ? sql`and c.lifecycle_stage = ${q.lifecycleStage}` : sql``})`
-        : sql``;
-      // Filtered by the CRM's fields: when few contacts match (counted on their index), start from them and sort
-      // those; when many do, walking profiles newest first finds a page of matches sooner. At a million profiles:
-      // owner + stage (800 matches) 3 ms against 170 ms walking; an owner (5k) 14 ms walking against 41 ms from
-      // the records on SQLite (PostgreSQL walks it in ~100 ms: its threshold wants tuning).
-      const few = (q.ownerId || q.lifecycleStage) && (await countCrm(db, workspaceId, q)) <= DRIVE_FROM_CRM_BELOW;
-      const rows = few
-        ? await sql<{ id: string; created_at: number }>`select p.id, p.created_at from crm_contacts c join ${sql.table(r.profiles)} p on p.id = c.profile_id
-            where c.workspace_id = ${workspaceId} ${q.ownerId ? sql`and c.owner_id = ${q.ownerId}` : sql``} ${q.lifecycleStage ? sql`and c.lifecycle_stage = ${q.lifecycleStage}` : sql``}
-            and p.merged_into is null and ${known('p')} ${search} ${after}
-            order by p.created_at desc, p.id desc limit ${q.limit + 1}`.execute(db)
-        : await sql<{ id: string; created_at: number }>`select p.id, p.created_at from ${sql.table(r.profiles)} p
-            where p.workspace_id = ${workspaceId} and p.collection = 'users' and p.merged_into is null and ${known('p')} ${crm} ${search} ${after}
-            order by p.created_at desc, p.id desc limit ${q.limit + 1}`.execute(db);
-      const page = rows.rows.slice(0, q.limit);
-      const last = page[page.length - 1];
-      return { contacts: await load(db, page), nextCursor: rows.rows.length > q.limit ? `${Number(last.created_at)}_${last.id}` : null };
+    /**
+     * Known person profiles, newest first or by a computed trait, filtered by CRM fields, search, audience and
+     * computed trait, keyset-paginated (see profile-list.ts).
+     */
+    async list(db: Kysely<any>, workspaceId: string, q: ContactQuery) {
+      const crmFields = sql`${q.ownerId ? sql`and c.owner_id = ${q.ownerId}` : sql``} ${q.lifecycleStage ? sql`and c.lifecycle_stage = ${q.lifecycleStage}` : sql``}`;
+      const where: RawBuilder<unknown>[] = [known('p')];
+      if (q.q) where.push(sql`p.id in (${prefixMatches(workspaceId, q.q)})`);
+      const filters = q.ownerId || q.lifecycleStage
+        ? [{ probe: sql`exists (select 1 from crm_contacts c where c.profile_id = p.id ${crmFields})`, set: sql`select c.profile_id from crm_contacts c where c.workspace_id = ${workspaceId} ${crmFields}` }]
+        : [];
+      const page = await listPage(db, { workspaceId, collection: 'users', where, filters }, q);
+      return { contacts: await load(db, page.rows), nextCursor: page.nextCursor };
     },
 
     /** Finds the person by email, or creates the profile, through the log; then sets the CRM's fields. */

@@ -3,11 +3,13 @@ import type { Kysely } from 'kysely';
 import { stringify } from 'csv-stringify/sync';
 import { importSchema, type ImportInput, type Imports } from './imports.js';
 import { companyCreateSchema, companyUpdateSchema, type Companies, type Company, type CompanyInput } from './companies.js';
-import { LIFECYCLE_STAGES, contactCreateSchema, contactUpdateSchema, type Contact, type ContactInput, type Contacts } from './contacts.js';
+import { LIFECYCLE_STAGES, contactCreateSchema, contactUpdateSchema, type Contact, type ContactInput, type ContactQuery, type Contacts } from './contacts.js';
 import { DEAL_SORTS, dealCreateSchema, dealUpdateSchema, etagOf, type Deal, type DealInput, type DealQuery, type Deals } from './deals.js';
 import { fieldDefinitionSchema } from './custom-fields.js';
 import { CRM_OBJECTS, type CrmObject, type Fields } from './fields.js';
 import { fromMinor } from './money.js';
+import type { ComputedAndAudiences } from './computed-traits.js';
+import { profileListProperties, type ProfileListQuery } from './profile-list.js';
 import { createPipeline, deletePipeline, ensurePipelines, getPipeline, pipelineSchema, updatePipeline, type Pipeline, type PipelineInput } from './pipelines.js';
 import type { StageChangeRow } from './store.js';
 import { TIMELINE_KINDS, type TimelineKind } from './timeline.js';
@@ -26,6 +28,10 @@ const dealView = (d: Deal) => ({
   contactIds: d.contact_ids, companyId: d.company_id, custom: JSON.parse(d.custom) as Record<string, unknown>,
   closedAt: iso(d.closed_at), createdAt: iso(d.created_at), updatedAt: iso(d.updated_at), version: d.version,
 });
+/** A contact's or company's computed traits (scores among them) by key, and the audiences it is in. */
+const computedView = (c: ComputedAndAudiences) => ({
+  computedTraits: c.computedTraits, audiences: c.audiences.map((a) => ({ id: a.id, key: a.key, name: a.name, enteredAt: iso(a.enteredAt) })),
+});
 const contactView = (c: Contact) => {
   const t = c.traits as Record<string, string | undefined>;
   const first = t.firstName ?? t.first_name;
@@ -34,7 +40,7 @@ const contactView = (c: Contact) => {
     id: c.id, name: t.name ?? ([first, last].filter(Boolean).join(' ') || null), firstName: first ?? null, lastName: last ?? null,
     email: t.email ?? null, phone: t.phone ?? null, title: t.title ?? null, companyIds: c.companyIds,
     ownerId: c.crm?.owner_id ?? null, lifecycleStage: c.crm?.lifecycle_stage ?? null, custom: c.crm ? (JSON.parse(c.crm.custom) as Record<string, unknown>) : {},
-    createdAt: iso(c.createdAt), version: Number(c.crm?.version ?? 0),
+    ...computedView(c), createdAt: iso(c.createdAt), version: Number(c.crm?.version ?? 0),
   };
 };
 /** A contact's or company's ETag: the version of the CRM's record beside the profile (0 before it has one). */
@@ -43,7 +49,7 @@ const companyView = (c: Company) => {
   const t = c.traits as Record<string, unknown>;
   return {
     id: c.id, name: t.name ?? null, domain: t.domain ?? t.website ?? null, industry: t.industry ?? null, employees: t.employees ?? null, contactIds: c.contactIds,
-    ownerId: c.crm?.owner_id ?? null, custom: c.crm ? (JSON.parse(c.crm.custom) as Record<string, unknown>) : {}, createdAt: iso(c.createdAt), version: Number(c.crm?.version ?? 0),
+    ownerId: c.crm?.owner_id ?? null, custom: c.crm ? (JSON.parse(c.crm.custom) as Record<string, unknown>) : {}, ...computedView(c), createdAt: iso(c.createdAt), version: Number(c.crm?.version ?? 0),
   };
 };
 const changeView = (c: StageChangeRow) => ({ fromStageId: c.from_stage_id, toStageId: c.to_stage_id, at: iso(c.at), actor: c.actor });
@@ -162,11 +168,18 @@ export async function crmRoutes(app: FastifyInstance, { db, deals, contacts, com
   app.get('/crm/contacts', {
     config: read,
     schema: {
-      tags, summary: 'Contacts: the known person profiles (holding an email or a user id), newest first',
-      querystring: { type: 'object', additionalProperties: false, properties: { limit: { type: 'integer', minimum: 1, maximum: 200, default: 50 }, cursor: { type: 'string' }, ownerId: { type: 'string' }, lifecycleStage: { enum: [...LIFECYCLE_STAGES] }, q: { type: 'string', minLength: 1, maxLength: 200, description: 'An identifier (email, user id, phone, …) or a name starting with this.' } } },
+      tags, summary: 'Contacts: the known person profiles (holding an email or a user id), newest first or by a computed trait or score, with their computed traits and audiences',
+      querystring: {
+        type: 'object', additionalProperties: false,
+        properties: {
+          limit: { type: 'integer', minimum: 1, maximum: 200, default: 50 }, cursor: { type: 'string', description: 'nextCursor of the previous page, with the same sort and order.' },
+          ownerId: { type: 'string' }, lifecycleStage: { enum: [...LIFECYCLE_STAGES] },
+          q: { type: 'string', minLength: 1, maxLength: 200, description: 'An identifier (email, user id, phone, …) or a name starting with this.' }, ...profileListProperties('contacts'),
+        },
+      },
     },
   }, async (request) => {
-    const page = await contacts.list(db, ws(request), request.query as { limit: number });
+    const page = await contacts.list(db, ws(request), request.query as ContactQuery);
     return { data: page.contacts.map(contactView), nextCursor: page.nextCursor };
   });
   app.post('/crm/contacts', {
@@ -275,11 +288,17 @@ export async function crmRoutes(app: FastifyInstance, { db, deals, contacts, com
   app.get('/crm/companies', {
     config: read,
     schema: {
-      tags, summary: 'Companies: the account profiles, newest first',
-      querystring: { type: 'object', additionalProperties: false, properties: { limit: { type: 'integer', minimum: 1, maximum: 200, default: 50 }, cursor: { type: 'string' }, ownerId: { type: 'string' } } },
+      tags, summary: 'Companies: the account profiles, newest first or by a computed trait or score, with their computed traits and audiences',
+      querystring: {
+        type: 'object', additionalProperties: false,
+        properties: {
+          limit: { type: 'integer', minimum: 1, maximum: 200, default: 50 }, cursor: { type: 'string', description: 'nextCursor of the previous page, with the same sort and order.' },
+          ownerId: { type: 'string' }, ...profileListProperties('companies'),
+        },
+      },
     },
   }, async (request) => {
-    const page = await companies.list(db, ws(request), request.query as { limit: number });
+    const page = await companies.list(db, ws(request), request.query as ProfileListQuery & { ownerId?: string });
     return { data: page.companies.map(companyView), nextCursor: page.nextCursor };
   });
   app.post('/crm/companies', {

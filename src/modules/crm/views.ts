@@ -3,6 +3,7 @@ import type { Kysely } from 'kysely';
 import { errors } from '../../platform/errors.js';
 import { DEAL_SORTS } from './deals.js';
 import { LIFECYCLE_STAGES } from './contacts.js';
+import { profileListProperties } from './profile-list.js';
 
 /** What a saved view of each object may hold: the query parameters of that object's list. */
 const QUERIES = {
@@ -10,8 +11,8 @@ const QUERIES = {
     sort: { enum: DEAL_SORTS }, order: { enum: ['asc', 'desc'] }, pipelineId: { type: 'string' }, stageId: { type: 'string' }, status: { enum: ['open', 'won', 'lost'] },
     ownerId: { type: 'string' }, companyId: { type: 'string' }, contactId: { type: 'string' }, q: { type: 'string', maxLength: 200 }, closeFrom: { type: 'string', format: 'date' }, closeTo: { type: 'string', format: 'date' },
   },
-  contact: { ownerId: { type: 'string' }, lifecycleStage: { enum: [...LIFECYCLE_STAGES] } },
-  company: { ownerId: { type: 'string' } },
+  contact: { ownerId: { type: 'string' }, lifecycleStage: { enum: [...LIFECYCLE_STAGES] }, ...profileListProperties('contacts') },
+  company: { ownerId: { type: 'string' }, ...profileListProperties('companies') },
   task: { assigneeId: { type: 'string' }, status: { enum: ['open', 'in_progress', 'done', 'cancelled', 'active'] }, dueBefore: { type: 'string', format: 'date-time' } },
   ticket: { status: { enum: ['new', 'open', 'pending', 'resolved', 'closed', 'active'] }, priority: { enum: ['low', 'normal', 'high', 'urgent'] }, assigneeId: { type: 'string' }, contactId: { type: 'string' }, breached: { type: 'boolean' } },
 } as const;
