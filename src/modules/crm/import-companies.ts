@@ -1,5 +1,6 @@
 import { Ajv } from 'ajv';
 import { sql, type Kysely } from 'kysely';
+import { traitValueIn } from '../profiles/index.js';
 import { companyCreateSchema, type CompanyInput } from './companies.js';
 import type { ContactsDeps } from './contacts.js';
 import { validateValues } from './custom-fields.js';
@@ -38,7 +39,7 @@ export function companyLookups(deps: ContactsDeps) {
       const unique = [...new Set(domains)];
       for (let i = 0; i < unique.length; i += 500) {
         const rows = await sql<{ value: string; profile_id: string }>`select t.value, t.profile_id from ${sql.table(r.traits)} t join ${sql.table(r.profiles)} p on p.id = t.profile_id
-          where t.workspace_id = ${workspaceId} and t.name = 'domain' and t.value in (${sql.join(unique.slice(i, i + 500).map((d) => JSON.stringify(d)))})
+          where t.workspace_id = ${workspaceId} and t.name = 'domain' and ${traitValueIn('t.value', unique.slice(i, i + 500).map((d) => JSON.stringify(d)))}
           and p.collection = 'accounts' and p.merged_into is null order by p.created_at, p.id`.execute(db);
         for (const row of rows.rows) {
           const domain = JSON.parse(row.value) as string;

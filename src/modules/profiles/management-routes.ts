@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Kysely } from 'kysely';
 import { explain, parseExternalId, type Collection, type Directory, type Identifier, type ProfileRow } from '../identity/index.js';
 import { errors } from '../../platform/errors.js';
+import { traitValueIn } from './trait-value.js';
 import type { ProfilesService } from './service.js';
 import type { ProfilesTables } from './store.js';
 
@@ -80,7 +81,7 @@ export async function profileManagementRoutes(app: FastifyInstance, deps: Profil
       const name = q.trait.slice(0, at);
       const raw = q.trait.slice(at + 1);
       const values = [JSON.stringify(raw), ...(raw !== '' && !Number.isNaN(Number(raw)) ? [raw] : []), ...(raw === 'true' || raw === 'false' ? [raw] : [])];
-      const hits = await traitsDb.selectFrom('profile_traits').select('profile_id').where('workspace_id', '=', workspaceId).where('name', '=', name).where('value', 'in', values).limit(q.limit).execute();
+      const hits = await traitsDb.selectFrom('profile_traits').select('profile_id').where('workspace_id', '=', workspaceId).where('name', '=', name).where(traitValueIn('value', values)).limit(q.limit).execute();
       rows = (await Promise.all(hits.map((h) => directory.live(workspaceId, h.profile_id)))).filter((r): r is ProfileRow => Boolean(r) && r!.collection === q.collection);
     } else {
       const page = await directory.list(workspaceId, q.collection, q.limit + 1, q.cursor ? decodeCursor(q.cursor) : undefined);
