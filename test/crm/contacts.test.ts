@@ -80,14 +80,17 @@ describe.each(ENGINES)('contacts on $name', (engine) => {
     expect((await call('GET', `/api/v1/crm/contacts/${contact.id}/timeline?kinds=nope`)).status).toBe(400);
   });
 
-  it('finds contacts by the start of an email, a user id or a name', async () => {
+  it('finds contacts by words of their email, user id or name (full-text, word prefixes)', async () => {
     await call('POST', '/api/v1/crm/contacts', { email: 'search.me@example.com', name: 'Barbara Liskov' });
     const ids = async (q: string) => (await call('GET', `/api/v1/crm/contacts?q=${encodeURIComponent(q)}`)).body.data.map((c: { email: string }) => c.email);
     expect(await ids('search.m')).toEqual(['search.me@example.com']);
     expect(await ids('SEARCH.ME')).toEqual(['search.me@example.com']);
     expect(await ids('barb')).toEqual(['search.me@example.com']);
     expect(await ids('Barbara L')).toEqual(['search.me@example.com']);
-    expect(await ids('Liskov')).toEqual([]);
+    expect(await ids('Liskov')).toEqual(['search.me@example.com']);
+    expect(await ids('lisk barb')).toEqual(['search.me@example.com']);
+    expect(await ids('example.com barbara')).toEqual(['search.me@example.com']);
+    expect(await ids('iskov')).toEqual([]);
     expect(await ids('nobody-starts-like-this')).toEqual([]);
   });
 });

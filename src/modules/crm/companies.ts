@@ -5,7 +5,7 @@ import type { ContactsDeps } from './contacts.js';
 import { validateValues, type FieldDefinition } from './custom-fields.js';
 import { appendAndWait, appendCrmEvent } from './events.js';
 import { computedAndAudiencesOf, type ComputedAndAudiences } from './computed-traits.js';
-import { createProfileList, type ProfileListQuery } from './profile-list.js';
+import { createProfileList, searchFilter, type ListFilter, type ProfileListQuery } from './profile-list.js';
 import { timeline, type TimelineKind } from './timeline.js';
 
 export interface CompanyInput {
@@ -106,15 +106,13 @@ export function createCompanies(deps: ContactsDeps & { byGroupId(db: Kysely<any>
 
   return {
     get,
-    /** Account profiles, newest first or by a computed trait, filtered by owner, audience and computed trait, keyset-paginated (see profile-list.ts). */
-    async list(db: Kysely<any>, workspaceId: string, q: ProfileListQuery & { ownerId?: string }) {
-      const page = await listPage(db, {
-        workspaceId, collection: 'accounts',
-        where: [],
-        filters: q.ownerId
-          ? [{ probe: sql`exists (select 1 from crm_companies c where c.profile_id = p.id and c.owner_id = ${q.ownerId})`, set: sql`select c.profile_id from crm_companies c where c.workspace_id = ${workspaceId} and c.owner_id = ${q.ownerId}` }]
-          : [],
-      }, q);
+    /** Account profiles, newest first or by a computed trait, filtered by owner, full-text search, audience and computed trait, keyset-paginated (see profile-list.ts). */
+    async list(db: Kysely<any>, workspaceId: string, q: ProfileListQuery & { ownerId?: string; q?: string }) {
+      const filters: ListFilter[] = q.ownerId
+        ? [{ probe: sql`exists (select 1 from crm_companies c where c.profile_id = p.id and c.owner_id = ${q.ownerId})`, set: sql`select c.profile_id from crm_companies c where c.workspace_id = ${workspaceId} and c.owner_id = ${q.ownerId}` }]
+        : [];
+      if (q.q) filters.push(searchFilter(deps.search.matching(db, workspaceId, 'company', q.q)));
+      const page = await listPage(db, { workspaceId, collection: 'accounts', where: [], filters }, q);
       return { companies: await load(db, page.rows), nextCursor: page.nextCursor };
     },
     async create(db: Kysely<any>, workspaceId: string, input: CompanyInput): Promise<{ company: Company; created: boolean }> {

@@ -5,7 +5,7 @@ import { validateValues, type FieldDefinition } from './custom-fields.js';
 import type { DealsDeps } from './deals.js';
 import { appendAndWait, appendCrmEvent } from './events.js';
 import { computedAndAudiencesOf, type ComputedAndAudiences } from './computed-traits.js';
-import { createProfileList, type AudienceRelations, type ProfileListQuery } from './profile-list.js';
+import { createProfileList, searchFilter, type AudienceRelations, type ListFilter, type ProfileListQuery } from './profile-list.js';
 import { timeline, type TimelineDeps, type TimelineKind } from './timeline.js';
 
 export const LIFECYCLE_STAGES = ['subscriber', 'lead', 'marketing_qualified_lead', 'sales_qualified_lead', 'opportunity', 'customer', 'evangelist', 'other'] as const;
@@ -98,19 +98,6 @@ export function createContacts(deps: ContactsDeps, fields: (db: Kysely<any>, wor
 
   const known = (alias: string) => sql<boolean>`exists (select 1 from ${sql.table(r.identifiers)} i where i.profile_id = ${sql.ref(`${alias}.id`)} and i.type in ('email', 'user_id'))`;
 
-  /**
-   * Profiles with an identifier (email, user id, phone, …) or a name starting with `text`: prefix matches on
-   * indexed columns, not yet full-text search. Names are stored as JSON strings, compared as typed and
-   * capitalised; identifiers as typed and lower-cased (emails are stored lower-case).
-   */
-  function prefixMatches(workspaceId: string, text: string) {
-    const forms = [...new Set([text, text.toLowerCase()])];
-    const names = [...new Set([text, text.charAt(0).toUpperCase() + text.slice(1)])].map((n) => `"${JSON.stringify(n).slice(1, -1)}`);
-    const ids = forms.map((f) => sql`select i.profile_id from ${sql.table(r.identifiers)} i where i.workspace_id = ${workspaceId} and i.collection = 'users' and i.value >= ${f} and i.value < ${`${f}\uffff`}`);
-    const byName = names.map((n) => sql`select t.profile_id from ${sql.table(r.traits)} t where t.workspace_id = ${workspaceId} and t.name in ('name', 'firstName', 'lastName', 'first_name', 'last_name') and t.value >= ${n} and t.value < ${`${n}\uffff`}`);
-    return sql.join([...ids, ...byName], sql` union `);
-  }
-
   async function get(db: Kysely<any>, workspaceId: string, id: string): Promise<Contact> {
     const p = await deps.profile(db, workspaceId, id);
     if (!p || p.collection !== 'users') throw errors.notFound('Contact');
@@ -170,10 +157,11 @@ export function createContacts(deps: ContactsDeps, fields: (db: Kysely<any>, wor
     async list(db: Kysely<any>, workspaceId: string, q: ContactQuery) {
       const crmFields = sql`${q.ownerId ? sql`and c.owner_id = ${q.ownerId}` : sql``} ${q.lifecycleStage ? sql`and c.lifecycle_stage = ${q.lifecycleStage}` : sql``}`;
       const where: RawBuilder<unknown>[] = [known('p')];
-      if (q.q) where.push(sql`p.id in (${prefixMatches(workspaceId, q.q)})`);
-      const filters = q.ownerId || q.lifecycleStage
+      const filters: ListFilter[] = q.ownerId || q.lifecycleStage
         ? [{ probe: sql`exists (select 1 from crm_contacts c where c.profile_id = p.id ${crmFields})`, set: sql`select c.profile_id from crm_contacts c where c.workspace_id = ${workspaceId} ${crmFields}` }]
         : [];
+      // Full-text search: a set like any filter (a name matches few: the page starts from them).
+      if (q.q) filters.push(searchFilter(deps.search.matching(db, workspaceId, 'contact', q.q)));
       const page = await listPage(db, { workspaceId, collection: 'users', where, filters }, q);
       return { contacts: await load(db, page.rows), nextCursor: page.nextCursor };
     },

@@ -53,6 +53,9 @@ export interface ListFilter {
   size?: number;
 }
 
+/** A filter by a set of record ids (full-text matches, column record_id): probed by membership of the set, which each engine reads once. */
+export const searchFilter = (ids: RawBuilder<unknown>): ListFilter => ({ probe: sql`p.id in (${ids})`, set: sql`select m.record_id as profile_id from (${ids}) m` });
+
 /** What a list adds of its own (known profiles, search; CRM fields as filters). */
 export interface ListScope {
   workspaceId: string;

@@ -174,7 +174,7 @@ export async function crmRoutes(app: FastifyInstance, { db, deals, contacts, com
         properties: {
           limit: { type: 'integer', minimum: 1, maximum: 200, default: 50 }, cursor: { type: 'string', description: 'nextCursor of the previous page, with the same sort and order.' },
           ownerId: { type: 'string' }, lifecycleStage: { enum: [...LIFECYCLE_STAGES] },
-          q: { type: 'string', minLength: 1, maxLength: 200, description: 'An identifier (email, user id, phone, …) or a name starting with this.' }, ...profileListProperties('contacts'),
+          q: { type: 'string', minLength: 1, maxLength: 200, description: 'Words of the name, email, user id, phone, title or company, each as a word prefix (full-text search: "jan smi" finds Jane Smith).' }, ...profileListProperties('contacts'),
         },
       },
     },
@@ -293,7 +293,7 @@ export async function crmRoutes(app: FastifyInstance, { db, deals, contacts, com
         type: 'object', additionalProperties: false,
         properties: {
           limit: { type: 'integer', minimum: 1, maximum: 200, default: 50 }, cursor: { type: 'string', description: 'nextCursor of the previous page, with the same sort and order.' },
-          ownerId: { type: 'string' }, ...profileListProperties('companies'),
+          ownerId: { type: 'string' }, q: { type: 'string', minLength: 1, maxLength: 200, description: 'Words of the name, domain, website or industry, each as a word prefix (full-text search).' }, ...profileListProperties('companies'),
         },
       },
     },

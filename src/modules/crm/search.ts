@@ -55,15 +55,17 @@ export function phoneDigits(phone: unknown): string | undefined {
 
 /**
  * The words of a query as a match expression: every word must be in the document, as a word prefix ("jan
- * smi" finds Jane Smith). A one-letter word must match a whole word: a prefix that short matches most of
- * the index and is no help. Undefined when the query has no word.
+ * smi" finds Jane Smith). A one-letter word matches a whole word, unless it ends a query of several words
+ * (being typed: "search.m"): alone, a prefix that short matches most of the index and is no help.
+ * Undefined when the query has no word.
  */
 function matchOf(q: string, postgres: boolean): string | undefined {
   const terms = [...new Set(words(q))].slice(0, MAX_TERMS);
   if (terms.length === 0) return undefined;
+  const prefix = (t: string, i: number) => t.length > 1 || (i === terms.length - 1 && terms.length > 1);
   return postgres
-    ? terms.map((t) => (t.length > 1 ? `${t}:*` : t)).join(' & ')
-    : terms.map((t) => (t.length > 1 ? `"${t}"*` : `"${t}"`)).join(' AND ');
+    ? terms.map((t, i) => (prefix(t, i) ? `${t}:*` : t)).join(' & ')
+    : terms.map((t, i) => (prefix(t, i) ? `"${t}"*` : `"${t}"`)).join(' AND ');
 }
 
 /**

@@ -11,10 +11,10 @@ const QUERIES = {
     sort: { enum: DEAL_SORTS }, order: { enum: ['asc', 'desc'] }, pipelineId: { type: 'string' }, stageId: { type: 'string' }, status: { enum: ['open', 'won', 'lost'] },
     ownerId: { type: 'string' }, companyId: { type: 'string' }, contactId: { type: 'string' }, q: { type: 'string', maxLength: 200 }, closeFrom: { type: 'string', format: 'date' }, closeTo: { type: 'string', format: 'date' },
   },
-  contact: { ownerId: { type: 'string' }, lifecycleStage: { enum: [...LIFECYCLE_STAGES] }, ...profileListProperties('contacts') },
-  company: { ownerId: { type: 'string' }, ...profileListProperties('companies') },
+  contact: { ownerId: { type: 'string' }, lifecycleStage: { enum: [...LIFECYCLE_STAGES] }, q: { type: 'string', maxLength: 200 }, ...profileListProperties('contacts') },
+  company: { ownerId: { type: 'string' }, q: { type: 'string', maxLength: 200 }, ...profileListProperties('companies') },
   task: { assigneeId: { type: 'string' }, status: { enum: ['open', 'in_progress', 'done', 'cancelled', 'active'] }, dueBefore: { type: 'string', format: 'date-time' } },
-  ticket: { status: { enum: ['new', 'open', 'pending', 'resolved', 'closed', 'active'] }, priority: { enum: ['low', 'normal', 'high', 'urgent'] }, assigneeId: { type: 'string' }, contactId: { type: 'string' }, breached: { type: 'boolean' } },
+  ticket: { status: { enum: ['new', 'open', 'pending', 'resolved', 'closed', 'active'] }, priority: { enum: ['low', 'normal', 'high', 'urgent'] }, assigneeId: { type: 'string' }, contactId: { type: 'string' }, breached: { type: 'boolean' }, q: { type: 'string', maxLength: 200 } },
 } as const;
 export type ViewObject = keyof typeof QUERIES;
 
