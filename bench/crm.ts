@@ -183,7 +183,7 @@ async function page(core: Awaited<ReturnType<typeof openRapport>>, dataset: Data
     'contacts.list audience=vip, sort score': () => c.list(db, ws, { limit: 50, audience: 'vip', sort: 'computed:engagement' }),
     'contacts.list audience=engaged, sort score, the page where the scores run out': () => c.list(db, ws, { limit: 50, audience: 'engaged', sort: 'computed:engagement', cursor: scoresRunOut }),
     'contacts.list score 100..110, sort score asc': () => c.list(db, ws, { limit: 50, computed: 'engagement', computedMin: 100, computedMax: 110, sort: 'computed:engagement', order: 'asc' }),
-    'contacts.list lifetime_orders >= 2': () => c.list(db, ws, { limit: 50, computed: 'lifetime_orders', computedMin: 2 }),
+    'contacts.list lifetime_orders >= 1 (2.5%)': () => c.list(db, ws, { limit: 50, computed: 'lifetime_orders', computedMin: 1 }),
     'contacts.list lifetime_orders = 1, sort score': () => c.list(db, ws, { limit: 50, computed: 'lifetime_orders', computedEq: '1', sort: 'computed:engagement' }),
     'contacts.list ownerId, sort score': () => c.list(db, ws, { limit: 50, ownerId: 'user-7', sort: 'computed:engagement' }),
     'contacts.list ownerId + lifecycleStage, sort score': () => c.list(db, ws, { limit: 50, ownerId: 'user-7', lifecycleStage: 'opportunity', sort: 'computed:engagement' }),

@@ -68,13 +68,15 @@ export interface ListedProfile { id: string; created_at: number }
 
 /**
  * How a filter is applied depends on how many profiles it allows (counted on its index, no further than needed):
- * up to SMALL, the page starts from that set and sorts it (at a million profiles, 800 CRM records: 3 ms, where
+ * up to `small`, the page starts from that set and sorts it (at a million profiles, 800 CRM records: 3 ms, where
  * walking profiles to find 50 of them took 170 ms); past that, the page walks the sort's index and checks what it
- * reaches. Along a computed trait's index, a set of up to MEDIUM is read once and each entry tested against it
+ * reaches. Along a computed trait's index, a set of up to `medium` is read once and each entry tested against it
  * before its profile is read (an owner's 5,000 contacts among 600,000 scores: one entry in 120 passes).
+ * A walk looks at no more than `window` entries for one page (see page()).
  */
-const SMALL = 2_000;
-const MEDIUM = 20_000;
+export const LIST_LIMITS = { small: 2_000, medium: 20_000, window: 20_000 };
+
+type Walked = { rows: { id: string; created_at: number; value: number | null }[]; edge?: { id: string; created_at: number; value: number | null } };
 const TEXT_PREFIX = 64;
 
 /**
@@ -82,7 +84,7 @@ const TEXT_PREFIX = 64;
  * default, or by a computed trait's numeric value (profiles without one after, newest first). Cursors are
  * bound to their sort and order.
  */
-export function createProfileList(r: AudienceRelations & { profiles: string }) {
+export function createProfileList(r: AudienceRelations & { profiles: string }, limits = LIST_LIMITS) {
   const values = sql.table(r.computedValues);
 
   async function definition(db: Kysely<any>, table: string, what: string, workspaceId: string, collection: Collection, ref: string) {
@@ -127,84 +129,107 @@ export function createProfileList(r: AudienceRelations & { profiles: string }) {
     const after = q.cursor ? decodeSortCursor(q.cursor, sortName, order) : undefined;
     const refused = () => errors.invalidRequest('The cursor is not one this API gave out.');
 
-    // Each filter's size decides how it is applied (see SMALL); an empty one is an empty list.
+    // Each filter's size decides how it is applied (see LIST_LIMITS); an empty one is an empty list.
     const sized: (ListFilter & { n: number })[] = [];
     for (const f of filters) {
       if (f.size) {
         sized.push({ ...f, n: f.size });
         continue;
       }
-      let n = await count(db, f.set, SMALL);
+      let n = await count(db, f.set, limits.small);
       if (n === 0) return { rows: [], nextCursor: null };
-      if (n > SMALL) n = await count(db, f.set, MEDIUM);
+      if (n > limits.small) n = await count(db, f.set, limits.medium);
       sized.push({ ...f, n });
     }
     sized.sort((a, b) => a.n - b.n);
-    const driver = sized[0]?.n <= SMALL ? sized.shift() : undefined;
-    const where = [sql`p.workspace_id = ${ws}`, sql`p.collection = ${collection}`, sql`p.merged_into is null`, ...scope.where];
-    // Walking a computed trait's index, the filters of up to MEDIUM are tested as sets, on the entry (SQLite tests
-    // them before it reads the profile). Walking profiles newest first, each row is read anyway: probes cost no more.
+    const driver = sized[0]?.n <= limits.small ? sized.shift() : undefined;
+    const live = [sql`p.workspace_id = ${ws}`, sql`p.collection = ${collection}`, sql`p.merged_into is null`];
+    // The CRM's and audiences' filters before the list's own conditions (known, search), which cost a lookup each.
+    // Walking a computed trait's index, filters of up to `medium` are tested as sets on the entry itself, before its
+    // profile is read; walking profiles newest first, each row is read anyway and probes cost no more.
     const tests = (walkingValues: boolean) => [
-      ...sized.filter((f) => walkingValues && !driver && f.n <= MEDIUM).map((f) => sql`s.profile_id in (${f.set})`),
-      ...where, ...sized.filter((f) => !walkingValues || driver || f.n > MEDIUM).map((f) => f.probe),
+      ...sized.filter((f) => walkingValues && !driver && f.n <= limits.medium).map((f) => sql`s.profile_id in (${f.set})`),
+      ...sized.filter((f) => !walkingValues || driver || f.n > limits.medium).map((f) => f.probe), ...scope.where,
     ];
-    // CROSS JOIN: SQLite keeps the set as the outer loop (without statistics it would walk every profile). The sort
-    // key as an expression (`+ 0`): no index gives that order, so PostgreSQL too starts from the set and sorts it,
-    // rather than walk an index in order and look each profile up in the set.
-    const from = driver ? sql`(${driver.set}) d cross join ${sql.table(r.profiles)} p` : sql`${sql.table(r.profiles)} p`;
-    const joined = driver ? [sql`p.id = d.profile_id`] : [];
-    const sortKey = (column: string) => sql.raw(driver ? `${column} + 0` : column);
+    const and = (conditions: RawBuilder<unknown>[]) => sql.join(conditions, sql` and `);
+    const profiles = sql.table(r.profiles);
 
-    /** By creation from the cursor's (created_at, id). */
-    const byCreation = async (limit: number, extra: RawBuilder<unknown>[], desc: boolean, cursor?: { at: number; id: string }) => {
+    /** Profiles by creation after the cursor's (created_at, id), with the extra conditions. */
+    const byCreation = async (limit: number, extra: RawBuilder<unknown>[], desc: boolean, cursor?: { at: number; id: string }): Promise<Walked> => {
       // The bound first, so the index on created_at is entered at the cursor rather than scanned down to it.
       const bound = !cursor ? sql``
         : desc ? sql`and p.created_at <= ${cursor.at} and (p.created_at < ${cursor.at} or p.id < ${cursor.id})`
           : sql`and p.created_at >= ${cursor.at} and (p.created_at > ${cursor.at} or p.id > ${cursor.id})`;
       const by = sql.raw(desc ? 'desc' : 'asc');
-      const rows = await sql<ListedProfile>`select p.id, p.created_at from ${from} where ${sql.join([...joined, ...tests(false), ...extra], sql` and `)} ${bound}
-        order by ${sortKey('p.created_at')} ${by}, p.id ${by} limit ${limit}`.execute(db);
-      return rows.rows.map((x) => ({ id: x.id, created_at: Number(x.created_at), value: null as number | null }));
+      const row = (x: ListedProfile) => ({ id: x.id, created_at: Number(x.created_at), value: null });
+      if (driver) {
+        // CROSS JOIN: SQLite keeps the set as the outer loop (without statistics it would walk every profile). The
+        // sort key as an expression (`+ 0`): no index gives that order, so PostgreSQL too starts from the set and
+        // sorts it, rather than walk an index in order and look each profile up in the set.
+        const found = await sql<ListedProfile>`select p.id, p.created_at from (${driver.set}) d cross join ${profiles} p
+          where p.id = d.profile_id and ${and([...live, ...tests(false), ...extra])} ${bound}
+          order by p.created_at + 0 ${by}, p.id ${by} limit ${limit}`.execute(db);
+        return { rows: found.rows.map(row) };
+      }
+      const walk = sql`select p.id, p.created_at from ${profiles} p where ${and(live)} ${bound} order by p.created_at ${by}, p.id ${by}`;
+      const found = await sql<ListedProfile>`select p.id, p.created_at from (${walk} limit ${limits.window}) p
+        where ${and([sql`1 = 1`, ...tests(false), ...extra])} order by p.created_at ${by}, p.id ${by} limit ${limit}`.execute(db);
+      const rows = found.rows.map(row);
+      if (rows.length === limit) return { rows };
+      const edge = (await sql<ListedProfile>`${walk} limit 1 offset ${limits.window - 1}`.execute(db)).rows[0];
+      return { rows, edge: edge && row(edge) };
     };
 
-    let rows: (ListedProfile & { value: number | null })[];
-    if (!trait) {
-      let cursor: { at: number; id: string } | undefined;
-      if (after) {
-        if (!Number.isSafeInteger(after.key)) throw refused();
-        cursor = { at: after.key as number, id: after.id };
+    /** Profiles by the trait's number after the cursor's (value, id). */
+    const byValue = async (limit: number, cursor?: { value: number; id: string }): Promise<Walked> => {
+      const dir = sql.raw(order);
+      const bound = !cursor ? sql``
+        : order === 'desc' ? sql`and s.value_number <= ${cursor.value} and (s.value_number < ${cursor.value} or s.profile_id < ${cursor.id})`
+          : sql`and s.value_number >= ${cursor.value} and (s.value_number > ${cursor.value} or s.profile_id > ${cursor.id})`;
+      const row = (x: { profile_id: string; created_at?: number; value_number: number }) => ({ id: x.profile_id, created_at: Number(x.created_at ?? 0), value: Number(x.value_number) });
+      if (driver) {
+        // From a small set: its values, found by the primary key, sorted (see byCreation).
+        const found = await sql<{ profile_id: string; created_at: number; value_number: number }>`select p.id as profile_id, p.created_at, s.value_number
+          from (${driver.set}) d cross join ${profiles} p cross join ${values} s
+          where p.id = d.profile_id and s.trait_id = ${trait!.id} and s.profile_id = p.id ${valueSql(sameRange ? test : { kind: 'range' }, 's', 'probe')} ${bound}
+          and ${and([...live, ...tests(true)])} order by s.value_number + 0 ${dir}, s.profile_id ${dir} limit ${limit}`.execute(db);
+        return { rows: found.rows.map(row) };
       }
-      rows = await byCreation(q.limit + 1, [], order === 'desc', cursor);
+      // Walking the trait's values in order (their index), each entry tested.
+      const walk = sql`select s.profile_id, s.value_number from ${values} s where s.trait_id = ${trait!.id} ${valueSql(sameRange ? test : { kind: 'range' }, 's', 'index')} ${bound}
+        order by s.value_number ${dir}, s.profile_id ${dir}`;
+      const found = await sql<{ profile_id: string; created_at: number; value_number: number }>`select p.id as profile_id, p.created_at, s.value_number
+        from (${walk} limit ${limits.window}) s cross join ${profiles} p where ${and([...tests(true), sql`p.id = s.profile_id`, ...live])}
+        order by s.value_number ${dir}, s.profile_id ${dir} limit ${limit}`.execute(db);
+      const rows = found.rows.map(row);
+      if (rows.length === limit) return { rows };
+      const edge = (await sql<{ profile_id: string; value_number: number }>`${walk} limit 1 offset ${limits.window - 1}`.execute(db)).rows[0];
+      return { rows, edge: edge && row(edge) };
+    };
+
+    // A walk looks at no more than `window` entries past the cursor: when it finds fewer than a page there, the page
+    // is short and its cursor points past the last entry looked at (the list is done only when nextCursor is null).
+    let walked: Walked;
+    const key = after?.key;
+    if (!trait) {
+      if (after && !Number.isSafeInteger(key)) throw refused();
+      walked = await byCreation(q.limit + 1, [], order === 'desc', after && { at: key as number, id: after.id });
     } else {
       // Those with a number, by it (ties by id); then those without one, newest first.
-      const key = after?.key;
       const inMissing = typeof key === 'object' && key !== null && Number.isSafeInteger((key as { at?: unknown }).at);
       if (after && !inMissing && !(typeof key === 'number' && Number.isFinite(key))) throw refused();
-      rows = [];
-      if (!inMissing) {
-        const dir = sql.raw(order);
-        const bound = !after ? sql``
-          : order === 'desc' ? sql`and s.value_number <= ${key as number} and (s.value_number < ${key as number} or s.profile_id < ${after.id})`
-            : sql`and s.value_number >= ${key as number} and (s.value_number > ${key as number} or s.profile_id > ${after.id})`;
-        // Walking: the trait's values in order (their index) drive, each entry tested; from a small set: its values
-        // (found by the primary key), sorted.
-        const source = driver ? sql`${from} cross join ${values} s` : sql`${values} s cross join ${sql.table(r.profiles)} p`;
-        const found = await sql<ListedProfile & { value_number: number }>`select p.id, p.created_at, s.value_number from ${source}
-          where s.trait_id = ${trait.id} ${valueSql(sameRange ? test : { kind: 'range' }, 's', driver ? 'probe' : 'index')} ${bound}
-          and ${sql.join([...joined, ...tests(true), sql`p.id = s.profile_id`], sql` and `)}
-          order by ${sortKey('s.value_number')} ${dir}, s.profile_id ${dir} limit ${q.limit + 1}`.execute(db);
-        rows = found.rows.map((x) => ({ id: x.id, created_at: Number(x.created_at), value: Number(x.value_number) }));
-      }
-      if (rows.length <= q.limit && !sameRange) {
+      walked = { rows: [] };
+      if (!inMissing) walked = await byValue(q.limit + 1, after && { value: key as number, id: after.id });
+      if (walked.rows.length <= q.limit && !walked.edge && !sameRange) {
         const none = sql`not exists (select 1 from ${values} s where s.trait_id = ${trait.id} and s.profile_id = p.id ${valueSql({ kind: 'range' }, 's', 'probe')})`;
-        const cursor = inMissing ? { at: (key as { at: number }).at, id: after!.id } : undefined;
-        rows.push(...(await byCreation(q.limit + 1 - rows.length, [none], true, cursor)));
+        const more = await byCreation(q.limit + 1 - walked.rows.length, [none], true, inMissing ? { at: (key as { at: number }).at, id: after!.id } : undefined);
+        walked = { rows: [...walked.rows, ...more.rows], edge: more.edge };
       }
     }
-    const pageRows = rows.slice(0, q.limit);
-    const last = pageRows[pageRows.length - 1];
-    const cursorKey = !last ? null : !trait ? last.created_at : last.value !== null ? last.value : { at: last.created_at };
-    return { rows: pageRows.map((x) => ({ id: x.id, created_at: x.created_at })), nextCursor: rows.length > q.limit ? encodeSortCursor(sortName, order, cursorKey, last.id) : null };
+    const rows = walked.rows.slice(0, q.limit);
+    const last = walked.rows.length > q.limit ? rows[rows.length - 1] : walked.edge;
+    const keyOf = (x: Walked['rows'][number]) => (!trait ? x.created_at : x.value !== null ? x.value : { at: x.created_at });
+    return { rows: rows.map((x) => ({ id: x.id, created_at: x.created_at })), nextCursor: last ? encodeSortCursor(sortName, order, keyOf(last), last.id) : null };
   };
 }
 

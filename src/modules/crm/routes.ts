@@ -172,7 +172,7 @@ export async function crmRoutes(app: FastifyInstance, { db, deals, contacts, com
       querystring: {
         type: 'object', additionalProperties: false,
         properties: {
-          limit: { type: 'integer', minimum: 1, maximum: 200, default: 50 }, cursor: { type: 'string', description: 'nextCursor of the previous page, with the same sort and order.' },
+          limit: { type: 'integer', minimum: 1, maximum: 200, default: 50 }, cursor: { type: 'string', description: 'nextCursor of the previous page, with the same sort and order. A page may be short (even empty) where matches are sparse: the list is done when nextCursor is null.' },
           ownerId: { type: 'string' }, lifecycleStage: { enum: [...LIFECYCLE_STAGES] },
           q: { type: 'string', minLength: 1, maxLength: 200, description: 'Words of the name, email, user id, phone, title or company, each as a word prefix (full-text search: "jan smi" finds Jane Smith).' }, ...profileListProperties('contacts'),
         },
@@ -292,7 +292,7 @@ export async function crmRoutes(app: FastifyInstance, { db, deals, contacts, com
       querystring: {
         type: 'object', additionalProperties: false,
         properties: {
-          limit: { type: 'integer', minimum: 1, maximum: 200, default: 50 }, cursor: { type: 'string', description: 'nextCursor of the previous page, with the same sort and order.' },
+          limit: { type: 'integer', minimum: 1, maximum: 200, default: 50 }, cursor: { type: 'string', description: 'nextCursor of the previous page, with the same sort and order. A page may be short (even empty) where matches are sparse: the list is done when nextCursor is null.' },
           ownerId: { type: 'string' }, q: { type: 'string', minLength: 1, maxLength: 200, description: 'Words of the name, domain, website or industry, each as a word prefix (full-text search).' }, ...profileListProperties('companies'),
         },
       },
