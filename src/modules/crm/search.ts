@@ -25,6 +25,11 @@ export interface SearchHit { object: SearchObject; id: string; title: string; su
 interface SearchRow { id: Generated<number>; workspace_id: string; object: string; record_id: string; title: string; subtitle: string; head: string; rest: string; updated_at: number }
 
 const MAX_TERMS = 8;
+/**
+ * At most this many matches are ranked (SQLite: the newest; PostgreSQL: the first the index gives): a word
+ * most records hold ("com", "example") then costs a bounded time, and the best of them is as good as any.
+ */
+const RANKED = 5_000;
 const MAX_REST = 4_000;
 
 /** Lower-case words without accents or punctuation: "Zoë O'Brien-Smith" → zoe o brien smith. */
@@ -122,7 +127,8 @@ export function createSearch() {
 
     /**
      * Records of the workspace matching every word of `q` (word prefixes), best first: the name weighs more
-     * than the rest, then the newest document. `objects` narrows to some kinds of record.
+     * than the rest, then the newest document. `objects` narrows to some kinds of record. Of a query matching
+     * more than RANKED records, the best of RANKED of them.
      */
     async find(db: Kysely<any>, workspaceId: string, q: string, options: { objects?: SearchObject[]; limit: number }): Promise<SearchHit[]> {
       const pg = isPostgres(db);
@@ -130,12 +136,14 @@ export function createSearch() {
       if (!match) throw errors.invalidRequest('The search has no word to look for: q needs a letter or a digit.');
       const objects = options.objects?.length ? sql`and s.object in (${sql.join(options.objects)})` : sql``;
       const rows = pg
-        ? await sql<{ object: SearchObject; record_id: string; title: string; subtitle: string }>`select s.object, s.record_id, s.title, s.subtitle from crm_search s, to_tsquery('simple', ${match}) query
-            where s.workspace_id = ${workspaceId} and s.words @@ query ${objects}
-            order by ts_rank(s.words, query) desc, s.id desc limit ${options.limit}`.execute(db)
-        : await sql<{ object: SearchObject; record_id: string; title: string; subtitle: string }>`select s.object, s.record_id, s.title, s.subtitle from crm_search_fts f join crm_search s on s.id = f.rowid
-            where crm_search_fts match ${match} and s.workspace_id = ${workspaceId} ${objects}
-            order by bm25(crm_search_fts, 10.0, 1.0), s.id desc limit ${options.limit}`.execute(db);
+        ? await sql<{ object: SearchObject; record_id: string; title: string; subtitle: string }>`select c.object, c.record_id, c.title, c.subtitle from (
+              select s.id, s.object, s.record_id, s.title, s.subtitle, ts_rank(s.words, query) as score from crm_search s, to_tsquery('simple', ${match}) query
+              where s.workspace_id = ${workspaceId} and s.words @@ query ${objects} limit ${RANKED}) c
+            order by c.score desc, c.id desc limit ${options.limit}`.execute(db)
+        : await sql<{ object: SearchObject; record_id: string; title: string; subtitle: string }>`select c.object, c.record_id, c.title, c.subtitle from (
+              select s.id, s.object, s.record_id, s.title, s.subtitle, bm25(crm_search_fts, 10.0, 1.0) as score from crm_search_fts f join crm_search s on s.id = f.rowid
+              where crm_search_fts match ${match} and s.workspace_id = ${workspaceId} ${objects} order by f.rowid desc limit ${RANKED}) c
+            order by c.score, c.id desc limit ${options.limit}`.execute(db);
       return rows.rows.map((r) => ({ object: r.object, id: r.record_id, title: r.title, subtitle: r.subtitle }));
     },
 
