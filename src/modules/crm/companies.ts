@@ -43,6 +43,9 @@ export interface Company extends ComputedAndAudiences {
 
 const TRAITS = ['name', 'domain', 'website', 'industry', 'employees'];
 
+/** Domains are kept lower-case (a domain names one company whatever its case: the import finds it by that). */
+const normalized = (input: CompanyInput): CompanyInput => (input.domain === undefined ? input : { ...input, domain: input.domain.toLowerCase() });
+
 /**
  * Companies are account profiles: the CRM shows their traits (set by group calls) and keeps owner and custom
  * fields beside them. A company is found or created by its group id (the domain when none is given) through
@@ -115,7 +118,8 @@ export function createCompanies(deps: ContactsDeps & { byGroupId(db: Kysely<any>
       const page = await listPage(db, { workspaceId, collection: 'accounts', where: [], filters }, q);
       return { companies: await load(db, page.rows), nextCursor: page.nextCursor };
     },
-    async create(db: Kysely<any>, workspaceId: string, input: CompanyInput): Promise<{ company: Company; created: boolean }> {
+    async create(db: Kysely<any>, workspaceId: string, raw: CompanyInput): Promise<{ company: Company; created: boolean }> {
+      const input = normalized(raw);
       validateValues(await fields(db, workspaceId), input.custom ?? {}, 'create');
       const groupId = (input.groupId ?? input.domain!).trim();
       const existing = await deps.byGroupId(db, workspaceId, groupId);
@@ -129,7 +133,8 @@ export function createCompanies(deps: ContactsDeps & { byGroupId(db: Kysely<any>
       });
       return { company: await get(db, workspaceId, profileId), created: existing === undefined };
     },
-    async update(db: Kysely<any>, workspaceId: string, id: string, input: CompanyInput, ifMatch?: string): Promise<Company> {
+    async update(db: Kysely<any>, workspaceId: string, id: string, raw: CompanyInput, ifMatch?: string): Promise<Company> {
+      const input = normalized(raw);
       const company = await get(db, workspaceId, id);
       await db.transaction().execute((tx) => saveCrm(tx, workspaceId, company.id, input, ifMatch));
       const traits = traitsOf(input);
