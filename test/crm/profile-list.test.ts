@@ -70,7 +70,7 @@ describe.each(ENGINES)('pages of profiles by creation and by a computed trait, o
   });
 
   const owned = (owner: string): ListFilter => ({
-    probe: sql`exists (select 1 from crm_contacts c where c.profile_id = p.id and c.owner_id = ${owner})`,
+    probe: (id) => sql`exists (select 1 from crm_contacts c where c.profile_id = ${id} and c.owner_id = ${owner})`,
     set: sql`select c.profile_id from crm_contacts c where c.workspace_id = ${WS} and c.owner_id = ${owner}`,
   });
   const page = async (q: Omit<ProfileListQuery, 'limit'>, byOwner?: string) => {

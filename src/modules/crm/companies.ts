@@ -112,7 +112,7 @@ export function createCompanies(deps: ContactsDeps & { byGroupId(db: Kysely<any>
     /** Account profiles, newest first or by a computed trait, filtered by owner, full-text search, audience and computed trait, keyset-paginated (see profile-list.ts). */
     async list(db: Kysely<any>, workspaceId: string, q: ProfileListQuery & { ownerId?: string; q?: string }) {
       const filters: ListFilter[] = q.ownerId
-        ? [{ probe: sql`exists (select 1 from crm_companies c where c.profile_id = p.id and c.owner_id = ${q.ownerId})`, set: sql`select c.profile_id from crm_companies c where c.workspace_id = ${workspaceId} and c.owner_id = ${q.ownerId}` }]
+        ? [{ probe: (id) => sql`exists (select 1 from crm_companies c where c.profile_id = ${id} and c.owner_id = ${q.ownerId})`, set: sql`select c.profile_id from crm_companies c where c.workspace_id = ${workspaceId} and c.owner_id = ${q.ownerId}` }]
         : [];
       if (q.q) filters.push(searchFilter(deps.search.matching(db, workspaceId, 'company', q.q)));
       const page = await listPage(db, { workspaceId, collection: 'accounts', where: [], filters }, q);

@@ -158,7 +158,7 @@ export function createContacts(deps: ContactsDeps, fields: (db: Kysely<any>, wor
       const crmFields = sql`${q.ownerId ? sql`and c.owner_id = ${q.ownerId}` : sql``} ${q.lifecycleStage ? sql`and c.lifecycle_stage = ${q.lifecycleStage}` : sql``}`;
       const where: RawBuilder<unknown>[] = [known('p')];
       const filters: ListFilter[] = q.ownerId || q.lifecycleStage
-        ? [{ probe: sql`exists (select 1 from crm_contacts c where c.profile_id = p.id ${crmFields})`, set: sql`select c.profile_id from crm_contacts c where c.workspace_id = ${workspaceId} ${crmFields}` }]
+        ? [{ probe: (id) => sql`exists (select 1 from crm_contacts c where c.profile_id = ${id} ${crmFields})`, set: sql`select c.profile_id from crm_contacts c where c.workspace_id = ${workspaceId} ${crmFields}` }]
         : [];
       // Full-text search: a set like any filter (a name matches few: the page starts from them).
       if (q.q) filters.push(searchFilter(deps.search.matching(db, workspaceId, 'contact', q.q)));

@@ -45,16 +45,16 @@ export const profileListProperties = (records: string) => ({
   },
 });
 
-/** A restriction of a list, two ways: a condition on the profile `p`, and the set it allows (`select profile_id …`). */
+/** A restriction of a list, two ways: the condition a profile id passes, and the set it allows (`select profile_id …`). */
 export interface ListFilter {
-  probe: RawBuilder<unknown>;
+  probe: (id: RawBuilder<unknown>) => RawBuilder<unknown>;
   set: RawBuilder<unknown>;
   /** How many the set holds, when known without counting (an audience's size). */
   size?: number;
 }
 
 /** A filter by a set of record ids (full-text matches, column record_id): probed by membership of the set, which each engine reads once. */
-export const searchFilter = (ids: RawBuilder<unknown>): ListFilter => ({ probe: sql`p.id in (${ids})`, set: sql`select m.record_id as profile_id from (${ids}) m` });
+export const searchFilter = (ids: RawBuilder<unknown>): ListFilter => ({ probe: (id) => sql`${id} in (${ids})`, set: sql`select m.record_id as profile_id from (${ids}) m` });
 
 /** What a list adds of its own (known profiles, search; CRM fields as filters). */
 export interface ListScope {
@@ -105,7 +105,7 @@ export function createProfileList(r: AudienceRelations & { profiles: string }, l
     if (q.audience) {
       const a = await definition(db, r.audiences, 'audience', ws, collection, q.audience);
       filters.push({
-        probe: sql`exists (select 1 from ${sql.table(r.audienceMembers)} m where m.audience_id = ${a.id} and m.profile_id = p.id)`,
+        probe: (id) => sql`exists (select 1 from ${sql.table(r.audienceMembers)} m where m.audience_id = ${a.id} and m.profile_id = ${id})`,
         set: sql`select m.profile_id from ${sql.table(r.audienceMembers)} m where m.audience_id = ${a.id}`,
         size: Number(a.size) || undefined,
       });
@@ -118,7 +118,7 @@ export function createProfileList(r: AudienceRelations & { profiles: string }, l
     const sameRange = trait !== undefined && filtered?.id === trait.id && test.kind === 'range';
     if (filtered && !sameRange) {
       filters.push({
-        probe: sql`exists (select 1 from ${values} f where f.trait_id = ${filtered.id} and f.profile_id = p.id ${valueSql(test, 'f', 'probe')})`,
+        probe: (id) => sql`exists (select 1 from ${values} f where f.trait_id = ${filtered.id} and f.profile_id = ${id} ${valueSql(test, 'f', 'probe')})`,
         set: sql`select f.profile_id from ${values} f where f.trait_id = ${filtered.id} ${valueSql(test, 'f', 'index')}`,
       });
     } else if (!filtered && test.kind !== 'any') {
@@ -144,13 +144,16 @@ export function createProfileList(r: AudienceRelations & { profiles: string }, l
     sized.sort((a, b) => a.n - b.n);
     const driver = sized[0]?.n <= limits.small ? sized.shift() : undefined;
     const live = [sql`p.workspace_id = ${ws}`, sql`p.collection = ${collection}`, sql`p.merged_into is null`];
-    // The CRM's and audiences' filters before the list's own conditions (known, search), which cost a lookup each.
-    // Walking a computed trait's index, filters of up to `medium` are tested as sets on the entry itself, before its
-    // profile is read; walking profiles newest first, each row is read anyway and probes cost no more.
-    const tests = (walkingValues: boolean) => [
-      ...sized.filter((f) => walkingValues && !driver && f.n <= limits.medium).map((f) => sql`s.profile_id in (${f.set})`),
-      ...sized.filter((f) => !walkingValues || driver || f.n > limits.medium).map((f) => f.probe), ...scope.where,
-    ];
+    // The filters before the list's own conditions (known, …), which cost a lookup each. Walking an index, the
+    // filters of up to `medium` are sets read once and each entry is tested against them; the larger ones are
+    // probed. Walking a computed trait's values, they are tested on the entry's profile id, before the profile is read.
+    const tests = (walkingValues: boolean) => {
+      const id = walkingValues && !driver ? sql`s.profile_id` : sql`p.id`;
+      return [
+        ...sized.filter((f) => !driver && f.n <= limits.medium).map((f) => sql`${id} in (${f.set})`),
+        ...sized.filter((f) => driver || f.n > limits.medium).map((f) => f.probe(id)), ...scope.where,
+      ];
+    };
     const and = (conditions: RawBuilder<unknown>[]) => sql.join(conditions, sql` and `);
     const profiles = sql.table(r.profiles);
 
