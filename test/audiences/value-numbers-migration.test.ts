@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MIGRATIONS } from '../../src/app.js';
-import { audiencesMigrations } from '../../src/modules/audiences/index.js';
 import { openDatabase, type Database } from '../../src/platform/db/database.js';
 import { migrateToLatest } from '../../src/platform/db/migrate.js';
 import { ENGINES, type EngineStore } from '../support/engines.js';
@@ -14,8 +13,8 @@ describe.each(ENGINES)('the migration that keeps computed values as numbers, on 
   beforeAll(async () => {
     store = await engine.create();
     database = openDatabase({ dataDir: store.dataDir, databaseUrl: store.databaseUrl });
-    // The store as it was before: every migration but this one.
-    const before = MIGRATIONS.map((set) => (set === audiencesMigrations ? Object.fromEntries(Object.entries(set).filter(([name]) => name !== MIGRATION)) : set));
+    // The store as it was before: every migration named before this one (later ones, of any module, come after it).
+    const before = MIGRATIONS.map((set) => Object.fromEntries(Object.entries(set).filter(([name]) => name < MIGRATION)));
     await migrateToLatest(database.db, before);
   });
   afterAll(async () => {
@@ -30,7 +29,7 @@ describe.each(ENGINES)('the migration that keeps computed values as numbers, on 
     ];
     await database.db.insertInto('computed_values')
       .values(values.map(([value], i) => ({ trait_id: 't1', profile_id: `p${i}`, workspace_id: 'w', value, updated_at: 1 }))).execute();
-    expect(await migrateToLatest(database.db, MIGRATIONS)).toEqual([MIGRATION]);
+    expect((await migrateToLatest(database.db, MIGRATIONS))[0]).toBe(MIGRATION);
     const rows = await database.db.selectFrom('computed_values').select(['profile_id', 'value', 'value_number']).orderBy('profile_id').execute();
     const got = new Map(rows.map((r: { value: string; value_number: number | null }) => [r.value, r.value_number === null ? null : Number(r.value_number)]));
     expect(Object.fromEntries(got)).toEqual(Object.fromEntries(values));
