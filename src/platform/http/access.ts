@@ -21,8 +21,17 @@ export interface WriteKeySource {
   workspaceId: string;
 }
 
+/** Where a call comes from, for the audit log's record of key use. */
+export interface CallContext {
+  method: string;
+  path: string;
+  requestId: string;
+  ip: string;
+  userAgent: string | null;
+}
+
 export interface Authenticators {
-  bearer(token: string): Promise<CallerPrincipal | null>;
+  bearer(token: string, context: CallContext): Promise<CallerPrincipal | null>;
   writeKey(key: string): Promise<WriteKeySource | null>;
 }
 
@@ -77,10 +86,12 @@ export function installGuard(app: FastifyInstance, authenticators: Authenticator
     if (!access || access === 'public' || access === 'write-key') return;
     // Bearer, or Basic with the key as username (Segment's Profile API convention).
     const token = bearerToken(request) ?? basicUser(request);
-    const principal = token ? await authenticators.bearer(token) : null;
+    const context = { method: request.method, path: request.url.split('?')[0], requestId: request.id, ip: request.ip, userAgent: request.headers['user-agent'] ?? null };
+    const principal = token ? await authenticators.bearer(token, context) : null;
     if (!principal) throw errors.authentication('Send a valid API key as "Authorization: Bearer <key>" or as the Basic username.');
-    if (!principal.can(access.permission)) throw errors.forbidden(`This key's role lacks the "${access.permission}" permission.`);
+    // Known before it is refused, so the audit log can show who tried.
     request.principal = principal;
+    if (!principal.can(access.permission)) throw errors.forbidden(`This key's role lacks the "${access.permission}" permission.`);
   });
   // Write keys may sit in the body, so they are checked once it is parsed.
   app.addHook('preHandler', async (request) => {

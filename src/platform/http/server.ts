@@ -1,14 +1,21 @@
+import { randomUUID } from 'node:crypto';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import type { Log } from '../log.js';
 import { RapportError } from '../errors.js';
 import { declareAccessOnEveryRoute, installGuard, type Authenticators } from './access.js';
+import { auditRequests, type RequestRecorder } from './audit.js';
 
 export interface HttpServerOptions {
   log: Log;
   authenticators: Authenticators;
+  /** Records the writes under `prefix` in the audit log (see audit.ts). */
+  audit?: { prefix: string; record: RequestRecorder };
 }
 
-export function createHttpServer({ log, authenticators }: HttpServerOptions): FastifyInstance {
+// A caller's own request id (for correlating with its logs) when it is a sane token; else a fresh UUID.
+const REQUEST_ID = /^[\w.:-]{1,128}$/;
+
+export function createHttpServer({ log, authenticators, audit }: HttpServerOptions): FastifyInstance {
   const app = Fastify({
     loggerInstance: log as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
@@ -16,6 +23,10 @@ export function createHttpServer({ log, authenticators }: HttpServerOptions): Fa
     bodyLimit: 1024 * 1024,
     // Generous: a slow mobile client may hold a connection open; Fastify's defaults otherwise.
     keepAliveTimeout: 72_000,
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    },
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allowUnionTypes: true } },
   });
   declareAccessOnEveryRoute(app);
@@ -26,6 +37,7 @@ export function createHttpServer({ log, authenticators }: HttpServerOptions): Fa
     body === '' ? done(null, undefined) : json(request, body as string, done),
   );
   installGuard(app, authenticators);
+  if (audit) auditRequests(app, audit);
 
   app.setErrorHandler((error: FastifyError | RapportError, request, reply) => {
     if (error instanceof RapportError) {
