@@ -16,6 +16,7 @@ export const PERMISSIONS = [
   'destinations:write',
   'crm:read',
   'crm:write',
+  'audit:read',
 ] as const;
 
 export type Permission = (typeof PERMISSIONS)[number];

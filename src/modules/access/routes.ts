@@ -17,7 +17,8 @@ export async function accessRoutes(app: FastifyInstance, { access }: { access: A
   }, async (request) => ({ data: await access.listApiKeys(request.principal!.workspaceId) }));
 
   app.post('/api-keys', {
-    config: { access: { permission: 'api_keys:write' } },
+    // The response's `key` is the secret: only the new key's id goes to the audit log.
+    config: { access: { permission: 'api_keys:write' }, audit: { targetId: (response: { apiKey?: { id?: string } } | undefined) => response?.apiKey?.id } },
     schema: {
       tags: ['api keys'], summary: 'Create an API key; its secret is in this response only',
       body: {

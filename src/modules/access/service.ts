@@ -27,6 +27,18 @@ export interface ApiKeyView {
 const KEY_PREFIX = 'rk_';
 const CACHE_MS = 10_000;
 const TOUCH_EVERY_MS = 60_000;
+const ANNOUNCE_EVERY_MS = 60 * 60_000;
+
+/** A key's first use in an hour on this node, for the audit log. */
+export interface KeyUse {
+  workspaceId: string;
+  keyId: string;
+  method?: string;
+  path?: string;
+  requestId?: string;
+  ip?: string;
+  userAgent?: string | null;
+}
 
 function sha256(value: string): string {
   return createHash('sha256').update(value).digest('hex');
@@ -45,11 +57,12 @@ function view(row: ApiKeyRow): ApiKeyView {
   };
 }
 
-export function createAccessService({ store, clock }: { store: AccessStore; clock: Clock }) {
+export function createAccessService({ store, clock, keyUsed }: { store: AccessStore; clock: Clock; keyUsed?: (use: KeyUse) => Promise<void> }) {
   const iso = () => new Date(clock.now()).toISOString();
   // Hash -> (row, fetchedAt). Revocation takes effect within CACHE_MS on every node.
   const keyCache = new Map<string, { row: ApiKeyRow | undefined; at: number }>();
   const touched = new Map<string, number>();
+  const announced = new Map<string, number>();
 
   function principalFor(row: ApiKeyRow): Principal {
     const role = isRole(row.role) ? row.role : 'owner';
@@ -116,7 +129,7 @@ export function createAccessService({ store, clock }: { store: AccessStore; cloc
     },
 
     /** Resolves a bearer token to a principal, or null when it is unknown, revoked or expired. */
-    async authenticate(token: string): Promise<Principal | null> {
+    async authenticate(token: string, context: Omit<KeyUse, 'workspaceId' | 'keyId'> = {}): Promise<Principal | null> {
       if (!token.startsWith(KEY_PREFIX)) return null;
       const hash = sha256(token);
       const now = clock.now();
@@ -131,6 +144,11 @@ export function createAccessService({ store, clock }: { store: AccessStore; cloc
       if (now - (touched.get(row.id) ?? 0) > TOUCH_EVERY_MS) {
         touched.set(row.id, now);
         await store.touchApiKey(row.id, iso());
+      }
+      if (keyUsed && now - (announced.get(row.id) ?? -Infinity) >= ANNOUNCE_EVERY_MS) {
+        if (announced.size > 10_000) announced.clear();
+        announced.set(row.id, now);
+        await keyUsed({ workspaceId: row.workspace_id, keyId: row.id, ...context });
       }
       return principalFor(row);
     },
