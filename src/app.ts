@@ -3,6 +3,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
 import { sql } from 'kysely';
 import { accessMigrations, createAccess } from './modules/access/index.js';
+import { auditMigrations, createAudit } from './modules/audit/index.js';
 import { audienceRoutes, audiencesMigrations, audiencesRelations, createAudiencesService } from './modules/audiences/index.js';
 import { collectMigrations, collectRelations, createCollect, eventLog } from './modules/collect/index.js';
 import { createCrm, crmMigrations, crmRoutes, crmWorkRoutes } from './modules/crm/index.js';
@@ -21,7 +22,7 @@ import { opsRoutes } from './platform/http/ops-routes.js';
 import { createLog, type Log } from './platform/log.js';
 import { createMetrics } from './platform/metrics.js';
 
-export const MIGRATIONS = [accessMigrations, collectMigrations, identityMigrations, profilesMigrations, audiencesMigrations, destinationsMigrations, crmMigrations];
+export const MIGRATIONS = [accessMigrations, collectMigrations, identityMigrations, profilesMigrations, audiencesMigrations, destinationsMigrations, crmMigrations, auditMigrations];
 const API = '/api/v1';
 
 /** Opens the store, migrates it and builds every module's service, without HTTP (the CLI's setup uses this). */
@@ -36,7 +37,15 @@ export async function openRapport(config: Config, deps: { log?: Log; clock?: Clo
     throw error;
   }
   const metrics = createMetrics();
-  const access = createAccess({ database, clock });
+  const audit = createAudit({ database, clock, log, metrics });
+  const access = createAccess({
+    database,
+    clock,
+    keyUsed: (use) => audit.recordRequest({
+      workspaceId: use.workspaceId, actor: { type: 'api_key', id: use.keyId }, action: 'api_key.use', target: { type: 'api_key', id: use.keyId },
+      change: use.method ? { request: `${use.method} ${use.path}` } : null, requestId: use.requestId, ip: use.ip, userAgent: use.userAgent,
+    }),
+  });
   const collect = createCollect({ database, clock, log, metrics, options: config.collect });
   const identity = createIdentityService({ now: () => clock.now() });
   const profiles = createProfilesService({ now: () => clock.now() });
@@ -98,7 +107,7 @@ export async function openRapport(config: Config, deps: { log?: Log; clock?: Clo
     },
   });
   const pipeline = createPipeline({ database, identity, profiles, audiences, destinations, crm, log, metrics, enqueued: () => delivery.poke() });
-  return { log, clock, database, metrics, access, collect, identity, profiles, audiences, destinations, delivery, pipeline, directory, crm };
+  return { log, clock, database, metrics, audit, access, collect, identity, profiles, audiences, destinations, delivery, pipeline, directory, crm };
 }
 
 export type RapportCore = Awaited<ReturnType<typeof openRapport>>;
@@ -118,7 +127,8 @@ export async function createRapport(config: Config, deps: { log?: Log; clock?: C
     mergeProfiles({ database, identity: core.identity, profiles: core.profiles, audiences: core.audiences, crm: core.crm }, { ...input, now: core.clock.now() });
   const app = createHttpServer({
     log,
-    authenticators: { bearer: (token) => access.service.authenticate(token), writeKey: (key) => collect.service.resolveWriteKey(key) },
+    authenticators: { bearer: (token, context) => access.service.authenticate(token, context), writeKey: (key) => collect.service.resolveWriteKey(key) },
+    audit: { prefix: API, record: (entry) => core.audit.recordRequest(entry) },
   });
   await app.register(swagger, {
     openapi: {
@@ -147,6 +157,7 @@ export async function createRapport(config: Config, deps: { log?: Log; clock?: C
   });
   await collect.register(app, { managementPrefix: API, workspace: (id) => access.service.workspace(id) });
   await access.register(app, { managementPrefix: API });
+  await core.audit.register(app, { managementPrefix: API });
   await app.register(profileApiRoutes, {
     db: database.db,
     directory: core.directory,
