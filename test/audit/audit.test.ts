@@ -346,6 +346,18 @@ describe.each(ENGINES)('the audit log on $name', (engine) => {
     expect(await failures()).toBe(1);
   });
 
+  it('writes entries that arrive together in one group, and an entry that cannot be written costs only itself', async () => {
+    const failures = async () => Number(/^rapport_audit_write_failures_total (\d+)/m.exec(await (await fetch(`${server.url}/metrics`)).text())?.[1]);
+    const before = await failures();
+    const { recordRequest } = server.rapport.core.audit;
+    const entry = (i: number) => ({ workspaceId: other.workspaceId, actor: { type: 'system', id: 'test' }, action: 'test.group', target: { type: 'test', id: String(i) } });
+    // An actor without an id breaks the NOT NULL of its row, and so the group's transaction.
+    await Promise.all([recordRequest(entry(1)), recordRequest({ ...entry(2), actor: { type: 'system', id: undefined as unknown as string } }), recordRequest(entry(3))]);
+    expect((await allEntries('&action=test.group', other.apiKey)).map((e) => e.target!.id)).toEqual(['3', '1']);
+    expect(await failures()).toBe(before + 1);
+    expect((await ok(call('GET', '/audit/verify', undefined, other.apiKey))).ok).toBe(true);
+  });
+
   it('lists the audit routes in the OpenAPI document, each behind an API key', async () => {
     const doc = (await (await fetch(`${server.url}/api/docs/json`)).json()) as { paths: Record<string, Record<string, { security?: unknown[] }>> };
     for (const path of ['/api/v1/audit', '/api/v1/audit/export', '/api/v1/audit/verify']) expect(doc.paths[path].get.security, path).toEqual([{ apiKey: [] }]);
