@@ -221,8 +221,8 @@ describe.each(ENGINES)('the audit log on $name', (engine) => {
     const exports = await allEntries('&action=audit.export');
     expect(exports).toHaveLength(exportsBefore + 2);
     expect(exports.slice(0, 2)).toEqual([
-      expect.objectContaining({ status: 200, change: null, target: { type: 'audit', id: null } }),
-      expect.objectContaining({ status: 200, change: null, target: { type: 'audit', id: null } }),
+      expect.objectContaining({ status: 200, change: { format: 'csv', action: 'crm.deal' }, target: { type: 'audit', id: null } }),
+      expect.objectContaining({ status: 200, change: { format: 'jsonl' }, target: { type: 'audit', id: null } }),
     ]);
     expect((await call('GET', '/audit/export?format=xml')).status).toBe(400);
   });

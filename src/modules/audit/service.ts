@@ -75,7 +75,11 @@ export function createAuditService({ postgres, now }: { postgres: boolean; now: 
     async record(db: Kysely<any>, ...entries: AuditEntry[]): Promise<void> {
       if (entries.length === 0) return;
       const byWorkspace = new Map<string, AuditEntry[]>();
-      for (const e of entries) byWorkspace.set(e.workspaceId, [...(byWorkspace.get(e.workspaceId) ?? []), e]);
+      for (const e of entries) {
+        const group = byWorkspace.get(e.workspaceId);
+        if (group) group.push(e);
+        else byWorkspace.set(e.workspaceId, [e]);
+      }
       // Heads are locked in one order, so two multi-workspace appends cannot deadlock.
       const run = async (tx: Kysely<any>) => {
         for (const workspaceId of [...byWorkspace.keys()].sort()) await appendIn(tx, workspaceId, byWorkspace.get(workspaceId)!);

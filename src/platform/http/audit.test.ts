@@ -82,8 +82,8 @@ describe('the hook that records writes', () => {
     expect((await app.inject({ method: 'POST', url: '/api/v1/things/preview', headers: as('rk_writer'), payload: {} })).statusCode).toBe(200);
     expect((await app.inject({ method: 'POST', url: '/v1/track', headers: { 'content-type': 'application/json' }, payload: { writeKey: 'wk_1' } })).statusCode).toBe(200);
     expect(recorded).toEqual([]);
-    expect((await app.inject({ url: '/api/v1/things/export', headers: as('rk_reader') })).statusCode).toBe(200);
-    expect(recorded.map((e) => [e.action, e.status])).toEqual([['thing.export', 200]]);
+    expect((await app.inject({ url: '/api/v1/things/export?since=2026-01-01', headers: as('rk_reader') })).statusCode).toBe(200);
+    expect(recorded.map((e) => [e.action, e.status, e.change])).toEqual([['thing.export', 200, { since: '2026-01-01' }]]);
     await app.close();
   });
 

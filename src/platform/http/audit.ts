@@ -125,7 +125,8 @@ export function auditRequests(app: FastifyInstance, { prefix, record }: { prefix
         actor: principal.actor,
         action: declared.action ?? route.action,
         target: targetType || targetId ? { type: targetType ?? '', id: targetId || null } : null,
-        change: request.body,
+        // A write's body; for a read that is recorded (an export), what it asked for.
+        change: WRITE_VERBS[request.method] ? request.body : request.query,
         requestId: request.id,
         ip: request.ip,
         userAgent: request.headers['user-agent'] ?? null,
