@@ -12,7 +12,7 @@ await rapport.app.listen({ port: 0, host: '127.0.0.1' });
 const { port } = rapport.app.server.address() as AddressInfo;
 const setup = await setupWorkspace(
   { access: rapport.core.access.service, collect: rapport.core.collect.service },
-  { workspace: 'Bench', email: 'bench@rapport.test', password: 'benchmark password' },
+  { workspace: 'Bench', email: 'bench@rapport.test', password: 'correct horse battery staple' },
 );
 
 serveBench(

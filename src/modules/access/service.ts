@@ -1,14 +1,16 @@
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { Clock } from '../../platform/clock.js';
 import { errors } from '../../platform/errors.js';
+import { newSecret, normalizeEmail, sha256 } from './credentials.js';
 import { hashPassword } from './password.js';
+import { assertPasswordAllowed } from './password-policy.js';
 import { ROLE_PERMISSIONS, isRole, type Permission, type RoleName } from './permissions.js';
 import type { AccessStore, ApiKeyRow } from './store.js';
 
-/** Who is calling a management route, once authenticated. */
+/** Who is calling a management route, once authenticated: an API key, or a user through their session. */
 export interface Principal {
   workspaceId: string;
-  actor: { type: 'api_key'; id: string };
+  actor: { type: 'api_key' | 'user'; id: string };
   role: RoleName;
   can(permission: Permission): boolean;
 }
@@ -38,10 +40,6 @@ export interface KeyUse {
   requestId?: string;
   ip?: string;
   userAgent?: string | null;
-}
-
-function sha256(value: string): string {
-  return createHash('sha256').update(value).digest('hex');
 }
 
 function view(row: ApiKeyRow): ApiKeyView {
@@ -84,14 +82,16 @@ export function createAccessService({ store, clock, keyUsed }: { store: AccessSt
 
     workspace: (id: string) => store.workspaceById(id),
 
-    /** Creates the user if the email is new and makes them a member with `role`; an existing password is left alone. */
+    /**
+     * Creates the user if the email is new (the password must pass the policy) and makes them a member with
+     * `role`; an existing user's password is left alone.
+     */
     async ensureMember(workspaceId: string, email: string, password: string, role: RoleName) {
-      const normalized = email.trim().toLowerCase();
-      if (!/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(normalized)) throw errors.validation(`"${email}" is not an email address.`);
-      if (password.length < 12) throw errors.validation('A password needs at least 12 characters.');
+      const normalized = normalizeEmail(email);
       let user = await store.userByEmail(normalized);
       if (!user) {
-        await store.insertUser({ id: randomUUID(), email: normalized, password_hash: await hashPassword(password), created_at: iso() });
+        assertPasswordAllowed(password, normalized);
+        await store.insertUser({ id: randomUUID(), email: normalized, name: null, password_hash: await hashPassword(password), created_at: iso() });
         user = await store.userByEmail(normalized);
         if (!user) throw new Error('user vanished after insert');
       }
@@ -102,7 +102,7 @@ export function createAccessService({ store, clock, keyUsed }: { store: AccessSt
     /** The secret is returned here and never again: only its SHA-256 is stored. */
     async createApiKey(workspaceId: string, name: string, role: RoleName, expiresAt: string | null = null) {
       const id = randomUUID();
-      const secret = KEY_PREFIX + randomBytes(32).toString('base64url');
+      const secret = newSecret(KEY_PREFIX);
       await store.insertApiKey({
         id,
         workspace_id: workspaceId,
