@@ -20,8 +20,11 @@ export const errors = {
   validation: (message: string, details?: unknown) => new RapportError('validation_error', 400, message, details),
   authentication: (message = 'Missing or invalid credentials.') => new RapportError('authentication_error', 401, message),
   forbidden: (message = 'You do not have permission to do this.') => new RapportError('permission_error', 403, message),
+  csrf: () =>
+    new RapportError('csrf_error', 403, 'A change made with a session cookie needs the "X-CSRF-Token" header: the csrfToken that sign-in and GET /api/v1/auth/session return.'),
   notFound: (what: string) => new RapportError('not_found', 404, `${what} was not found.`),
   conflict: (message: string) => new RapportError('conflict', 409, message),
+  gone: (message: string) => new RapportError('gone', 410, message),
   preconditionFailed: (message: string) => new RapportError('precondition_failed', 412, message),
   // Retry-After in seconds (analytics.js reads it); X-RateLimit-Reset as the epoch milliseconds of the
   // reset, which is how Segment's Node client reads it.

@@ -1,19 +1,29 @@
 import type { FastifyInstance, FastifyRequest, RouteOptions } from 'fastify';
 import { errors } from '../errors.js';
+import { clearSessionCookie, sessionCookie } from './session-cookie.js';
 
 /**
  * Who may call a route. Every route declares one in `config.access`; registering a route without it
  * fails at start-up, so an unguarded route cannot ship.
- * - `public`: anyone (health, metrics, the analytics.js bundle).
+ * - `public`: anyone (health, metrics, the analytics.js bundle, signing in).
  * - `write-key`: a source's write key, in `Authorization: Basic` or the body's `writeKey`; can only ingest.
- * - `{ permission }`: an API key (`Authorization: Bearer`, or Basic username) whose role grants that permission.
+ * - `signed-in`: any valid API key or session, whatever its role (who am I, sign out, change my password).
+ * - `{ permission }`: an API key (`Authorization: Bearer`, or Basic username) or a user's session cookie,
+ *   whose role in the workspace grants that permission.
  */
-export type RouteAccess = 'public' | 'write-key' | { permission: string };
+export type RouteAccess = 'public' | 'write-key' | 'signed-in' | { permission: string };
 
 export interface CallerPrincipal {
   workspaceId: string;
   actor: { type: string; id: string };
+  role?: string;
   can(permission: string): boolean;
+}
+
+/** A session found from its cookie: who it is, and the check of the CSRF token its writes must carry. */
+export interface SessionCaller {
+  principal: CallerPrincipal;
+  csrfMatches(token: string): boolean;
 }
 
 export interface WriteKeySource {
@@ -32,6 +42,7 @@ export interface CallContext {
 
 export interface Authenticators {
   bearer(token: string, context: CallContext): Promise<CallerPrincipal | null>;
+  session(secret: string): Promise<SessionCaller | null>;
   writeKey(key: string): Promise<WriteKeySource | null>;
 }
 
@@ -79,19 +90,43 @@ export function basicUser(request: FastifyRequest): string | undefined {
   return user || undefined;
 }
 
+// Methods a browser lets another site trigger freely; everything else is a write and needs the CSRF token.
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
 /** The one permission check, run for every request according to the route's declaration. */
 export function installGuard(app: FastifyInstance, authenticators: Authenticators): void {
-  app.addHook('onRequest', async (request) => {
+  app.addHook('onRequest', async (request, reply) => {
     const access = request.routeOptions.config?.access;
     if (!access || access === 'public' || access === 'write-key') return;
-    // Bearer, or Basic with the key as username (Segment's Profile API convention).
+    let principal: CallerPrincipal | null;
+    // Bearer, or Basic with the key as username (Segment's Profile API convention). A key, when sent, decides:
+    // a browser cannot attach one to a forged cross-site request, so key calls need no CSRF token.
     const token = bearerToken(request) ?? basicUser(request);
-    const context = { method: request.method, path: request.url.split('?')[0], requestId: request.id, ip: request.ip, userAgent: request.headers['user-agent'] ?? null };
-    const principal = token ? await authenticators.bearer(token, context) : null;
-    if (!principal) throw errors.authentication('Send a valid API key as "Authorization: Bearer <key>" or as the Basic username.');
+    if (token) {
+      const context = { method: request.method, path: request.url.split('?')[0], requestId: request.id, ip: request.ip, userAgent: request.headers['user-agent'] ?? null };
+      principal = await authenticators.bearer(token, context);
+      if (!principal) throw errors.authentication('Send a valid API key as "Authorization: Bearer <key>" or as the Basic username.');
+    } else {
+      const secret = sessionCookie(request);
+      const caller = secret ? await authenticators.session(secret) : null;
+      if (!caller) {
+        if (secret) clearSessionCookie(reply);
+        throw errors.authentication(secret
+          ? 'Your session has ended (signed out, timed out or revoked); sign in again.'
+          : 'Sign in (POST /api/v1/auth/login) or send an API key as "Authorization: Bearer <key>".');
+      }
+      // Checked before the request learns its principal: a forged write is not the user's act, so it is
+      // answered 403 csrf_error without an audit entry in their name.
+      const sent = request.headers['x-csrf-token'];
+      if (!SAFE_METHODS.has(request.method) && (typeof sent !== 'string' || !caller.csrfMatches(sent))) throw errors.csrf();
+      principal = caller.principal;
+    }
     // Known before it is refused, so the audit log can show who tried.
     request.principal = principal;
-    if (!principal.can(access.permission)) throw errors.forbidden(`This key's role lacks the "${access.permission}" permission.`);
+    if (access !== 'signed-in' && !principal.can(access.permission)) {
+      const who = principal.actor.type === 'user' ? `Your role (${principal.role ?? 'none'})` : "This key's role";
+      throw errors.forbidden(`${who} lacks the "${access.permission}" permission.`);
+    }
   });
   // Write keys may sit in the body, so they are checked once it is parsed.
   app.addHook('preHandler', async (request) => {
