@@ -41,6 +41,7 @@ export async function openRapport(config: Config, deps: { log?: Log; clock?: Clo
   const access = createAccess({
     database,
     clock,
+    options: config.access,
     keyUsed: (use) => audit.recordRequest({
       workspaceId: use.workspaceId, actor: { type: 'api_key', id: use.keyId }, action: 'api_key.use', target: { type: 'api_key', id: use.keyId },
       change: use.method ? { request: `${use.method} ${use.path}` } : null, requestId: use.requestId, ip: use.ip, userAgent: use.userAgent,
@@ -127,7 +128,11 @@ export async function createRapport(config: Config, deps: { log?: Log; clock?: C
     mergeProfiles({ database, identity: core.identity, profiles: core.profiles, audiences: core.audiences, crm: core.crm }, { ...input, now: core.clock.now() });
   const app = createHttpServer({
     log,
-    authenticators: { bearer: (token, context) => access.service.authenticate(token, context), writeKey: (key) => collect.service.resolveWriteKey(key) },
+    authenticators: {
+      bearer: (token, context) => access.service.authenticate(token, context),
+      session: (secret) => access.sessions.authenticate(secret),
+      writeKey: (key) => collect.service.resolveWriteKey(key),
+    },
     audit: { prefix: API, record: (entry) => core.audit.recordRequest(entry) },
   });
   await app.register(swagger, {
@@ -137,13 +142,17 @@ export async function createRapport(config: Config, deps: { log?: Log; clock?: C
       components: {
         securitySchemes: {
           apiKey: { type: 'http', scheme: 'bearer', description: 'An API key (rk_…): management API.' },
+          session: {
+            type: 'apiKey', in: 'cookie', name: '__Host-rapport_session',
+            description: 'A signed-in user\'s session (POST /api/v1/auth/login); writes also need the X-CSRF-Token header.',
+          },
           writeKey: { type: 'http', scheme: 'basic', description: "A source's write key as user, empty password: collection API only." },
         },
       },
     },
     transform: ({ schema, url, route }) => {
       const access = (route.config as { access?: unknown } | undefined)?.access;
-      const security = access === 'write-key' ? [{ writeKey: [] }] : access && typeof access === 'object' ? [{ apiKey: [] }] : [];
+      const security = access === 'write-key' ? [{ writeKey: [] }] : access === 'signed-in' || (access && typeof access === 'object') ? [{ apiKey: [] }, { session: [] }] : [];
       return { schema: { ...schema, security } as typeof schema, url };
     },
   });

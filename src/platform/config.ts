@@ -20,12 +20,28 @@ export interface Config {
     /** How often conditions that age out (windows, decay) are re-checked, in ms. */
     recheckMs: number;
   };
+  access: {
+    /** A session unused this long is over. */
+    sessionIdleMinutes: number;
+    /** A session is over this long after sign-in, however busy. */
+    sessionMaxHours: number;
+    /** Failed sign-ins allowed per email, and per client address, within the window before 429. */
+    loginFailuresPerEmail: number;
+    loginFailuresPerIp: number;
+    loginWindowMinutes: number;
+  };
   delivery: {
     /** How long an idle destination waits before looking for new messages (the pipeline also wakes it), in ms. */
     pollMs: number;
     /** How long a node's claim on a destination lasts unless renewed: the hand-over time when a node dies, in ms. */
     leaseMs: number;
   };
+}
+
+function positiveIntFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const value = intFromEnv(env, name, fallback);
+  if (value === 0) throw new Error(`${name} must be a positive integer, got "0"`);
+  return value;
 }
 
 function intFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -51,6 +67,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     collect: {
       maxPendingEvents: intFromEnv(env, 'RAPPORT_MAX_PENDING_EVENTS', 100_000),
       rateLimitPerWriteKey: intFromEnv(env, 'RAPPORT_WRITE_KEY_RATE_LIMIT', 0),
+    },
+    access: {
+      sessionIdleMinutes: positiveIntFromEnv(env, 'RAPPORT_SESSION_IDLE_MINUTES', 30),
+      sessionMaxHours: positiveIntFromEnv(env, 'RAPPORT_SESSION_MAX_HOURS', 12),
+      loginFailuresPerEmail: positiveIntFromEnv(env, 'RAPPORT_LOGIN_FAILURES_PER_EMAIL', 5),
+      loginFailuresPerIp: positiveIntFromEnv(env, 'RAPPORT_LOGIN_FAILURES_PER_IP', 50),
+      loginWindowMinutes: positiveIntFromEnv(env, 'RAPPORT_LOGIN_WINDOW_MINUTES', 15),
     },
     audiences: { recheckMs: intFromEnv(env, 'RAPPORT_AUDIENCE_RECHECK_MS', 15_000) },
     delivery: { pollMs: intFromEnv(env, 'RAPPORT_DELIVERY_POLL_MS', 500), leaseMs: intFromEnv(env, 'RAPPORT_DELIVERY_LEASE_MS', 10_000) },

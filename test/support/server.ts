@@ -1,5 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import { createRapport, type Rapport } from '../../src/app.js';
+import type { Clock } from '../../src/platform/clock.js';
 import { loadConfig, type Config } from '../../src/platform/config.js';
 import { setupWorkspace, type SetupResult } from '../../src/workflows/setup-workspace.js';
 import type { Engine, EngineStore } from './engines.js';
@@ -17,11 +18,17 @@ export interface TestServer {
 }
 
 /** A real Rapport on a real store, listening on a free port, with a workspace already set up. */
-export async function startServer(engine: Engine, overrides: { collect?: Partial<Config['collect']>; delivery?: Partial<Config['delivery']> } = {}): Promise<TestServer> {
+export async function startServer(
+  engine: Engine,
+  overrides: { collect?: Partial<Config['collect']>; delivery?: Partial<Config['delivery']>; access?: Partial<Config['access']>; clock?: Clock } = {},
+): Promise<TestServer> {
   const store = await engine.create();
   const base = loadConfig({ RAPPORT_DATA_DIR: store.dataDir, ...(store.databaseUrl ? { DATABASE_URL: store.databaseUrl } : {}), LOG_LEVEL: 'warn' });
-  const config: Config = { ...base, port: 0, host: '127.0.0.1', collect: { ...base.collect, ...overrides.collect }, delivery: { ...base.delivery, ...overrides.delivery } };
-  const rapport = await createRapport(config);
+  const config: Config = {
+    ...base, port: 0, host: '127.0.0.1',
+    collect: { ...base.collect, ...overrides.collect }, delivery: { ...base.delivery, ...overrides.delivery }, access: { ...base.access, ...overrides.access },
+  };
+  const rapport = await createRapport(config, overrides.clock ? { clock: overrides.clock } : {});
   await rapport.app.listen({ port: 0, host: '127.0.0.1' });
   const { port } = rapport.app.server.address() as AddressInfo;
   const url = `http://127.0.0.1:${port}`;

@@ -1,22 +1,52 @@
 import type { FastifyInstance } from 'fastify';
 import type { Clock } from '../../platform/clock.js';
+import type { Config } from '../../platform/config.js';
 import { tablesOf, type Database } from '../../platform/db/database.js';
 import type { Migrations } from '../../platform/db/migrate.js';
 import * as init from './migrations/202611240700-access-init.js';
+import * as sessionsMigration from './migrations/202611270900-access-sessions.js';
+import { authRoutes } from './auth-routes.js';
+import { createLoginThrottle } from './login-throttle.js';
+import { createMembers } from './members.js';
+import { memberRoutes } from './member-routes.js';
 import { accessRoutes } from './routes.js';
 import { createAccessService, type KeyUse } from './service.js';
+import { createSessionStore } from './session-store.js';
+import { createSessions } from './sessions.js';
 import { createAccessStore, type AccessTables } from './store.js';
 
 export type { AccessService, Principal, ApiKeyView, KeyUse } from './service.js';
+export type { Sessions, SessionCaller, SessionView } from './sessions.js';
+export type { Members } from './members.js';
 export { PERMISSIONS, ROLES, type Permission, type RoleName } from './permissions.js';
+export { passwordProblem } from './password-policy.js';
 
-export const accessMigrations: Migrations = { '202611240700-access-init': init };
+export const accessMigrations: Migrations = { '202611240700-access-init': init, '202611270900-access-sessions': sessionsMigration };
+
+const MINUTE = 60_000;
 
 /** `keyUsed` hears of each API key's first use per hour (per node): the audit log's record of key use. */
-export function createAccess(deps: { database: Database; clock: Clock; keyUsed?: (use: KeyUse) => Promise<void> }) {
-  const service = createAccessService({ store: createAccessStore(tablesOf<AccessTables>(deps.database)), clock: deps.clock, keyUsed: deps.keyUsed });
+export function createAccess(deps: { database: Database; clock: Clock; options: Config['access']; keyUsed?: (use: KeyUse) => Promise<void> }) {
+  const { clock, options } = deps;
+  const db = tablesOf<AccessTables>(deps.database);
+  const store = createAccessStore(db);
+  const sessionStore = createSessionStore(db);
+  const service = createAccessService({ store, clock, keyUsed: deps.keyUsed });
+  const throttle = createLoginThrottle({
+    store: sessionStore,
+    clock,
+    limits: { perEmail: options.loginFailuresPerEmail, perIp: options.loginFailuresPerIp, windowMs: options.loginWindowMinutes * MINUTE },
+  });
+  const sessions = createSessions({ store, sessionStore, clock, throttle, options: { idleMs: options.sessionIdleMinutes * MINUTE, maxMs: options.sessionMaxHours * 60 * MINUTE } });
+  const members = createMembers({ db, clock, sessions, throttle });
   return {
     service,
-    register: (app: FastifyInstance, opts: { managementPrefix: string }) => app.register(accessRoutes, { prefix: opts.managementPrefix, access: service }),
+    sessions,
+    members,
+    async register(app: FastifyInstance, opts: { managementPrefix: string }) {
+      await app.register(accessRoutes, { prefix: opts.managementPrefix, access: service });
+      await app.register(authRoutes, { prefix: opts.managementPrefix, sessions, members });
+      await app.register(memberRoutes, { prefix: opts.managementPrefix, members });
+    },
   };
 }

@@ -6,6 +6,8 @@ export const PERMISSIONS = [
   'debugger:read',
   'api_keys:read',
   'api_keys:write',
+  'users:read',
+  'users:write',
   'profiles:read',
   'profiles:write',
   'identity:read',

@@ -1,0 +1,136 @@
+import { randomUUID } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import type { Clock } from '../../platform/clock.js';
+import { errors } from '../../platform/errors.js';
+import { newSecret, normalizeEmail, sha256 } from './credentials.js';
+import type { LoginThrottle } from './login-throttle.js';
+import { hashPassword, verifyPassword } from './password.js';
+import { assertPasswordAllowed } from './password-policy.js';
+import type { RoleName } from './permissions.js';
+import { createSessionStore, type InvitationRow } from './session-store.js';
+import type { Client, Sessions } from './sessions.js';
+import { createAccessStore, inTransaction, type AccessTables } from './store.js';
+
+export interface InvitationView {
+  id: string;
+  email: string;
+  role: string;
+  invitedBy: string;
+  createdAt: string;
+  expiresAt: string;
+}
+
+export interface MemberView {
+  id: string;
+  email: string;
+  name: string | null;
+  role: string;
+  joinedAt: string;
+}
+
+const INVITATION_PREFIX = 'rinv_';
+const INVITATION_MS = 7 * 24 * 3_600_000;
+const UNUSABLE = 'This invitation is unknown, already used, revoked or expired; ask for a new one.';
+
+function invitationView(row: InvitationRow): InvitationView {
+  return { id: row.id, email: row.email, role: row.role, invitedBy: row.invited_by, createdAt: row.created_at, expiresAt: row.expires_at };
+}
+
+/** Who belongs to a workspace: invitations (single-use tokens, hashed at rest), members and their removal. */
+export function createMembers(deps: { db: Kysely<AccessTables>; clock: Clock; sessions: Sessions; throttle: LoginThrottle }) {
+  const { db, clock, sessions, throttle } = deps;
+  const store = createAccessStore(db);
+  const sessionStore = createSessionStore(db);
+  const iso = (ms = clock.now()) => new Date(ms).toISOString();
+
+  return {
+    /** The token is in this answer only; the invitee posts it to /invitations/accept within 7 days, once. */
+    async invite(workspaceId: string, email: string, role: RoleName, invitedBy: { type: string; id: string }) {
+      const normalized = normalizeEmail(email);
+      const existing = await store.userByEmail(normalized);
+      if (existing && (await store.membership(workspaceId, existing.id))) throw errors.conflict(`${normalized} is already a member of this workspace.`);
+      const now = clock.now();
+      const token = newSecret(INVITATION_PREFIX);
+      const row: InvitationRow = {
+        id: randomUUID(),
+        workspace_id: workspaceId,
+        email: normalized,
+        role,
+        token_hash: sha256(token),
+        invited_by: `${invitedBy.type}:${invitedBy.id}`,
+        created_at: iso(now),
+        expires_at: iso(now + INVITATION_MS),
+        accepted_at: null,
+        accepted_by: null,
+        revoked_at: null,
+      };
+      await sessionStore.insertInvitation(row);
+      return { token, invitation: invitationView(row) };
+    },
+
+    async invitations(workspaceId: string) {
+      return (await sessionStore.pendingInvitations(workspaceId, iso())).map(invitationView);
+    },
+
+    async revokeInvitation(workspaceId: string, id: string) {
+      if (!(await sessionStore.revokeInvitation(workspaceId, id, iso()))) throw errors.notFound('Pending invitation');
+    },
+
+    /**
+     * Uses the invitation: a new account with `password` (which must pass the policy), or, when the email
+     * already has one, a membership for it once `password` proves it is theirs. Then signs them in.
+     */
+    async accept(input: { token: string; password: string; name?: string }, client: Client, replacing?: string) {
+      const invitation = await sessionStore.invitationByHash(sha256(input.token));
+      const now = clock.now();
+      if (!invitation || invitation.accepted_at || invitation.revoked_at || Date.parse(invitation.expires_at) <= now) throw errors.gone(UNUSABLE);
+      const existing = await store.userByEmail(invitation.email);
+      let hash: string | undefined;
+      if (existing) {
+        const attempt = await throttle.begin(existing.email, client.ip);
+        if (!(await verifyPassword(input.password, existing.password_hash))) {
+          throw errors.authentication(`${existing.email} already has an account: send its password to join this workspace with it.`);
+        }
+        await attempt.succeeded();
+      } else {
+        assertPasswordAllowed(input.password, invitation.email);
+        hash = await hashPassword(input.password);
+      }
+      const userId = existing?.id ?? randomUUID();
+      const name = input.name?.trim() || null;
+      await inTransaction(db, async (tx) => {
+        const txStore = createAccessStore(tx);
+        if (!(await createSessionStore(tx).claimInvitation(invitation.id, userId, iso()))) throw errors.gone(UNUSABLE);
+        if (!existing && !(await txStore.insertUser({ id: userId, email: invitation.email, name, password_hash: hash!, created_at: iso() }))) {
+          throw errors.conflict(`An account for ${invitation.email} was created meanwhile; accept the invitation again with its password.`);
+        }
+        if (existing && name && !existing.name) await txStore.setName(userId, name);
+        await txStore.insertMembership({ workspace_id: invitation.workspace_id, user_id: userId, role: invitation.role, created_at: iso() });
+      });
+      const user = (await store.userById(userId))!;
+      const membership = (await store.membership(invitation.workspace_id, userId))!;
+      return sessions.start(user, invitation.workspace_id, membership.role, client, replacing);
+    },
+
+    async members(workspaceId: string): Promise<MemberView[]> {
+      return (await store.members(workspaceId)).map((m) => ({ id: m.id, email: m.email, name: m.name, role: m.role, joinedAt: m.created_at }));
+    },
+
+    /** Ends a membership and its sessions at once; a workspace keeps at least one owner. */
+    async removeMember(workspaceId: string, userId: string) {
+      await inTransaction(db, async (tx) => {
+        const txStore = createAccessStore(tx);
+        await txStore.lockWorkspace(workspaceId);
+        const membership = await txStore.membership(workspaceId, userId);
+        if (!membership) throw errors.notFound('Member');
+        if (membership.role === 'owner' && (await txStore.countOwners(workspaceId)) <= 1) {
+          throw errors.conflict('This is the workspace\'s last owner: invite another owner before removing them.');
+        }
+        await txStore.deleteMembership(workspaceId, userId);
+        await createSessionStore(tx).revokeMemberSessions(workspaceId, userId, iso());
+      });
+    },
+  };
+}
+
+export type Members = ReturnType<typeof createMembers>;

@@ -1,0 +1,161 @@
+import type { Clock } from '../../platform/clock.js';
+import { errors } from '../../platform/errors.js';
+import { csrfTokenFor, matchesHash, newSecret, normalizeEmail, sha256 } from './credentials.js';
+import type { LoginThrottle } from './login-throttle.js';
+import { hashPassword, needsRehash, verifyPassword } from './password.js';
+import { assertPasswordAllowed } from './password-policy.js';
+import { PERMISSIONS, ROLE_PERMISSIONS, isRole, type Permission, type RoleName } from './permissions.js';
+import type { Principal } from './service.js';
+import type { SessionStore } from './session-store.js';
+import type { AccessStore, UserRow } from './store.js';
+
+export interface SessionOptions {
+  idleMs: number;
+  maxMs: number;
+}
+
+/** Where a sign-in comes from, kept with the session. */
+export interface Client {
+  ip: string;
+  userAgent?: string;
+}
+
+/** A session's principal, and the check of the CSRF token its writes must carry. */
+export interface SessionCaller {
+  principal: Principal;
+  csrfMatches(token: string): boolean;
+}
+
+/** What GET /auth/session and sign-in answer: who is calling, in which workspace, allowed to do what. */
+export interface SessionView {
+  actor: { type: 'api_key' | 'user'; id: string };
+  user: { id: string; email: string; name: string | null } | null;
+  workspace: { id: string; name: string };
+  role: RoleName;
+  permissions: Permission[];
+  csrfToken: string | null;
+  session: { createdAt: string; expiresAt: string; idleTimeoutSeconds: number } | null;
+  workspaces: { id: string; name: string; role: string }[];
+}
+
+// last_seen_at is written at most this often, so the idle timeout is honoured to within a minute.
+const TOUCH_EVERY_MS = 60_000;
+// Sessions over for this long are deleted when their user next signs in.
+const KEEP_ENDED_MS = 7 * 24 * 3_600_000;
+const WRONG_CREDENTIALS = 'Wrong email or password.';
+
+function permissionsOf(role: string): ReadonlySet<Permission> {
+  return isRole(role) ? ROLE_PERMISSIONS[role] : new Set();
+}
+
+export function createSessions(deps: { store: AccessStore; sessionStore: SessionStore; clock: Clock; throttle: LoginThrottle; options: SessionOptions }) {
+  const { store, sessionStore, clock, throttle, options } = deps;
+  const iso = (ms = clock.now()) => new Date(ms).toISOString();
+
+  async function view(principal: Principal, secret: string | undefined): Promise<SessionView> {
+    const workspace = (await store.workspaceById(principal.workspaceId))!;
+    const base = {
+      actor: principal.actor,
+      workspace: { id: workspace.id, name: workspace.name },
+      role: principal.role,
+      permissions: PERMISSIONS.filter((p) => principal.can(p)),
+    };
+    if (principal.actor.type !== 'user' || !secret) return { ...base, user: null, csrfToken: null, session: null, workspaces: [] };
+    const [user, row, memberships] = await Promise.all([store.userById(principal.actor.id), sessionStore.sessionByHash(sha256(secret)), store.membershipsOf(principal.actor.id)]);
+    return {
+      ...base,
+      user: { id: user!.id, email: user!.email, name: user!.name },
+      csrfToken: csrfTokenFor(secret),
+      session: { createdAt: row!.created_at, expiresAt: row!.expires_at, idleTimeoutSeconds: options.idleMs / 1000 },
+      workspaces: memberships.map((m) => ({ id: m.workspace_id, name: m.workspace_name, role: m.role })),
+    };
+  }
+
+  function principalOf(userId: string, workspaceId: string, role: string): Principal {
+    const permissions = permissionsOf(role);
+    // An unknown role (one removed from the code) grants nothing; `role` is typed for the known ones.
+    return { workspaceId, actor: { type: 'user', id: userId }, role: role as RoleName, can: (p) => permissions.has(p) };
+  }
+
+  return {
+    /**
+     * A new session for `user` in `workspaceId`, with a new secret every time (sign-in rotates the id, so a
+     * cookie planted before sign-in is worth nothing after it). `replacing` is the session the browser held
+     * until now, which ends.
+     */
+    async start(user: UserRow, workspaceId: string, role: string, client: Client, replacing?: string) {
+      const now = clock.now();
+      const secret = newSecret();
+      await sessionStore.insertSession({
+        id: sha256(secret),
+        user_id: user.id,
+        workspace_id: workspaceId,
+        csrf_hash: sha256(csrfTokenFor(secret)),
+        created_at: iso(now),
+        last_seen_at: iso(now),
+        expires_at: iso(now + options.maxMs),
+        revoked_at: null,
+        user_agent: client.userAgent?.slice(0, 512) ?? null,
+        ip: client.ip,
+      });
+      if (replacing) await sessionStore.revokeSession(sha256(replacing), iso(now));
+      await sessionStore.pruneSessions(user.id, iso(now - KEEP_ENDED_MS));
+      return { secret, maxAgeSeconds: Math.floor(options.maxMs / 1000), session: await view(principalOf(user.id, workspaceId, role), secret) };
+    },
+
+    /**
+     * Email and password to a session, in the workspace asked for or else the user's first. A wrong password
+     * and an unknown email get the same error after the same work (a scrypt run either way).
+     */
+    async login(input: { email: string; password: string; workspaceId?: string }, client: Client, replacing?: string) {
+      let email: string;
+      try {
+        email = normalizeEmail(input.email);
+      } catch {
+        throw errors.authentication(WRONG_CREDENTIALS);
+      }
+      const attempt = await throttle.begin(email, client.ip);
+      const user = await store.userByEmail(email);
+      const ok = await verifyPassword(input.password, user?.password_hash);
+      if (!user || !ok) throw errors.authentication(WRONG_CREDENTIALS);
+      await attempt.succeeded();
+      if (needsRehash(user.password_hash)) await store.setPasswordHash(user.id, await hashPassword(input.password));
+      const memberships = await store.membershipsOf(user.id);
+      const membership = input.workspaceId ? memberships.find((m) => m.workspace_id === input.workspaceId) : memberships[0];
+      if (!membership) throw errors.forbidden(input.workspaceId ? 'You are not a member of that workspace.' : 'You are not a member of any workspace.');
+      return this.start(user, membership.workspace_id, membership.role, client, replacing);
+    },
+
+    /** The cookie's session, if it is live: not revoked, not idle too long, not too old, its membership still there. */
+    async authenticate(secret: string): Promise<SessionCaller | null> {
+      if (secret.length > 100) return null;
+      const row = await sessionStore.sessionByHash(sha256(secret));
+      const now = clock.now();
+      if (!row || row.revoked_at || !row.role) return null;
+      if (Date.parse(row.expires_at) <= now || now - Date.parse(row.last_seen_at) >= options.idleMs) return null;
+      if (now - Date.parse(row.last_seen_at) >= TOUCH_EVERY_MS) await sessionStore.touchSession(row.id, iso(now));
+      return { principal: principalOf(row.user_id, row.workspace_id, row.role), csrfMatches: (token) => matchesHash(token, row.csrf_hash) };
+    },
+
+    view,
+
+    async logout(secret: string) {
+      await sessionStore.revokeSession(sha256(secret), iso());
+    },
+
+    /** Checks the current password, stores the new one and ends every other session of the user, in every workspace. */
+    async changePassword(userId: string, secret: string, current: string, next: string, client: Client) {
+      const user = await store.userById(userId);
+      if (!user) throw errors.authentication();
+      assertPasswordAllowed(next, user.email);
+      // Guessing the current password from a stolen session is throttled like guessing it at sign-in.
+      const attempt = await throttle.begin(user.email, client.ip);
+      if (!(await verifyPassword(current, user.password_hash))) throw errors.validation('The current password is wrong.', { field: 'currentPassword' });
+      await attempt.succeeded();
+      await store.setPasswordHash(user.id, await hashPassword(next));
+      await sessionStore.revokeUserSessions(user.id, iso(), sha256(secret));
+    },
+  };
+}
+
+export type Sessions = ReturnType<typeof createSessions>;
