@@ -8,6 +8,7 @@ import * as sessionsMigration from './migrations/202611270900-access-sessions.js
 import { authRoutes } from './auth-routes.js';
 import { createLoginThrottle } from './login-throttle.js';
 import { createMembers } from './members.js';
+import { commonPasswords } from './password-policy.js';
 import { memberRoutes } from './member-routes.js';
 import { accessRoutes } from './routes.js';
 import { createAccessService, type KeyUse } from './service.js';
@@ -28,6 +29,7 @@ const MINUTE = 60_000;
 /** `keyUsed` hears of each API key's first use per hour (per node): the audit log's record of key use. */
 export function createAccess(deps: { database: Database; clock: Clock; options: Config['access']; keyUsed?: (use: KeyUse) => Promise<void> }) {
   const { clock, options } = deps;
+  commonPasswords();
   const db = tablesOf<AccessTables>(deps.database);
   const store = createAccessStore(db);
   const sessionStore = createSessionStore(db);

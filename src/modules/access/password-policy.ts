@@ -7,8 +7,8 @@ export const MAX_PASSWORD_LENGTH = 1_000;
 
 let common: ReadonlySet<string> | undefined;
 
-/** The shipped list (see the header of common-passwords.txt for its source), read once. */
-function commonPasswords(): ReadonlySet<string> {
+/** The shipped list (see the header of common-passwords.txt for its source), read once; start-up reads it, so a build without it fails at once. */
+export function commonPasswords(): ReadonlySet<string> {
   common ??= new Set(
     readFileSync(new URL('./common-passwords.txt', import.meta.url), 'utf8')
       .split('\n')
