@@ -14,7 +14,10 @@ Commands:
 
 Environment: PORT (8080), RAPPORT_DATA_DIR (./data), DATABASE_URL (postgres://… for PostgreSQL),
 LOG_LEVEL (info), RAPPORT_WRITE_KEY_RATE_LIMIT (events/s per write key, 0 = none),
-RAPPORT_MAX_PENDING_EVENTS (100000).`;
+RAPPORT_MAX_PENDING_EVENTS (100000), RAPPORT_SESSION_IDLE_MINUTES (30), RAPPORT_SESSION_MAX_HOURS (12),
+RAPPORT_LOGIN_FAILURES_PER_EMAIL (5), RAPPORT_LOGIN_FAILURES_PER_IP (50), RAPPORT_LOGIN_WINDOW_MINUTES (15).
+
+Passwords need 12+ characters, not a common one, not containing the email's name.`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
