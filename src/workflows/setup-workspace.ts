@@ -22,6 +22,8 @@ export interface SetupResult {
  * changes nothing but mint a fresh API key (keys are stored hashed and cannot be shown twice).
  */
 export async function setupWorkspace({ access, collect }: { access: AccessService; collect: CollectService }, input: SetupInput): Promise<SetupResult> {
+  // A refused owner password must not leave a workspace without an owner behind.
+  await access.assertNewMemberPassword(input.email, input.password);
   const { workspace, created } = await access.ensureWorkspace(input.workspace);
   const owner = await access.ensureMember(workspace.id, input.email, input.password, 'owner');
   const sourceName = input.sourceName ?? 'Website';

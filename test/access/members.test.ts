@@ -101,6 +101,8 @@ describe.each(ENGINES)('invitations, members and passwords on $name', (engine) =
     const deps = { access: server.rapport.core.access.service, collect: server.rapport.core.collect.service };
     await expect(setupWorkspace(deps, { workspace: 'Weak', email: 'boss@weak.test', password: 'qwerty123456' })).rejects.toThrow(/too easy to guess/);
     await expect(setupWorkspace(deps, { workspace: 'Weak', email: 'boss@weak.test', password: 'short' })).rejects.toThrow(/at least 12 characters/);
+    const names = (await server.rapport.database.db.selectFrom('workspaces').select('name').execute()).map((w: { name: string }) => w.name);
+    expect(names).not.toContain('Weak');
   });
 
   it('adds a membership to an existing account once its password proves it is theirs, and signs into the new workspace', async () => {

@@ -82,6 +82,12 @@ export function createAccessService({ store, clock, keyUsed }: { store: AccessSt
 
     workspace: (id: string) => store.workspaceById(id),
 
+    /** Refuses, before anything is created, a password that ensureMember would refuse for this email. */
+    async assertNewMemberPassword(email: string, password: string) {
+      const normalized = normalizeEmail(email);
+      if (!(await store.userByEmail(normalized))) assertPasswordAllowed(password, normalized);
+    },
+
     /**
      * Creates the user if the email is new (the password must pass the policy) and makes them a member with
      * `role`; an existing user's password is left alone.
