@@ -62,20 +62,23 @@ describe.each(ENGINES)('signing in with a session on $name', (engine) => {
   });
 
   it('answers a wrong password and an unknown email alike: same 401, same message, similar time', async () => {
-    const started = performance.now();
-    const wrong = await login({ email: OWNER.email, password: 'not the right password at all' });
-    const wrongMs = performance.now() - started;
-    const again = performance.now();
-    const unknown = await login({ email: 'nobody@acme.test', password: 'not the right password at all' });
-    const unknownMs = performance.now() - again;
-    expect(wrong.answer.status).toBe(401);
-    expect(unknown.answer.status).toBe(401);
-    expect(unknown.answer.body).toEqual(wrong.answer.body);
-    expect(wrong.answer.body).toEqual({ error: { code: 'authentication_error', message: 'Wrong email or password.' } });
-    expect(sessionSetCookie(wrong.answer)).toBeUndefined();
-    // Both run scrypt: an unknown email is not answered at once.
-    expect(unknownMs).toBeGreaterThan(wrongMs * 0.5);
-    expect(wrongMs).toBeGreaterThan(unknownMs * 0.5);
+    const timed = async (email: string) => {
+      const started = performance.now();
+      const { answer } = await login({ email, password: 'not the right password at all' });
+      return { answer, ms: performance.now() - started };
+    };
+    // The quicker of two tries each, so a busy machine's stall does not decide the comparison.
+    const wrong = [await timed(OWNER.email), await timed(OWNER.email)];
+    const unknown = [await timed('nobody@acme.test'), await timed('nobody@acme.test')];
+    for (const { answer } of [...wrong, ...unknown]) {
+      expect(answer.status).toBe(401);
+      expect(answer.body).toEqual({ error: { code: 'authentication_error', message: 'Wrong email or password.' } });
+      expect(sessionSetCookie(answer)).toBeUndefined();
+    }
+    // Both run scrypt (about a second): an unknown email is not answered at once.
+    const fastest = (tries: { ms: number }[]) => Math.min(...tries.map((t) => t.ms));
+    expect(fastest(unknown)).toBeGreaterThan(fastest(wrong) / 3);
+    expect(fastest(wrong)).toBeGreaterThan(fastest(unknown) / 3);
   });
 
   it('gives every sign-in a new session id; the first stays valid until it is signed out', async () => {

@@ -335,7 +335,7 @@ describe.each(ENGINES)('the audiences API on $name', (engine) => {
     for (const [path, methods] of Object.entries(expected)) {
       for (const method of methods) {
         expect(doc.paths[path]?.[method], `${method} ${path}`).toBeDefined();
-        expect(doc.paths[path][method].security, `${method} ${path}`).toEqual([{ apiKey: [] }]);
+        expect(doc.paths[path][method].security, `${method} ${path}`).toEqual([{ apiKey: [] }, { session: [] }]);
       }
     }
     const byTitle = Object.fromEntries(Object.entries(doc.components.schemas).map(([ref, s]) => [s.title, ref]));

@@ -148,7 +148,7 @@ describe.each(ENGINES)('the management API and operating routes on $name', (engi
         expect.arrayContaining(['/v1/identify', '/v1/track', '/v1/page', '/v1/screen', '/v1/group', '/v1/alias', '/v1/batch', '/v1/import', '/api/v1/sources', '/api/v1/sources/{id}', '/api/v1/sources/{id}/debugger']),
       );
       expect(doc.paths['/v1/track'].post.security).toEqual([{ writeKey: [] }]);
-      expect(doc.paths['/api/v1/sources'].get.security).toEqual([{ apiKey: [] }]);
+      expect(doc.paths['/api/v1/sources'].get.security).toEqual([{ apiKey: [] }, { session: [] }]);
     });
 
     it('serves analytics.js settings that send the browser’s calls to this server', async () => {

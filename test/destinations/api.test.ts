@@ -329,7 +329,7 @@ describe.each(ENGINES)('the destinations API on $name', (engine) => {
       expect(Object.keys(doc.paths['/api/v1/destinations']).sort()).toEqual(['get', 'post']);
       expect(Object.keys(doc.paths['/api/v1/destinations/{id}']).sort()).toEqual(['delete', 'get', 'patch']);
       for (const p of paths) for (const op of Object.values(doc.paths[p])) {
-        expect(op.security).toEqual([{ apiKey: [] }]);
+        expect(op.security).toEqual([{ apiKey: [] }, { session: [] }]);
         expect(op.tags).toEqual(['destinations']);
       }
     });
