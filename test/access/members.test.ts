@@ -4,6 +4,8 @@ import { ENGINES } from '../support/engines.js';
 import { request, sessionSetCookie, signIn, type BrowserSession } from '../support/browser-session.js';
 import { startServer, type TestServer } from '../support/server.js';
 
+// Each sign-in runs scrypt (about a second here, several on a loaded machine); a test may run a dozen.
+const SCRYPT_HEAVY = 120_000;
 const DAY = 24 * 3_600_000;
 const OWNER = { email: 'owner@acme.test', password: 'correct horse battery staple' };
 
@@ -196,4 +198,4 @@ describe.each(ENGINES)('invitations, members and passwords on $name', (engine) =
     expect(doc.paths['/api/v1/users'].get.security).toEqual([{ apiKey: [] }, { session: [] }]);
     expect(doc.components.securitySchemes.session).toMatchObject({ type: 'apiKey', in: 'cookie', name: '__Host-rapport_session' });
   });
-});
+}, SCRYPT_HEAVY);

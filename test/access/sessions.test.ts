@@ -4,6 +4,8 @@ import { ENGINES } from '../support/engines.js';
 import { request, sessionSetCookie, signIn, type BrowserSession } from '../support/browser-session.js';
 import { startServer, type TestServer } from '../support/server.js';
 
+// Each sign-in runs scrypt (about a second here, several on a loaded machine); a test may run a dozen.
+const SCRYPT_HEAVY = 120_000;
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
 const OWNER = { email: 'owner@acme.test', password: 'correct horse battery staple' };
@@ -210,7 +212,7 @@ describe.each(ENGINES)('signing in with a session on $name', (engine) => {
     expect(keys).toContain('ip:127.0.0.1');
     expect(JSON.stringify(rows)).not.toContain('counted@acme.test');
   });
-});
+}, SCRYPT_HEAVY);
 
 describe.each(ENGINES)('sign-in failures per client address on $name', (engine) => {
   let server: TestServer;
@@ -227,4 +229,4 @@ describe.each(ENGINES)('sign-in failures per client address on $name', (engine) 
     expect(limited.answer.status).toBe(429);
     expect(Number(limited.answer.headers.get('retry-after'))).toBeGreaterThan(14 * 60);
   });
-});
+}, SCRYPT_HEAVY);
