@@ -36,6 +36,7 @@ describe('the hook that records writes', () => {
         bearer: async (token) => (token === 'rk_writer' || token === 'rk_reader'
           ? { workspaceId: 'w1', actor: { type: 'api_key', id: token }, can: (p) => token === 'rk_writer' || p.endsWith(':read') }
           : null),
+        session: async () => null,
         writeKey: async (key) => (key === 'wk_1' ? { id: 's1', workspaceId: 'w1' } : null),
       },
       audit: { prefix: '/api/v1', record: async (entry) => void recorded.push(entry) },
@@ -90,7 +91,7 @@ describe('the hook that records writes', () => {
   it('answers the write even when recording it fails', async () => {
     const app = createHttpServer({
       log: createLog('silent'),
-      authenticators: { bearer: async () => ({ workspaceId: 'w1', actor: { type: 'api_key', id: 'k' }, can: () => true }), writeKey: async () => null },
+      authenticators: { bearer: async () => ({ workspaceId: 'w1', actor: { type: 'api_key', id: 'k' }, can: () => true }), session: async () => null, writeKey: async () => null },
       audit: { prefix: '/api/v1', record: async () => { throw new Error('audit store down'); } },
     });
     app.post('/api/v1/things', { config: { access: { permission: 'things:write' } } }, async () => ({ id: 't-1' }));
