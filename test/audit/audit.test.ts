@@ -360,7 +360,7 @@ describe.each(ENGINES)('the audit log on $name', (engine) => {
 
   it('lists the audit routes in the OpenAPI document, each behind an API key', async () => {
     const doc = (await (await fetch(`${server.url}/api/docs/json`)).json()) as { paths: Record<string, Record<string, { security?: unknown[] }>> };
-    for (const path of ['/api/v1/audit', '/api/v1/audit/export', '/api/v1/audit/verify']) expect(doc.paths[path].get.security, path).toEqual([{ apiKey: [] }]);
+    for (const path of ['/api/v1/audit', '/api/v1/audit/export', '/api/v1/audit/verify']) expect(doc.paths[path].get.security, path).toEqual([{ apiKey: [] }, { session: [] }]);
   });
 });
 
