@@ -74,7 +74,7 @@ export interface ListedProfile { id: string; created_at: number }
  * before its profile is read (an owner's 5,000 contacts among 600,000 scores: one entry in 120 passes).
  * A walk looks at no more than `window` entries for one page (see page()).
  */
-export const LIST_LIMITS = { small: 2_000, medium: 20_000, window: 20_000 };
+export const LIST_LIMITS = { small: 2_000, medium: 20_000, window: 10_000 };
 
 type Walked = { rows: { id: string; created_at: number; value: number | null }[]; edge?: { id: string; created_at: number; value: number | null } };
 const TEXT_PREFIX = 64;
@@ -170,13 +170,13 @@ export function createProfileList(r: AudienceRelations & { profiles: string }, l
         // sort key as an expression (`+ 0`): no index gives that order, so PostgreSQL too starts from the set and
         // sorts it, rather than walk an index in order and look each profile up in the set.
         const found = await sql<ListedProfile>`select p.id, p.created_at from (${driver.set}) d cross join ${profiles} p
-          where p.id = d.profile_id and ${and([...live, ...tests(false), ...extra])} ${bound}
+          where p.id = d.profile_id and ${and([...live, ...extra, ...tests(false)])} ${bound}
           order by p.created_at + 0 ${by}, p.id ${by} limit ${limit}`.execute(db);
         return { rows: found.rows.map(row) };
       }
       const walk = sql`select p.id, p.created_at from ${profiles} p where ${and(live)} ${bound} order by p.created_at ${by}, p.id ${by}`;
       const found = await sql<ListedProfile>`select p.id, p.created_at from (${walk} limit ${limits.window}) p
-        where ${and([sql`1 = 1`, ...tests(false), ...extra])} order by p.created_at ${by}, p.id ${by} limit ${limit}`.execute(db);
+        where ${and([sql`1 = 1`, ...extra, ...tests(false)])} order by p.created_at ${by}, p.id ${by} limit ${limit}`.execute(db);
       const rows = found.rows.map(row);
       if (rows.length === limit) return { rows };
       const edge = (await sql<ListedProfile>`${walk} limit 1 offset ${limits.window - 1}`.execute(db)).rows[0];
