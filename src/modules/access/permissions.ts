@@ -19,6 +19,9 @@ export const PERMISSIONS = [
   'crm:read',
   'crm:write',
   'audit:read',
+  'pii:read',
+  'privacy:read',
+  'privacy:write',
 ] as const;
 
 export type Permission = (typeof PERMISSIONS)[number];
