@@ -46,6 +46,18 @@ export async function openRapport(config: Config, deps: { log?: Log; clock?: Clo
       workspaceId: use.workspaceId, actor: { type: 'api_key', id: use.keyId }, action: 'api_key.use', target: { type: 'api_key', id: use.keyId },
       change: use.method ? { request: `${use.method} ${use.path}` } : null, requestId: use.requestId, ip: use.ip, userAgent: use.userAgent,
     }),
+    // Signing in has no principal yet when the request is answered, so the HTTP hook cannot record it. A failed
+    // attempt's actor is the address it came from; the account tried is the target.
+    signIns: async ({ outcome, via, userId, workspaceIds, client }) => {
+      const succeeded = outcome === 'succeeded';
+      for (const workspaceId of workspaceIds) {
+        await audit.recordRequest({
+          workspaceId, actor: succeeded ? { type: 'user', id: userId } : { type: 'anonymous', id: client.ip },
+          action: succeeded ? 'auth.login' : outcome === 'failed' ? 'auth.login_failed' : 'auth.login_throttled', target: { type: 'user', id: userId },
+          change: { via }, requestId: client.requestId, ip: client.ip, userAgent: client.userAgent ?? null, status: succeeded ? 200 : outcome === 'failed' ? 401 : 429,
+        });
+      }
+    },
   });
   const collect = createCollect({ database, clock, log, metrics, options: config.collect });
   const identity = createIdentityService({ now: () => clock.now() });

@@ -48,7 +48,8 @@ async function main(argv: string[]): Promise<number> {
       }
       const core = await openRapport({ ...config, logLevel: 'warn' });
       try {
-        const result = await setupWorkspace({ access: core.access.service, collect: core.collect.service }, {
+        const audit = { record: core.audit.recordRequest, actor: { type: 'system', id: 'cli:setup' } };
+        const result = await setupWorkspace({ access: core.access.service, collect: core.collect.service, audit }, {
           workspace: values.workspace, email: values.email, password: values.password, sourceName: values.source,
         });
         if (values.json) process.stdout.write(JSON.stringify(result) + '\n');

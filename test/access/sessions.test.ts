@@ -203,6 +203,35 @@ describe.each(ENGINES)('signing in with a session on $name', (engine) => {
     expect(limited.answer.headers.get('retry-after')).toBe(String(15 * 60));
   });
 
+  it('records sign-ins in the audit log: success, a wrong password, the block, sign-out; an unknown email nowhere', async () => {
+    advance(HOUR);
+    const audited = async (action: string) => (await server.call('GET', `/api/v1/audit?action=${action}&limit=1000`)).body.data as any[];
+    const before = { in: (await audited('auth.login')).length, failed: (await audited('auth.login_failed')).length, throttled: (await audited('auth.login_throttled')).length };
+    const session = await owner();
+    const ownerId = (await whoAmI(session)).body.user.id;
+    const [signedIn] = await audited('auth.login');
+    expect(signedIn).toMatchObject({ actor: { type: 'user', id: ownerId }, target: { type: 'user', id: ownerId }, status: 200, ip: '127.0.0.1', change: { via: 'password' } });
+    expect((await audited('auth.login')).length).toBe(before.in + 1);
+
+    for (let i = 0; i < 5; i++) await login({ email: OWNER.email, password: `wrong password number ${i}` });
+    await login({ email: 'nobody-here@acme.test', password: 'wrong password again' });
+    expect((await login(OWNER)).answer.status).toBe(429);
+    const failed = await audited('auth.login_failed');
+    expect(failed.length).toBe(before.failed + 5);
+    expect(failed[0]).toMatchObject({ actor: { type: 'anonymous', id: '127.0.0.1' }, target: { type: 'user', id: ownerId }, status: 401 });
+    expect(JSON.stringify(failed)).not.toContain('wrong password');
+    const throttled = await audited('auth.login_throttled');
+    expect(throttled.length).toBe(before.throttled + 1);
+    expect(throttled[0]).toMatchObject({ target: { type: 'user', id: ownerId }, status: 429 });
+    // The unknown email is in no workspace's log, under any action.
+    expect(await (await server.api('/api/v1/audit/export')).text()).not.toContain('nobody-here');
+
+    expect((await session.call('POST', '/api/v1/auth/logout')).status).toBe(204);
+    const [out] = await audited('auth.logout');
+    expect(out).toMatchObject({ actor: { type: 'user', id: ownerId }, status: 204 });
+    expect((await server.call('GET', '/api/v1/audit/verify')).body.ok).toBe(true);
+  });
+
   it('keeps the failures in the store, where every node counts them', async () => {
     advance(HOUR);
     await login({ email: 'counted@acme.test', password: 'wrong password once' });

@@ -1,7 +1,10 @@
 import { parse } from 'csv-parse/sync';
 import { sql, type Kysely } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openRapport } from '../../src/app.js';
+import { loadConfig } from '../../src/platform/config.js';
 import { setupWorkspace, type SetupResult } from '../../src/workflows/setup-workspace.js';
+import { setupWithCli } from '../support/cli.js';
 import { ENGINES } from '../support/engines.js';
 import { clientOf, startServer, type TestServer } from '../support/server.js';
 
@@ -386,4 +389,34 @@ describe.skipIf(!postgres)('the audit log of two nodes on one PostgreSQL', () =>
       await server.close();
     }
   });
+});
+
+describe.each(ENGINES)('`rapport setup` in the audit log on $name', (engine) => {
+  it('records the setup and the API key it minted, as the CLI, each time it runs', async () => {
+    const store = await engine.create();
+    try {
+      const first = await setupWithCli(store);
+      const again = await setupWithCli(store);
+      const config = loadConfig({ RAPPORT_DATA_DIR: store.dataDir, ...(store.databaseUrl ? { DATABASE_URL: store.databaseUrl } : {}), LOG_LEVEL: 'warn' });
+      const core = await openRapport(config);
+      try {
+        const { entries } = await core.audit.service.list(core.database.db, first.workspaceId, {}, 10);
+        const seen = entries.map((e) => [e.action, e.actor_type, e.actor_id]).reverse();
+        expect(seen).toEqual([
+          ['workspace.setup', 'system', 'cli:setup'], ['api_key.create', 'system', 'cli:setup'],
+          ['workspace.setup', 'system', 'cli:setup'], ['api_key.create', 'system', 'cli:setup'],
+        ]);
+        const setups = entries.filter((e) => e.action === 'workspace.setup').reverse().map((e) => JSON.parse(e.change!));
+        expect(setups[0]).toMatchObject({ workspaceCreated: true, sourceId: first.sourceId, sourceCreated: true });
+        expect(setups[1]).toMatchObject({ workspaceCreated: false, sourceId: again.sourceId, sourceCreated: false });
+        // The key's secret is never in the log, only its id.
+        expect(JSON.stringify(entries)).not.toContain(first.apiKey);
+        expect((await core.audit.service.verify(core.database.db, first.workspaceId)).ok).toBe(true);
+      } finally {
+        await core.database.close();
+      }
+    } finally {
+      await store.drop();
+    }
+  }, 120_000);
 });

@@ -6,7 +6,7 @@ import { email, password, sessionView } from './schema.js';
 import type { Principal } from './service.js';
 import type { Client, Sessions } from './sessions.js';
 
-const clientOf = (request: FastifyRequest): Client => ({ ip: request.ip, userAgent: request.headers['user-agent'] });
+const clientOf = (request: FastifyRequest): Client => ({ ip: request.ip, userAgent: request.headers['user-agent'], requestId: request.id });
 
 function signedIn(reply: FastifyReply, started: { secret: string; maxAgeSeconds: number; session: unknown }) {
   setSessionCookie(reply, started.secret, started.maxAgeSeconds);

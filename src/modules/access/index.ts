@@ -13,11 +13,11 @@ import { memberRoutes } from './member-routes.js';
 import { accessRoutes } from './routes.js';
 import { createAccessService, type KeyUse } from './service.js';
 import { createSessionStore } from './session-store.js';
-import { createSessions } from './sessions.js';
+import { createSessions, type SignInEvent } from './sessions.js';
 import { createAccessStore, type AccessTables } from './store.js';
 
 export type { AccessService, Principal, ApiKeyView, KeyUse } from './service.js';
-export type { Sessions, SessionCaller, SessionView } from './sessions.js';
+export type { Sessions, SessionCaller, SessionView, SignInEvent } from './sessions.js';
 export type { Members } from './members.js';
 export { PERMISSIONS, ROLES, type Permission, type RoleName } from './permissions.js';
 export { passwordProblem } from './password-policy.js';
@@ -26,8 +26,14 @@ export const accessMigrations: Migrations = { '202611240700-access-init': init, 
 
 const MINUTE = 60_000;
 
-/** `keyUsed` hears of each API key's first use per hour (per node): the audit log's record of key use. */
-export function createAccess(deps: { database: Database; clock: Clock; options: Config['access']; keyUsed?: (use: KeyUse) => Promise<void> }) {
+/**
+ * `keyUsed` hears of each API key's first use per hour (per node), `signIns` of every sign-in that succeeds, fails
+ * on a known account or is throttled: the audit log's record of key use and logins.
+ */
+export function createAccess(deps: {
+  database: Database; clock: Clock; options: Config['access'];
+  keyUsed?: (use: KeyUse) => Promise<void>; signIns?: (event: SignInEvent) => Promise<void>;
+}) {
   const { clock, options } = deps;
   commonPasswords();
   const db = tablesOf<AccessTables>(deps.database);
@@ -39,7 +45,7 @@ export function createAccess(deps: { database: Database; clock: Clock; options: 
     clock,
     limits: { perEmail: options.loginFailuresPerEmail, perIp: options.loginFailuresPerIp, windowMs: options.loginWindowMinutes * MINUTE },
   });
-  const sessions = createSessions({ store, sessionStore, clock, throttle, options: { idleMs: options.sessionIdleMinutes * MINUTE, maxMs: options.sessionMaxHours * 60 * MINUTE } });
+  const sessions = createSessions({ store, sessionStore, clock, throttle, options: { idleMs: options.sessionIdleMinutes * MINUTE, maxMs: options.sessionMaxHours * 60 * MINUTE }, signIns: deps.signIns });
   const members = createMembers({ db, clock, sessions, throttle });
   return {
     service,

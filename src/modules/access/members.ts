@@ -109,7 +109,7 @@ export function createMembers(deps: { db: Kysely<AccessTables>; clock: Clock; se
       });
       const user = (await store.userById(userId))!;
       const membership = (await store.membership(invitation.workspace_id, userId))!;
-      return sessions.start(user, invitation.workspace_id, membership.role, client, replacing);
+      return sessions.start(user, invitation.workspace_id, membership.role, client, replacing, 'invitation');
     },
 
     async members(workspaceId: string): Promise<MemberView[]> {

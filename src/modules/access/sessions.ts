@@ -18,6 +18,21 @@ export interface SessionOptions {
 export interface Client {
   ip: string;
   userAgent?: string;
+  requestId?: string;
+}
+
+/**
+ * A sign-in's outcome, for the audit log of each workspace it concerns: `succeeded` in the workspace the
+ * session opens; `failed` (wrong password) and `throttled` in every workspace of the account that was tried.
+ * An unknown email concerns no workspace and is not reported.
+ */
+export interface SignInEvent {
+  outcome: 'succeeded' | 'failed' | 'throttled';
+  /** `password` for POST /auth/login, `invitation` for accepting one. */
+  via: 'password' | 'invitation';
+  userId: string;
+  workspaceIds: string[];
+  client: Client;
 }
 
 /** A session's principal, and the check of the CSRF token its writes must carry. */
@@ -48,8 +63,16 @@ function permissionsOf(role: string): ReadonlySet<Permission> {
   return isRole(role) ? ROLE_PERMISSIONS[role] : new Set();
 }
 
-export function createSessions(deps: { store: AccessStore; sessionStore: SessionStore; clock: Clock; throttle: LoginThrottle; options: SessionOptions }) {
+export function createSessions(deps: {
+  store: AccessStore; sessionStore: SessionStore; clock: Clock; throttle: LoginThrottle; options: SessionOptions;
+  signIns?: (event: SignInEvent) => Promise<void>;
+}) {
   const { store, sessionStore, clock, throttle, options } = deps;
+  const report = async (outcome: SignInEvent['outcome'], via: SignInEvent['via'], user: UserRow | undefined, client: Client, workspaceIds?: string[]) => {
+    if (!user || !deps.signIns) return;
+    const ids = workspaceIds ?? (await store.membershipsOf(user.id)).map((m) => m.workspace_id);
+    if (ids.length > 0) await deps.signIns({ outcome, via, userId: user.id, workspaceIds: ids, client });
+  };
   const iso = (ms = clock.now()) => new Date(ms).toISOString();
 
   async function view(principal: Principal, secret: string | undefined): Promise<SessionView> {
@@ -83,7 +106,7 @@ export function createSessions(deps: { store: AccessStore; sessionStore: Session
      * cookie planted before sign-in is worth nothing after it). `replacing` is the session the browser held
      * until now, which ends.
      */
-    async start(user: UserRow, workspaceId: string, role: string, client: Client, replacing?: string) {
+    async start(user: UserRow, workspaceId: string, role: string, client: Client, replacing?: string, via: SignInEvent['via'] = 'password') {
       const now = clock.now();
       const secret = newSecret();
       await sessionStore.insertSession({
@@ -100,6 +123,7 @@ export function createSessions(deps: { store: AccessStore; sessionStore: Session
       });
       if (replacing) await sessionStore.revokeSession(sha256(replacing), iso(now));
       await sessionStore.pruneSessions(user.id, iso(now - KEEP_ENDED_MS));
+      await report('succeeded', via, user, client, [workspaceId]);
       return { secret, maxAgeSeconds: Math.floor(options.maxMs / 1000), session: await view(principalOf(user.id, workspaceId, role), secret) };
     },
 
@@ -114,10 +138,16 @@ export function createSessions(deps: { store: AccessStore; sessionStore: Session
       } catch {
         throw errors.authentication(WRONG_CREDENTIALS);
       }
-      const attempt = await throttle.begin(email, client.ip);
       const user = await store.userByEmail(email);
+      const attempt = await throttle.begin(email, client.ip).catch(async (error: unknown) => {
+        await report('throttled', 'password', user, client);
+        throw error;
+      });
       const ok = await verifyPassword(input.password, user?.password_hash);
-      if (!user || !ok) throw errors.authentication(WRONG_CREDENTIALS);
+      if (!user || !ok) {
+        await report('failed', 'password', user, client);
+        throw errors.authentication(WRONG_CREDENTIALS);
+      }
       await attempt.succeeded();
       if (needsRehash(user.password_hash)) await store.setPasswordHash(user.id, await hashPassword(input.password));
       const memberships = await store.membershipsOf(user.id);

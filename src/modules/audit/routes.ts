@@ -6,7 +6,7 @@ import type { AuditService } from './service.js';
 import type { AuditFilter, AuditRow } from './store.js';
 
 const FILTERS = {
-  actorType: { type: 'string', description: '`api_key`, `user` or `system`' },
+  actorType: { type: 'string', description: '`api_key`, `user`, `system`, or `anonymous` (a failed sign-in, by client address)' },
   actorId: { type: 'string' },
   action: { type: 'string', description: 'An action or a prefix of whole segments: `crm.deal` finds `crm.deal.create`, `crm.deal.update`…' },
   targetType: { type: 'string', description: 'e.g. `crm.deal`, `api_key`, `source`' },
