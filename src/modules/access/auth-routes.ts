@@ -50,7 +50,8 @@ export async function authRoutes(app: FastifyInstance, { sessions, members }: { 
   });
 
   app.get('/auth/session', {
-    config: { access: 'signed-in' },
+    // The caller's own email: not a customer's personal data.
+    config: { access: 'signed-in', pii: false },
     schema: { tags: ['auth'], summary: 'Who is calling: user (or API key), workspace, role, permissions and the session\'s CSRF token', response: { 200: sessionView } },
   }, async (request) => sessions.view(request.principal as Principal, sessionCookie(request)));
 

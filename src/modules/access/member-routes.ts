@@ -5,6 +5,10 @@ import { email, idParams, invitation, member, role } from './schema.js';
 
 /** A workspace's members and its invitations. */
 export async function memberRoutes(app: FastifyInstance, { members }: { members: Members }) {
+  // The workspace's users and invitees are its staff, not its customers: their emails are never masked.
+  app.addHook('onRoute', (route) => {
+    route.config = { ...(route.config ?? {}), pii: false };
+  });
   app.get('/users', {
     config: { access: { permission: 'users:read' } },
     schema: { tags: ['users'], summary: 'The workspace\'s members and their roles', response: { 200: { type: 'object', properties: { data: { type: 'array', items: member } } } } },

@@ -2,6 +2,7 @@ import { Readable } from 'node:stream';
 import { stringify } from 'csv-stringify/sync';
 import type { FastifyInstance } from 'fastify';
 import type { Kysely } from 'kysely';
+import { personalDataMask, unmasked } from '../../platform/http/pii.js';
 import type { AuditService } from './service.js';
 import type { AuditFilter, AuditRow } from './store.js';
 
@@ -82,9 +83,16 @@ export async function auditRoutes(app: FastifyInstance, { db, audit }: { db: Kys
     const q = request.query as Record<string, string | undefined> & { format: 'jsonl' | 'csv' };
     const pages = await audit.entries(db, ws(request), filterOf(q));
     const csv = q.format === 'csv';
+    // Without pii:read, the changes' personal values are masked as in GET /audit: the chain (digests and hashes)
+    // still verifies; only a masked change cannot be checked against its digest offline.
+    const mask = personalDataMask(request);
+    const shown = mask === unmasked ? (r: AuditRow) => r : (r: AuditRow): AuditRow => {
+      const m = mask({ change: r.change === null ? null : (JSON.parse(r.change) as unknown), ip: r.ip });
+      return { ...r, change: m.change === null ? null : JSON.stringify(m.change), ip: m.ip };
+    };
     async function* lines() {
       if (csv) yield stringify([COLUMNS]);
-      for await (const rows of pages) yield csv ? stringify(rows.map(csvRow)) : rows.map((r) => `${JSON.stringify(view(r))}\n`).join('');
+      for await (const rows of pages) yield csv ? stringify(rows.map((r) => csvRow(shown(r)))) : rows.map((r) => `${JSON.stringify(view(shown(r)))}\n`).join('');
     }
     return reply
       .header('content-type', csv ? 'text/csv; charset=utf-8' : 'application/x-ndjson; charset=utf-8')

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { personalDataMask } from '../../platform/http/pii.js';
 import type { Debugger, DebuggerCursor } from './debugger.js';
 import { SOURCE_TYPES, type CollectService } from './service.js';
 
@@ -113,6 +114,7 @@ export async function managementRoutes(
     await collect.getSource(ws(request), id);
     // Start at the log's current end: the stream shows what arrives from now on.
     let { cursor } = await debug.recent(id, 1);
+    const mask = personalDataMask(request);
     reply.hijack();
     const raw = reply.raw;
     raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
@@ -124,7 +126,7 @@ export async function managementRoutes(
       try {
         const batch = await debug.recent(id, 200, cursor as DebuggerCursor);
         cursor = batch.cursor;
-        for (const entry of batch.entries.reverse()) raw.write(`id: ${entry.offset ?? `r${entry.rejectionId}`}\ndata: ${JSON.stringify(entry)}\n\n`);
+        for (const entry of batch.entries.reverse()) raw.write(`id: ${entry.offset ?? `r${entry.rejectionId}`}\ndata: ${JSON.stringify(mask(entry))}\n\n`);
         if (batch.entries.length === 0) raw.write(': keep-alive\n\n');
       } catch (error) {
         request.log.warn({ err: error }, 'debugger stream poll failed');

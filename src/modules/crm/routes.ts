@@ -14,6 +14,7 @@ import { createPipeline, deletePipeline, ensurePipelines, getPipeline, pipelineS
 import type { StageChangeRow } from './store.js';
 import { TIMELINE_KINDS, type TimelineKind } from './timeline.js';
 import { errors } from '../../platform/errors.js';
+import { personalDataMask } from '../../platform/http/pii.js';
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(Number(ms)).toISOString());
 const ID = { type: 'object', properties: { id: { type: 'string' } } };
@@ -210,10 +211,11 @@ export async function crmRoutes(app: FastifyInstance, { db, deals, contacts, com
   });
   app.get('/crm/contacts/export.csv', { config: read, schema: { tags, summary: 'Every contact as CSV (standard fields, owner, lifecycle stage, custom fields)' } }, async (request, reply) => {
     const custom = (await fields.of(db, ws(request), 'contact')).map((f) => f.key);
+    const mask = personalDataMask(request);
     const lines: unknown[][] = [['id', 'email', 'name', 'firstName', 'lastName', 'phone', 'title', 'ownerId', 'lifecycleStage', 'companyIds', 'createdAt', ...custom.map((k) => `custom.${k}`)]];
     for (let cursor: string | null | undefined; cursor !== null;) {
       const page = await contacts.list(db, ws(request), { limit: 200, cursor: cursor ?? undefined });
-      for (const c of page.contacts.map(contactView)) {
+      for (const c of page.contacts.map((row) => mask(contactView(row)))) {
         lines.push([c.id, c.email, c.name, c.firstName, c.lastName, c.phone, c.title, c.ownerId, c.lifecycleStage, c.companyIds.join(';'), c.createdAt,
           ...custom.map((k) => { const v = c.custom[k]; return v === undefined || v === null ? '' : typeof v === 'object' ? JSON.stringify(v) : v; })]);
       }

@@ -4,6 +4,7 @@ import type { Log } from '../log.js';
 import { RapportError } from '../errors.js';
 import { declareAccessOnEveryRoute, installGuard, type Authenticators } from './access.js';
 import { auditRequests, type RequestRecorder } from './audit.js';
+import { maskPersonalDataInAnswers } from './pii.js';
 
 export interface HttpServerOptions {
   log: Log;
@@ -38,6 +39,7 @@ export function createHttpServer({ log, authenticators, audit }: HttpServerOptio
   );
   installGuard(app, authenticators);
   if (audit) auditRequests(app, audit);
+  maskPersonalDataInAnswers(app);
 
   app.setErrorHandler((error: FastifyError | RapportError, request, reply) => {
     if (error instanceof RapportError) {
