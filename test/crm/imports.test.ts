@@ -70,5 +70,8 @@ describe.each(ENGINES)('CSV import and export of contacts on $name', (engine) =>
     expect(res.headers.get('content-type')).toMatch(/text\/csv/);
     const rows = parse(await res.text(), { columns: true }) as Record<string, string>[];
     expect(rows.find((r) => r.email === 'ada@example.com')).toMatchObject({ name: 'Lovelace, Ada', lifecycleStage: 'customer', 'custom.seats': '12' });
+    // Taking every contact out is a read worth recording.
+    const [exported] = (await call('GET', '/api/v1/audit?action=crm.contact.export')).body.data;
+    expect(exported).toMatchObject({ actor: { type: 'api_key' }, status: 200 });
   });
 });

@@ -61,6 +61,35 @@ describe.each(ENGINES)('merging duplicate contacts on $name', (engine) => {
     }
   });
 
+  it("keeps the duplicate's activities, tasks and tickets with the survivor, found by either id", async () => {
+    const primary = (await call('POST', '/api/v1/crm/contacts', { email: 'lena@example.com', name: 'Lena Berg' })).body;
+    const duplicate = (await call('POST', '/api/v1/crm/contacts', { email: 'l.berg@work.example', name: 'L. Berg' })).body;
+    const other = (await call('POST', '/api/v1/crm/contacts', { email: 'someone.else@example.com', name: 'Someone Else' })).body;
+    const ok = (answer: { status: number; body: any }) => {
+      expect(answer.status, JSON.stringify(answer.body)).toBeLessThan(300);
+      return answer.body;
+    };
+    const call1 = ok(await call('POST', '/api/v1/crm/activities', { kind: 'call', body: 'Discussed renewal', contactIds: [duplicate.id] }));
+    const note = ok(await call('POST', '/api/v1/crm/activities', { kind: 'note', body: 'Likes the product', contactIds: [primary.id] }));
+    ok(await call('POST', '/api/v1/crm/activities', { kind: 'note', body: 'Not about Lena', contactIds: [other.id] }));
+    const task = ok(await call('POST', '/api/v1/crm/tasks', { title: 'Send the quote', contactIds: [duplicate.id] }));
+    ok(await call('POST', '/api/v1/crm/tasks', { title: 'Not about Lena', contactIds: [other.id] }));
+    const ticket = ok(await call('POST', '/api/v1/crm/tickets', { subject: 'Cannot sign in', contactId: duplicate.id }));
+    ok(await call('POST', '/api/v1/crm/tickets', { subject: 'Not about Lena', contactId: other.id }));
+
+    // Before the merge, each contact has its own.
+    expect((await call('GET', `/api/v1/crm/tasks?contactId=${primary.id}`)).body.data).toEqual([]);
+    expect((await call('GET', `/api/v1/crm/tasks?contactId=${duplicate.id}`)).body.data.map((t: { id: string }) => t.id)).toEqual([task.id]);
+
+    expect((await call('POST', `/api/v1/crm/contacts/${primary.id}/merge`, { duplicateId: duplicate.id })).status).toBe(200);
+    for (const id of [primary.id, duplicate.id]) {
+      const activities = (await call('GET', `/api/v1/crm/activities?object=contact&id=${id}&limit=50`)).body.data.map((a: { id: string }) => a.id);
+      expect(activities.sort(), id).toEqual([call1.id, note.id].sort());
+      expect((await call('GET', `/api/v1/crm/tasks?contactId=${id}`)).body.data.map((t: { id: string }) => t.id), id).toEqual([task.id]);
+      expect((await call('GET', `/api/v1/crm/tickets?contactId=${id}`)).body.data.map((t: { id: string }) => t.id), id).toEqual([ticket.id]);
+    }
+  });
+
   it('refuses to make one person of two user ids, or of one contact, and changes nothing', async () => {
     await send([
       { type: 'identify', userId: 'user-a', traits: { email: 'alex@example.com', name: 'Alex A' } },

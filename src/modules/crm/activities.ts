@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { errors } from '../../platform/errors.js';
-import { associationsSchema, associationsView, resolveAssociations, subjectOf, type AssociationsInput } from './associations.js';
+import { associationsSchema, associationsView, idsOfRecord, resolveAssociations, subjectOf, type AssociationsInput } from './associations.js';
 import { checkIfMatch } from './concurrency.js';
 import type { DealsDeps } from './deals.js';
 import { appendCrmEvent } from './events.js';
@@ -100,9 +100,9 @@ export function createActivities(deps: DealsDeps, onLogged?: (db: Kysely<any>, a
     },
     /** Activities logged on one record, newest first, keyset-paged on (occurredAt, id); `before` a time to start from. */
     async on(db: Kysely<any>, workspaceId: string, object: string, targetId: string, limit: number, from?: { before?: number; cursor?: { at: number; id: string } }): Promise<Activity[]> {
-      const ids = await store.idsAssociatedWith(db, workspaceId, 'activity', object, targetId);
-      if (ids.length === 0) return [];
-      let q = (db as Kysely<{ crm_activities: ActivityRow }>).selectFrom('crm_activities').selectAll().where('id', 'in', ids);
+      const targets = await idsOfRecord(db, deps, workspaceId, object, targetId);
+      let q = (db as Kysely<{ crm_activities: ActivityRow }>).selectFrom('crm_activities').selectAll()
+        .where('id', 'in', store.associatedWith(db, workspaceId, 'activity', object, targets));
       if (from?.before !== undefined) q = q.where('occurred_at', '<', from.before);
       const c = from?.cursor;
       if (c) q = q.where((eb) => eb.or([eb('occurred_at', '<', c.at), eb.and([eb('occurred_at', '=', c.at), eb('id', '<', c.id)])]));

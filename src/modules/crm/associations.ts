@@ -38,6 +38,16 @@ export async function resolveAssociations(db: Kysely<any>, deps: DealsDeps, work
   return targets;
 }
 
+/**
+ * Every id a record is known by: for a contact or company, its live profile and every profile merged into it
+ * (activities, tasks and tickets keep the id they were logged with); a deal or ticket has one.
+ */
+export async function idsOfRecord(db: Kysely<any>, deps: Pick<DealsDeps, 'profile' | 'aliases'>, workspaceId: string, object: string, id: string): Promise<string[]> {
+  if (object !== 'contact' && object !== 'company') return [id];
+  const profile = await deps.profile(db, workspaceId, id);
+  return profile ? deps.aliases(db, profile.id) : [id];
+}
+
 export function associationsView(rows: AssociationRow[]) {
   const of = (object: string) => rows.filter((r) => r.object === object).map((r) => r.target_id);
   return { contactIds: of('contact'), companyIds: of('company'), dealIds: of('deal'), ticketIds: of('ticket') };

@@ -209,7 +209,7 @@ export async function crmRoutes(app: FastifyInstance, { db, deals, contacts, com
     const r = await imports.get(db, ws(request), id(request));
     return { ...r, createdAt: iso(r.createdAt), finishedAt: iso(r.finishedAt) };
   });
-  app.get('/crm/contacts/export.csv', { config: read, schema: { tags, summary: 'Every contact as CSV (standard fields, owner, lifecycle stage, custom fields)' } }, async (request, reply) => {
+  app.get('/crm/contacts/export.csv', { config: { ...read, audit: { action: 'crm.contact.export' } }, schema: { tags, summary: 'Every contact as CSV (standard fields, owner, lifecycle stage, custom fields)' } }, async (request, reply) => {
     const custom = (await fields.of(db, ws(request), 'contact')).map((f) => f.key);
     const mask = personalDataMask(request);
     const lines: unknown[][] = [['id', 'email', 'name', 'firstName', 'lastName', 'phone', 'title', 'ownerId', 'lifecycleStage', 'companyIds', 'createdAt', ...custom.map((k) => `custom.${k}`)]];

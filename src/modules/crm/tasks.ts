@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { errors } from '../../platform/errors.js';
-import { associationsSchema, associationsView, resolveAssociations, subjectOf, type AssociationsInput } from './associations.js';
+import { associationsSchema, associationsView, idsOfRecord, resolveAssociations, subjectOf, type AssociationsInput } from './associations.js';
 import { checkIfMatch } from './concurrency.js';
 import { parseKeyset } from './cursor.js';
 import type { DealsDeps } from './deals.js';
@@ -40,7 +40,14 @@ export interface TaskQuery {
   assigneeId?: string;
   status?: TaskRow['status'] | 'active';
   dueBefore?: string;
+  /** Only tasks about this record (a contact or company under any of its merged ids). */
+  contactId?: string;
+  companyId?: string;
+  dealId?: string;
+  ticketId?: string;
 }
+
+const ABOUT = [['contactId', 'contact'], ['companyId', 'company'], ['dealId', 'deal'], ['ticketId', 'ticket']] as const;
 
 /** Tasks with a due date, an assignee, a status and a priority, about contacts, companies, deals or tickets. */
 export function createTasks(deps: DealsDeps) {
@@ -110,6 +117,10 @@ export function createTasks(deps: DealsDeps) {
       if (q.status === 'active') query = query.where('status', 'in', ['open', 'in_progress']);
       else if (q.status) query = query.where('status', '=', q.status);
       if (q.dueBefore) query = query.where('due_at', '<', Date.parse(q.dueBefore));
+      for (const [key, object] of ABOUT) {
+        const about = q[key];
+        if (about) query = query.where('id', 'in', store.associatedWith(db, workspaceId, 'task', object, await idsOfRecord(db, deps, workspaceId, object, about)));
+      }
       const due = (eb: any) => eb.fn.coalesce('due_at', eb.lit(FAR));
       if (q.cursor) {
         const { at, id } = parseKeyset(q.cursor);

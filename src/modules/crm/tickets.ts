@@ -3,6 +3,7 @@ import { sql, type Kysely } from 'kysely';
 import { errors } from '../../platform/errors.js';
 import { checkIfMatch } from './concurrency.js';
 import { validateValues, type FieldDefinition } from './custom-fields.js';
+import { idsOfRecord } from './associations.js';
 import type { DealsDeps } from './deals.js';
 import { appendCrmEvent } from './events.js';
 import { ticketDocument } from './search.js';
@@ -180,7 +181,7 @@ export function createTickets(deps: DealsDeps, fields: (db: Kysely<any>, workspa
       else if (q.status) query = query.where('status', '=', q.status);
       if (q.priority) query = query.where('priority', '=', q.priority);
       if (q.assigneeId) query = query.where('assignee_id', '=', q.assigneeId);
-      if (q.contactId) query = query.where('contact_id', '=', q.contactId);
+      if (q.contactId) query = query.where('contact_id', 'in', await idsOfRecord(db, deps, workspaceId, 'contact', q.contactId));
       if (q.q) query = query.where(sql<boolean>`id in (${deps.search.matching(db, workspaceId, 'ticket', q.q)})`);
       if (q.breached !== undefined) {
         const breached = (eb: any) => eb.or([

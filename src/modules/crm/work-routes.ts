@@ -86,8 +86,15 @@ export async function crmWorkRoutes(app: FastifyInstance, { db, activities, task
   app.get('/crm/tasks', {
     config: read,
     schema: {
-      tags, summary: 'Tasks, soonest due first ("my tasks": assigneeId and status=active)',
-      querystring: { type: 'object', additionalProperties: false, properties: { ...PAGE, assigneeId: { type: 'string' }, status: { enum: ['open', 'in_progress', 'done', 'cancelled', 'active'] }, dueBefore: { type: 'string', format: 'date-time' } } },
+      tags, summary: 'Tasks, soonest due first ("my tasks": assigneeId and status=active; a record\'s tasks: contactId, companyId, dealId or ticketId)',
+      querystring: {
+        type: 'object', additionalProperties: false,
+        properties: {
+          ...PAGE, assigneeId: { type: 'string' }, status: { enum: ['open', 'in_progress', 'done', 'cancelled', 'active'] }, dueBefore: { type: 'string', format: 'date-time' },
+          contactId: { type: 'string', description: 'Tasks about this contact, under any id of its profile (merged ones included).' },
+          companyId: { type: 'string' }, dealId: { type: 'string' }, ticketId: { type: 'string' },
+        },
+      },
     },
   }, async (request) => {
     const page = await tasks.list(db, ws(request), request.query as TaskQuery);

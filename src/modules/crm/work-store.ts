@@ -69,10 +69,9 @@ export const workStore = {
         .execute();
     }
   },
-  /** Records of a type associated with one target (a contact's notes, a deal's tasks), newest first by `orderBy`. */
-  idsAssociatedWith: (db: Kysely<any>, workspaceId: string, recordType: string, object: string, targetId: string) =>
-    t(db).selectFrom('crm_associations').select('record_id').where('workspace_id', '=', workspaceId).where('object', '=', object).where('target_id', '=', targetId).where('record_type', '=', recordType).execute()
-      .then((rows) => rows.map((r) => r.record_id)),
+  /** Records of a type associated with a target under any of its ids (a contact's notes, a deal's tasks). */
+  associatedWith: (db: Kysely<any>, workspaceId: string, recordType: string, object: string, targetIds: string[]) =>
+    t(db).selectFrom('crm_associations').select('record_id').where('workspace_id', '=', workspaceId).where('object', '=', object).where('target_id', 'in', targetIds).where('record_type', '=', recordType),
 
   slaPolicies: (db: Kysely<any>, workspaceId: string) => t(db).selectFrom('crm_sla_policies').selectAll().where('workspace_id', '=', workspaceId).execute(),
   async setSlaPolicy(db: Kysely<any>, row: SlaRow) {
