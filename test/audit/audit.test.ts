@@ -87,6 +87,16 @@ describe.each(ENGINES)('the audit log on $name', (engine) => {
     ]);
   });
 
+  it('names every answer with its request id: the one the client sent, else a new one', async () => {
+    const sent = await server.api('/api/v1/crm/deals', { headers: { 'x-request-id': 'trace-42' } });
+    expect(sent.headers.get('x-request-id')).toBe('trace-42');
+    const fresh = await fetch(`${server.url}/healthz`);
+    expect(fresh.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+    // An id that is not a plain token is replaced, not echoed.
+    const odd = await server.api('/api/v1/crm/deals', { headers: { 'x-request-id': 'a b <script>' } });
+    expect(odd.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
   it("records a deal's creation, change and deletion once each, with the actor, the target and the change", async () => {
     const before = (await allEntries()).length;
     const deal = await ok(call('POST', '/crm/deals', { name: 'Acme renewal', amount: 1200, currency: 'EUR' }, undefined, { 'user-agent': 'audit-test/1', 'x-request-id': 'req-create-1' }), 201);

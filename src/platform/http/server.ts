@@ -31,6 +31,10 @@ export function createHttpServer({ log, authenticators, audit }: HttpServerOptio
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allowUnionTypes: true } },
   });
   declareAccessOnEveryRoute(app);
+  // Every answer names its request (the one the client sent, or a new one), as the logs and the audit log do.
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
   // Clients that label every request JSON send bodiless POSTs (rotate-write-key) and DELETEs that way too.
   const json = app.getDefaultJsonParser('error', 'error');
   app.removeContentTypeParser('application/json');
