@@ -19,7 +19,7 @@ import { createAccessStore, type AccessTables } from './store.js';
 export type { AccessService, Principal, ApiKeyView, KeyUse } from './service.js';
 export type { Sessions, SessionCaller, SessionView, SignInEvent } from './sessions.js';
 export type { Members } from './members.js';
-export { PERMISSIONS, ROLES, type Permission, type RoleName } from './permissions.js';
+export { PERMISSIONS, BUILT_IN_ROLES, type Permission, type BuiltInRole } from './permissions.js';
 export { passwordProblem } from './password-policy.js';
 
 export const accessMigrations: Migrations = { '202611240700-access-init': init, '202611270900-access-sessions': sessionsMigration };

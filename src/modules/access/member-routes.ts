@@ -1,6 +1,5 @@
 import type { FastifyInstance } from 'fastify';
 import type { Members } from './members.js';
-import type { RoleName } from './permissions.js';
 import { email, idParams, invitation, member, role } from './schema.js';
 
 /** A workspace's members and its invitations. */
@@ -30,7 +29,7 @@ export async function memberRoutes(app: FastifyInstance, { members }: { members:
       response: { 201: { type: 'object', properties: { token: { type: 'string' }, invitation } } },
     },
   }, async (request, reply) => {
-    const body = request.body as { email: string; role: RoleName };
+    const body = request.body as { email: string; role: string };
     reply.status(201);
     return members.invite(request.principal!.workspaceId, body.email, body.role, request.principal!.actor);
   });

@@ -6,7 +6,6 @@ import { newSecret, normalizeEmail, sha256 } from './credentials.js';
 import type { LoginThrottle } from './login-throttle.js';
 import { hashPassword, verifyPassword } from './password.js';
 import { assertPasswordAllowed } from './password-policy.js';
-import type { RoleName } from './permissions.js';
 import { createSessionStore, type InvitationRow } from './session-store.js';
 import type { Client, Sessions } from './sessions.js';
 import { createAccessStore, inTransaction, type AccessTables } from './store.js';
@@ -45,7 +44,7 @@ export function createMembers(deps: { db: Kysely<AccessTables>; clock: Clock; se
 
   return {
     /** The token is in this answer only; the invitee posts it to /invitations/accept within 7 days, once. */
-    async invite(workspaceId: string, email: string, role: RoleName, invitedBy: { type: string; id: string }) {
+    async invite(workspaceId: string, email: string, role: string, invitedBy: { type: string; id: string }) {
       const normalized = normalizeEmail(email);
       const existing = await store.userByEmail(normalized);
       if (existing && (await store.membership(workspaceId, existing.id))) throw errors.conflict(`${normalized} is already a member of this workspace.`);

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { ROLES } from './permissions.js';
+import { BUILT_IN_ROLES } from './permissions.js';
 import type { AccessService } from './service.js';
 
 const apiKey = {
@@ -23,12 +23,12 @@ export async function accessRoutes(app: FastifyInstance, { access }: { access: A
       tags: ['api keys'], summary: 'Create an API key; its secret is in this response only',
       body: {
         type: 'object', required: ['name'], additionalProperties: false,
-        properties: { name: { type: 'string', minLength: 1, maxLength: 200 }, role: { type: 'string', enum: [...ROLES], default: 'admin' }, expiresAt: { type: ['string', 'null'], format: 'date-time' } },
+        properties: { name: { type: 'string', minLength: 1, maxLength: 200 }, role: { type: 'string', enum: [...BUILT_IN_ROLES], default: 'admin' }, expiresAt: { type: ['string', 'null'], format: 'date-time' } },
       },
       response: { 201: { type: 'object', properties: { key: { type: 'string' }, apiKey } } },
     },
   }, async (request, reply) => {
-    const body = request.body as { name: string; role: (typeof ROLES)[number]; expiresAt?: string | null };
+    const body = request.body as { name: string; role: string; expiresAt?: string | null };
     reply.status(201);
     return access.createApiKey(request.principal!.workspaceId, body.name, body.role, body.expiresAt ?? null);
   });

@@ -1,4 +1,4 @@
-import { PERMISSIONS, ROLES } from './permissions.js';
+import { BUILT_IN_ROLES, PERMISSIONS } from './permissions.js';
 import { MAX_PASSWORD_LENGTH } from './password-policy.js';
 
 const nullableString = { type: ['string', 'null'] };
@@ -23,7 +23,7 @@ export const sessionView = {
 
 export const password = { type: 'string', minLength: 1, maxLength: MAX_PASSWORD_LENGTH };
 export const email = { type: 'string', minLength: 3, maxLength: 320 };
-export const role = { type: 'string', enum: [...ROLES] };
+export const role = { type: 'string', enum: [...BUILT_IN_ROLES] };
 
 export const invitation = {
   type: 'object',

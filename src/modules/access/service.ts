@@ -4,14 +4,15 @@ import { errors } from '../../platform/errors.js';
 import { newSecret, normalizeEmail, sha256 } from './credentials.js';
 import { hashPassword } from './password.js';
 import { assertPasswordAllowed } from './password-policy.js';
-import { ROLE_PERMISSIONS, isRole, type Permission, type RoleName } from './permissions.js';
+import { ROLE_PERMISSIONS, isBuiltInRole, type Permission } from './permissions.js';
 import type { AccessStore, ApiKeyRow } from './store.js';
 
 /** Who is calling a management route, once authenticated: an API key, or a user through their session. */
 export interface Principal {
   workspaceId: string;
   actor: { type: 'api_key' | 'user'; id: string };
-  role: RoleName;
+  /** A built-in role's name, or a custom role's id. */
+  role: string;
   can(permission: Permission): boolean;
 }
 
@@ -63,9 +64,9 @@ export function createAccessService({ store, clock, keyUsed }: { store: AccessSt
   const announced = new Map<string, number>();
 
   function principalFor(row: ApiKeyRow): Principal {
-    const role = isRole(row.role) ? row.role : 'owner';
-    const permissions = ROLE_PERMISSIONS[role];
-    return { workspaceId: row.workspace_id, actor: { type: 'api_key', id: row.id }, role, can: (p) => permissions.has(p) };
+    // A role that no longer exists grants nothing: a key must never fall back to more than it was given.
+    const permissions: ReadonlySet<Permission> = isBuiltInRole(row.role) ? ROLE_PERMISSIONS[row.role] : new Set();
+    return { workspaceId: row.workspace_id, actor: { type: 'api_key', id: row.id }, role: row.role, can: (p) => permissions.has(p as Permission) };
   }
 
   return {
@@ -92,7 +93,7 @@ export function createAccessService({ store, clock, keyUsed }: { store: AccessSt
      * Creates the user if the email is new (the password must pass the policy) and makes them a member with
      * `role`; an existing user's password is left alone.
      */
-    async ensureMember(workspaceId: string, email: string, password: string, role: RoleName) {
+    async ensureMember(workspaceId: string, email: string, password: string, role: string) {
       const normalized = normalizeEmail(email);
       let user = await store.userByEmail(normalized);
       if (!user) {
@@ -106,7 +107,7 @@ export function createAccessService({ store, clock, keyUsed }: { store: AccessSt
     },
 
     /** The secret is returned here and never again: only its SHA-256 is stored. */
-    async createApiKey(workspaceId: string, name: string, role: RoleName, expiresAt: string | null = null) {
+    async createApiKey(workspaceId: string, name: string, role: string, expiresAt: string | null = null) {
       const id = randomUUID();
       const secret = newSecret(KEY_PREFIX);
       await store.insertApiKey({

@@ -4,7 +4,7 @@ import { csrfTokenFor, matchesHash, newSecret, normalizeEmail, sha256 } from './
 import type { LoginThrottle } from './login-throttle.js';
 import { hashPassword, needsRehash, verifyPassword } from './password.js';
 import { assertPasswordAllowed } from './password-policy.js';
-import { PERMISSIONS, ROLE_PERMISSIONS, isRole, type Permission, type RoleName } from './permissions.js';
+import { PERMISSIONS, ROLE_PERMISSIONS, isBuiltInRole, type Permission } from './permissions.js';
 import type { Principal } from './service.js';
 import type { SessionStore } from './session-store.js';
 import type { AccessStore, UserRow } from './store.js';
@@ -46,7 +46,7 @@ export interface SessionView {
   actor: { type: 'api_key' | 'user'; id: string };
   user: { id: string; email: string; name: string | null } | null;
   workspace: { id: string; name: string };
-  role: RoleName;
+  role: string;
   permissions: Permission[];
   csrfToken: string | null;
   session: { createdAt: string; expiresAt: string; idleTimeoutSeconds: number } | null;
@@ -60,7 +60,7 @@ const KEEP_ENDED_MS = 7 * 24 * 3_600_000;
 const WRONG_CREDENTIALS = 'Wrong email or password.';
 
 function permissionsOf(role: string): ReadonlySet<Permission> {
-  return isRole(role) ? ROLE_PERMISSIONS[role] : new Set();
+  return isBuiltInRole(role) ? ROLE_PERMISSIONS[role] : new Set();
 }
 
 export function createSessions(deps: {
@@ -97,7 +97,7 @@ export function createSessions(deps: {
   function principalOf(userId: string, workspaceId: string, role: string): Principal {
     const permissions = permissionsOf(role);
     // An unknown role (one removed from the code) grants nothing; `role` is typed for the known ones.
-    return { workspaceId, actor: { type: 'user', id: userId }, role: role as RoleName, can: (p) => permissions.has(p) };
+    return { workspaceId, actor: { type: 'user', id: userId }, role, can: (p) => permissions.has(p as Permission) };
   }
 
   return {

@@ -10,8 +10,10 @@ import { clearSessionCookie, sessionCookie } from './session-cookie.js';
  * - `signed-in`: any valid API key or session, whatever its role (who am I, sign out, change my password).
  * - `{ permission }`: an API key (`Authorization: Bearer`, or Basic username) or a user's session cookie,
  *   whose role in the workspace grants that permission.
+ * - `{ anyPermission }`: as above, with any one of them; the handler narrows what it answers to the rest
+ *   (search across objects answers only the objects the caller may read).
  */
-export type RouteAccess = 'public' | 'write-key' | 'signed-in' | { permission: string };
+export type RouteAccess = 'public' | 'write-key' | 'signed-in' | { permission: string } | { anyPermission: readonly string[] };
 
 export interface CallerPrincipal {
   workspaceId: string;
@@ -90,6 +92,21 @@ export function basicUser(request: FastifyRequest): string | undefined {
   return user || undefined;
 }
 
+function refusal(principal: CallerPrincipal, permission: string) {
+  const who = principal.actor.type === 'user' ? `Your role (${principal.role ?? 'none'})` : `This key's role (${principal.role ?? 'none'})`;
+  return errors.forbidden(`${who} lacks the "${permission}" permission.`);
+}
+
+/**
+ * The permission check, for the route's declaration and for a handler whose need depends on the input
+ * (an import needs to write the object it imports): 403 unless the caller's role grants `permission`.
+ */
+export function demand(request: FastifyRequest, permission: string): void {
+  const principal = request.principal;
+  if (!principal) throw errors.authentication();
+  if (!principal.can(permission)) throw refusal(principal, permission);
+}
+
 // Methods a browser lets another site trigger freely; everything else is a write and needs the CSRF token.
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
@@ -123,10 +140,9 @@ export function installGuard(app: FastifyInstance, authenticators: Authenticator
     }
     // Known before it is refused, so the audit log can show who tried.
     request.principal = principal;
-    if (access !== 'signed-in' && !principal.can(access.permission)) {
-      const who = principal.actor.type === 'user' ? `Your role (${principal.role ?? 'none'})` : "This key's role";
-      throw errors.forbidden(`${who} lacks the "${access.permission}" permission.`);
-    }
+    if (access === 'signed-in') return;
+    if ('permission' in access) demand(request, access.permission);
+    else if (!access.anyPermission.some((p) => principal.can(p))) throw refusal(principal, access.anyPermission.join('" or "'));
   });
   // Write keys may sit in the body, so they are checked once it is parsed.
   app.addHook('preHandler', async (request) => {
