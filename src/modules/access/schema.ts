@@ -23,7 +23,7 @@ export const sessionView = {
 
 export const password = { type: 'string', minLength: 1, maxLength: MAX_PASSWORD_LENGTH };
 export const email = { type: 'string', minLength: 3, maxLength: 320 };
-export const role = { type: 'string', enum: [...BUILT_IN_ROLES] };
+export const role = { type: 'string', minLength: 1, maxLength: 100, description: `A built-in role (${BUILT_IN_ROLES.join(', ')}) or a custom role's id (GET /api/v1/roles).` };
 
 export const invitation = {
   type: 'object',

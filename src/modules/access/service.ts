@@ -4,7 +4,8 @@ import { errors } from '../../platform/errors.js';
 import { newSecret, normalizeEmail, sha256 } from './credentials.js';
 import { hashPassword } from './password.js';
 import { assertPasswordAllowed } from './password-policy.js';
-import { ROLE_PERMISSIONS, isBuiltInRole, type Permission } from './permissions.js';
+import type { Permission } from './permissions.js';
+import type { Grantor, Roles } from './roles.js';
 import type { AccessStore, ApiKeyRow } from './store.js';
 
 /** Who is calling a management route, once authenticated: an API key, or a user through their session. */
@@ -56,16 +57,16 @@ function view(row: ApiKeyRow): ApiKeyView {
   };
 }
 
-export function createAccessService({ store, clock, keyUsed }: { store: AccessStore; clock: Clock; keyUsed?: (use: KeyUse) => Promise<void> }) {
+export function createAccessService({ store, roles, clock, keyUsed }: { store: AccessStore; roles: Roles; clock: Clock; keyUsed?: (use: KeyUse) => Promise<void> }) {
   const iso = () => new Date(clock.now()).toISOString();
   // Hash -> (row, fetchedAt). Revocation takes effect within CACHE_MS on every node.
   const keyCache = new Map<string, { row: ApiKeyRow | undefined; at: number }>();
   const touched = new Map<string, number>();
   const announced = new Map<string, number>();
 
-  function principalFor(row: ApiKeyRow): Principal {
+  async function principalFor(row: ApiKeyRow): Promise<Principal> {
     // A role that no longer exists grants nothing: a key must never fall back to more than it was given.
-    const permissions: ReadonlySet<Permission> = isBuiltInRole(row.role) ? ROLE_PERMISSIONS[row.role] : new Set();
+    const permissions = await roles.permissionsOf(row.workspace_id, row.role);
     return { workspaceId: row.workspace_id, actor: { type: 'api_key', id: row.id }, role: row.role, can: (p) => permissions.has(p as Permission) };
   }
 
@@ -106,8 +107,12 @@ export function createAccessService({ store, clock, keyUsed }: { store: AccessSt
       return user;
     },
 
-    /** The secret is returned here and never again: only its SHA-256 is stored. */
-    async createApiKey(workspaceId: string, name: string, role: string, expiresAt: string | null = null) {
+    /**
+     * The secret is returned here and never again: only its SHA-256 is stored. A `creator` (absent only when
+     * setting up a workspace) may give the key no role they could not give a member.
+     */
+    async createApiKey(workspaceId: string, name: string, role: string, expiresAt: string | null = null, creator?: Grantor) {
+      if (creator) await roles.assertAssignable(creator, role);
       const id = randomUUID();
       const secret = newSecret(KEY_PREFIX);
       await store.insertApiKey({
@@ -157,7 +162,7 @@ export function createAccessService({ store, clock, keyUsed }: { store: AccessSt
         announced.set(row.id, now);
         await keyUsed({ workspaceId: row.workspace_id, keyId: row.id, ...context });
       }
-      return principalFor(row);
+      return await principalFor(row);
     },
   };
 }
