@@ -61,18 +61,32 @@ declare module 'fastify' {
 // Routes added by third-party plugins we register ourselves; each is public by nature.
 const THIRD_PARTY_PUBLIC = [/^\/api\/docs(\/|$)/];
 
+/** A registered route and who may call it. */
+export interface DeclaredRoute {
+  method: string;
+  url: string;
+  access: RouteAccess;
+}
+
+const declared = new WeakMap<FastifyInstance, DeclaredRoute[]>();
+
+/** Every route of a server with its declaration (HEAD and OPTIONS twins aside), in registration order: what the route matrix test calls. */
+export function declaredRoutes(app: FastifyInstance): readonly DeclaredRoute[] {
+  return declared.get(app) ?? [];
+}
+
 export function declareAccessOnEveryRoute(app: FastifyInstance): void {
+  const routes: DeclaredRoute[] = [];
+  declared.set(app, routes);
   app.addHook('onRoute', (route: RouteOptions) => {
     const methods = Array.isArray(route.method) ? route.method : [route.method];
     // CORS preflights and HEAD twins answer no data of their own.
     if (methods.every((m) => m === 'OPTIONS' || m === 'HEAD')) return;
     const config = (route.config ?? {}) as { access?: RouteAccess };
-    if (config.access) return;
-    if (THIRD_PARTY_PUBLIC.some((re) => re.test(route.url))) {
-      route.config = { ...config, access: 'public' };
-      return;
-    }
-    throw new Error(`Route ${methods.join(',')} ${route.url} does not declare who may call it (config.access)`);
+    if (!config.access && THIRD_PARTY_PUBLIC.some((re) => re.test(route.url))) route.config = { ...config, access: 'public' };
+    const access = (route.config as { access?: RouteAccess } | undefined)?.access;
+    if (!access) throw new Error(`Route ${methods.join(',')} ${route.url} does not declare who may call it (config.access)`);
+    for (const method of methods) if (method !== 'HEAD' && method !== 'OPTIONS') routes.push({ method, url: route.url, access });
   });
 }
 
