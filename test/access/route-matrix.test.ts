@@ -110,6 +110,7 @@ describe.each(ENGINES)('every route as every role on $name', (engine) => {
     await ok(theirs('POST', '/crm/fields/contact', { key: 'globex_seats', label: 'Seats', type: 'number' }));
     const invitation = (await ok(theirs('POST', '/invitations', { email: 'road@globex.test', role: 'analyst' }))).invitation.id as string;
     const member = ((await ok(theirs('GET', '/users'), 200)).data as { id: string }[])[0].id;
+    const team = (await ok(theirs('POST', '/teams', { name: 'Globex team', memberIds: [member] }))).id as string;
     const importId = (await ok(theirs('POST', '/crm/imports', { object: 'deal', csv: 'name\nAnvil order\n', mapping: { name: 'name' } }), 200)).id as string;
 
     const probes: [string, string, string, unknown?][] = [
@@ -140,6 +141,7 @@ describe.each(ENGINES)('every route as every role on $name', (engine) => {
       ['invitations', 'DELETE', `/invitations/${invitation}`],
       ['members', 'PATCH', `/users/${member}`, { role: 'analyst' }], ['members', 'DELETE', `/users/${member}`],
       ['imports', 'GET', `/crm/imports/${importId}`],
+      ['teams', 'GET', `/teams/${team}`], ['teams', 'PATCH', `/teams/${team}`, { name: 'Mine now' }], ['teams', 'DELETE', `/teams/${team}`],
     ];
     const leaks: string[] = [];
     for (const [kind, method, path, body] of probes) {
@@ -150,9 +152,9 @@ describe.each(ENGINES)('every route as every role on $name', (engine) => {
 
     // Nor do lists, searches or role grants reach into Globex.
     const mine = async (path: string) => JSON.stringify((await server.call('GET', `/api/v1${path}`)).body);
-    for (const path of ['/crm/contacts', '/crm/companies', '/crm/deals', '/crm/tickets', '/crm/tasks', '/audiences', '/computed-traits', '/destinations', '/sources', '/api-keys', '/roles', '/crm/views', '/crm/pipelines', '/crm/fields/contact', '/users', '/invitations', '/profiles']) {
+    for (const path of ['/crm/contacts', '/crm/companies', '/crm/deals', '/crm/tickets', '/crm/tasks', '/audiences', '/computed-traits', '/destinations', '/sources', '/api-keys', '/roles', '/crm/views', '/crm/pipelines', '/crm/fields/contact', '/users', '/invitations', '/profiles', '/teams']) {
       const listed = await mine(path);
-      for (const id of [contact, company, deal, ticket, task, destination, globex.sourceId, apiKey, role, view, pipeline, invitation, member, 'globex_free', 'globex_spent', 'globex_seats']) {
+      for (const id of [contact, company, deal, ticket, task, destination, globex.sourceId, apiKey, role, view, pipeline, invitation, member, team, 'globex_free', 'globex_spent', 'globex_seats']) {
         if (listed.includes(id)) leaks.push(`GET ${path} lists ${id}`);
       }
     }

@@ -5,6 +5,7 @@ import { errors } from '../../platform/errors.js';
 import { newSecret, normalizeEmail, sha256 } from './credentials.js';
 import type { LoginThrottle } from './login-throttle.js';
 import type { Grantor, Roles } from './roles.js';
+import type { Teams } from './teams.js';
 import { hashPassword, verifyPassword } from './password.js';
 import { assertPasswordAllowed } from './password-policy.js';
 import { createSessionStore, type InvitationRow } from './session-store.js';
@@ -37,8 +38,8 @@ function invitationView(row: InvitationRow): InvitationView {
 }
 
 /** Who belongs to a workspace: invitations (single-use tokens, hashed at rest), members and their removal. */
-export function createMembers(deps: { db: Kysely<AccessTables>; clock: Clock; sessions: Sessions; throttle: LoginThrottle; roles: Roles }) {
-  const { db, clock, sessions, throttle, roles } = deps;
+export function createMembers(deps: { db: Kysely<AccessTables>; clock: Clock; sessions: Sessions; throttle: LoginThrottle; roles: Roles; teams: Teams }) {
+  const { db, clock, sessions, throttle, roles, teams } = deps;
   const store = createAccessStore(db);
   const sessionStore = createSessionStore(db);
   const iso = (ms = clock.now()) => new Date(ms).toISOString();
@@ -152,6 +153,7 @@ export function createMembers(deps: { db: Kysely<AccessTables>; clock: Clock; se
           throw errors.conflict('This is the workspace\'s last owner: invite another owner before removing them.');
         }
         await txStore.deleteMembership(workspaceId, userId);
+        await teams.leaveAll(tx, workspaceId, userId);
         await createSessionStore(tx).revokeMemberSessions(workspaceId, userId, iso());
       });
     },

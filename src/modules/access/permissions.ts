@@ -24,6 +24,7 @@ export const PERMISSIONS = [
   'computed_traits:write',
   'destinations:read',
   'destinations:write',
+  'records:all',
   'contacts:read',
   'contacts:write',
   'contacts:export',
@@ -69,6 +70,7 @@ export const ROLE_PERMISSIONS: Record<BuiltInRole, ReadonlySet<Permission>> = {
     ...BASE, ...CRM_READ,
     'sources:read', 'debugger:read', 'profiles:read', 'profiles:write', 'identity:read',
     'audiences:read', 'audiences:write', 'computed_traits:read', 'computed_traits:write', 'destinations:read', 'destinations:write',
+    'records:all',
   ]),
   sales: new Set<Permission>([
     ...BASE, ...CRM_READ,
@@ -82,7 +84,10 @@ export const ROLE_PERMISSIONS: Record<BuiltInRole, ReadonlySet<Permission>> = {
   ]),
   // Read-only, without personal data: no pii:read, no raw payloads (the debugger), no bulk export,
   // and nothing about who holds access (users, roles, API keys, the audit log, privacy requests).
-  analyst: new Set<Permission>(READS.filter((p) => !['pii:read', 'debugger:read', 'users:read', 'roles:read', 'api_keys:read', 'audit:read', 'privacy:read'].includes(p))),
+  analyst: new Set<Permission>([
+    ...READS.filter((p) => !['pii:read', 'debugger:read', 'users:read', 'roles:read', 'api_keys:read', 'audit:read', 'privacy:read'].includes(p)),
+    'records:all',
+  ]),
 };
 
 export function isBuiltInRole(value: string): value is BuiltInRole {

@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 
 export interface AccessTables {
-  workspaces: { id: string; name: string; created_at: string };
+  workspaces: { id: string; name: string; created_at: string; record_visibility?: string };
   users: { id: string; email: string; name: string | null; password_hash: string; created_at: string };
   memberships: { workspace_id: string; user_id: string; role: string; created_at: string };
   api_keys: {
@@ -29,6 +29,8 @@ export interface AccessTables {
     ip: string | null;
   };
   login_failures: { id: string; key: string; at: string };
+  teams: { id: string; workspace_id: string; name: string; created_at: string; updated_at: string };
+  team_members: { team_id: string; workspace_id: string; user_id: string };
   roles: { id: string; workspace_id: string; name: string; description: string; permissions: string; created_at: string; updated_at: string };
   invitations: {
     id: string;

@@ -14,6 +14,7 @@ import { createPipeline, deletePipeline, ensurePipelines, getPipeline, pipelineS
 import type { StageChangeRow } from './store.js';
 import { TIMELINE_KINDS, type TimelineKind } from './timeline.js';
 import { errors } from '../../platform/errors.js';
+import type { RecordScope } from './record-scope.js';
 import { personalDataMask } from '../../platform/http/pii.js';
 import { demand } from '../../platform/http/access.js';
 import type { Permission } from '../access/index.js';
@@ -58,13 +59,16 @@ const companyView = (c: Company) => {
 const changeView = (c: StageChangeRow) => ({ fromStageId: c.from_stage_id, toStageId: c.to_stage_id, at: iso(c.at), actor: c.actor });
 
 /** The CRM's management API: pipelines and stages, deals, custom fields. */
-export async function crmRoutes(app: FastifyInstance, { db, deals, contacts, companies, imports, fields, merge, now }: {
+export async function crmRoutes(app: FastifyInstance, { db, deals, contacts, companies, imports, fields, merge, scopeOf, now }: {
   db: Kysely<any>; deals: Deals; contacts: Contacts; companies: Companies; imports: Imports; fields: Fields; now: () => number;
+  /** Which owned contacts and deals the caller sees (record visibility). */
+  scopeOf(principal: NonNullable<FastifyRequest['principal']>): Promise<RecordScope>;
   /** Merges two profiles of one person or account (the identity merge, with everything that follows it). */
   merge(input: { workspaceId: string; primaryId: string; duplicateId: string; actor: string }): Promise<unknown>;
 }) {
   const can = (permission: Permission) => ({ access: { permission } }) as const;
   const ws = (request: FastifyRequest) => request.principal!.workspaceId;
+  const scope = (request: FastifyRequest) => scopeOf(request.principal!);
   const actor = (request: FastifyRequest) => `${request.principal!.actor.type}:${request.principal!.actor.id}`;
   const id = (request: FastifyRequest) => (request.params as { id: string }).id;
   const ifMatch = (request: FastifyRequest) => request.headers['if-match'];
@@ -105,7 +109,7 @@ export async function crmRoutes(app: FastifyInstance, { db, deals, contacts, com
       },
     },
   }, async (request) => {
-    const page = await deals.list(db, ws(request), request.query as DealQuery);
+    const page = await deals.list(db, ws(request), request.query as DealQuery, await scope(request));
     return { data: page.deals.map(dealView), nextCursor: page.nextCursor };
   });
   app.post('/crm/deals', { config: can('deals:write'), schema: { tags, summary: 'Create a deal (appends Deal Created to the log)', body: dealCreateSchema } }, async (request, reply) => {
@@ -134,17 +138,18 @@ export async function crmRoutes(app: FastifyInstance, { db, deals, contacts, com
       if (error instanceof Error && 'status' in error) (error as { message: string }).message = `${what}[${i}]: ${(error as Error).message}`;
       throw error;
     });
+    const visible = await scope(request);
     const result = await inTransaction(async (tx) => {
       const created: Deal[] = [];
       const updated: Deal[] = [];
       for (const [i, d] of (body.create ?? []).entries()) created.push(await at('create', i, () => deals.create(tx, ws(request), d, actor(request))));
-      for (const [i, u] of (body.update ?? []).entries()) updated.push(await at('update', i, () => deals.update(tx, ws(request), u.id, u.changes, actor(request), u.ifMatch)));
+      for (const [i, u] of (body.update ?? []).entries()) updated.push(await at('update', i, () => deals.update(tx, ws(request), u.id, u.changes, actor(request), u.ifMatch, visible)));
       return { created, updated };
     });
     return { created: result.created.map(dealView), updated: result.updated.map(dealView) };
   });
   app.get('/crm/deals/:id', { config: can('deals:read'), schema: { tags, summary: 'One deal, with its ETag', params: ID } }, async (request, reply) => {
-    const deal = await deals.get(db, ws(request), id(request));
+    const deal = await deals.get(db, ws(request), id(request), await scope(request));
     return reply.header('etag', etagOf(deal)).send(dealView(deal));
   });
   app.patch('/crm/deals/:id', {
@@ -154,15 +159,17 @@ export async function crmRoutes(app: FastifyInstance, { db, deals, contacts, com
       headers: { type: 'object', properties: { 'if-match': { type: 'string' } } },
     },
   }, async (request, reply) => {
-    const deal = await inTransaction((tx) => deals.update(tx, ws(request), id(request), request.body as DealInput, actor(request), ifMatch(request)));
+    const visible = await scope(request);
+    const deal = await inTransaction((tx) => deals.update(tx, ws(request), id(request), request.body as DealInput, actor(request), ifMatch(request), visible));
     return reply.header('etag', etagOf(deal)).send(dealView(deal));
   });
   app.delete('/crm/deals/:id', { config: can('deals:write'), schema: { tags, summary: 'Delete a deal (If-Match honoured)', params: ID } }, async (request, reply) => {
-    await inTransaction((tx) => deals.remove(tx, ws(request), id(request), ifMatch(request)));
+    const visible = await scope(request);
+    await inTransaction((tx) => deals.remove(tx, ws(request), id(request), ifMatch(request), visible));
     return reply.status(204).send();
   });
   app.get('/crm/deals/:id/stage-history', { config: can('deals:read'), schema: { tags, summary: 'Every stage the deal entered, when and by whom', params: ID } }, async (request) => {
-    await deals.get(db, ws(request), id(request));
+    await deals.get(db, ws(request), id(request), await scope(request));
     return { data: (await deals.history(db, id(request))).map(changeView) };
   });
 
@@ -181,7 +188,7 @@ export async function crmRoutes(app: FastifyInstance, { db, deals, contacts, com
       },
     },
   }, async (request) => {
-    const page = await contacts.list(db, ws(request), request.query as ContactQuery);
+    const page = await contacts.list(db, ws(request), request.query as ContactQuery, await scope(request));
     return { data: page.contacts.map(contactView), nextCursor: page.nextCursor };
   });
   app.post('/crm/contacts', {
@@ -214,11 +221,12 @@ export async function crmRoutes(app: FastifyInstance, { db, deals, contacts, com
     return { ...r, createdAt: iso(r.createdAt), finishedAt: iso(r.finishedAt) };
   });
   app.get('/crm/contacts/export.csv', { config: { ...can('contacts:export'), audit: { action: 'crm.contact.export' } }, schema: { tags, summary: 'Every contact as CSV (standard fields, owner, lifecycle stage, custom fields)' } }, async (request, reply) => {
+    const visible = await scope(request);
     const custom = (await fields.of(db, ws(request), 'contact')).map((f) => f.key);
     const mask = personalDataMask(request);
     const lines: unknown[][] = [['id', 'email', 'name', 'firstName', 'lastName', 'phone', 'title', 'ownerId', 'lifecycleStage', 'companyIds', 'createdAt', ...custom.map((k) => `custom.${k}`)]];
     for (let cursor: string | null | undefined; cursor !== null;) {
-      const page = await contacts.list(db, ws(request), { limit: 200, cursor: cursor ?? undefined });
+      const page = await contacts.list(db, ws(request), { limit: 200, cursor: cursor ?? undefined }, visible);
       for (const c of page.contacts.map((row) => mask(contactView(row)))) {
         lines.push([c.id, c.email, c.name, c.firstName, c.lastName, c.phone, c.title, c.ownerId, c.lifecycleStage, c.companyIds.join(';'), c.createdAt,
           ...custom.map((k) => { const v = c.custom[k]; return v === undefined || v === null ? '' : typeof v === 'object' ? JSON.stringify(v) : v; })]);
@@ -228,14 +236,14 @@ export async function crmRoutes(app: FastifyInstance, { db, deals, contacts, com
     return reply.header('content-type', 'text/csv; charset=utf-8').header('content-disposition', 'attachment; filename="contacts.csv"').send(stringify(lines as string[][]));
   });
   app.get('/crm/contacts/:id', { config: can('contacts:read'), schema: { tags, summary: 'One contact (any id of its profile, merged ones followed)', params: ID } }, async (request, reply) => {
-    const contact = await contacts.get(db, ws(request), id(request));
+    const contact = await contacts.get(db, ws(request), id(request), await scope(request));
     return reply.header('etag', profileEtag(contact)).send(contactView(contact));
   });
   app.patch('/crm/contacts/:id', {
     config: can('contacts:write'),
     schema: { tags, summary: 'Change a contact: CRM fields at once (If-Match: 412 when stale), traits through the log', params: ID, body: contactUpdateSchema },
   }, async (request, reply) => {
-    const contact = await contacts.update(db, ws(request), id(request), request.body as ContactInput, ifMatch(request));
+    const contact = await contacts.update(db, ws(request), id(request), request.body as ContactInput, ifMatch(request), await scope(request));
     return reply.header('etag', profileEtag(contact)).send(contactView(contact));
   });
 
@@ -257,11 +265,12 @@ export async function crmRoutes(app: FastifyInstance, { db, deals, contacts, com
       params: ID, body: MERGE,
     },
   }, async (request, reply) => {
-    const contact = await mergeInto(request, (workspaceId, contactId) => contacts.get(db, workspaceId, contactId));
+    const visible = await scope(request);
+    const contact = await mergeInto(request, (workspaceId, contactId) => contacts.get(db, workspaceId, contactId, visible));
     return reply.header('etag', profileEtag(contact)).send(contactView(contact));
   });
 
-  const timelineRoute = (path: string, what: string, permission: Permission, read$: (workspaceId: string, id: string, q: { limit: number; before?: { at: number; seq: number }; kinds?: TimelineKind[] }) => ReturnType<Contacts['timeline']>) =>
+  const timelineRoute = (path: string, what: string, permission: Permission, read$: (workspaceId: string, id: string, q: { limit: number; before?: { at: number; seq: number }; kinds?: TimelineKind[] }, visible: RecordScope) => ReturnType<Contacts['timeline']>) =>
     app.get(path, {
       config: can(permission),
       schema: {
@@ -282,13 +291,13 @@ export async function crmRoutes(app: FastifyInstance, { db, deals, contacts, com
         if (!Number.isSafeInteger(at) || !Number.isSafeInteger(seq)) throw errors.invalidRequest('The cursor is not one this API gave out.');
         before = { at, seq };
       }
-      const page = await read$(ws(request), id(request), { limit: q.limit, before, kinds });
+      const page = await read$(ws(request), id(request), { limit: q.limit, before, kinds }, await scope(request));
       return {
         data: page.items.map((i) => ({ kind: i.kind, at: iso(i.at), type: i.type, event: i.event, messageId: i.messageId ?? null, properties: i.properties })),
         nextCursor: page.next ? `${page.next.at}_${page.next.seq}` : null,
       };
     });
-  timelineRoute('/crm/contacts/:id/timeline', 'contact', 'contacts:read', (w, i, q) => contacts.timeline(db, w, i, q));
+  timelineRoute('/crm/contacts/:id/timeline', 'contact', 'contacts:read', (w, i, q, visible) => contacts.timeline(db, w, i, q, visible));
   timelineRoute('/crm/companies/:id/timeline', 'company', 'companies:read', (w, i, q) => companies.timeline(db, w, i, q));
 
   app.get('/crm/companies', {

@@ -7,6 +7,7 @@ import { parseKeyset } from './cursor.js';
 import { demand } from '../../platform/http/access.js';
 import type { Permission } from '../access/index.js';
 import { reports } from './reports.js';
+import { visibleHits, type RecordScope } from './record-scope.js';
 import { SEARCH_OBJECTS, type Search, type SearchObject } from './search.js';
 import { viewSchema, viewUpdateSchema, viewView, type Views } from './views.js';
 import { slaSchema, ticketCreateSchema, ticketUpdateSchema, type Ticket, type TicketInput, type TicketQuery, type Tickets } from './tickets.js';
@@ -37,9 +38,14 @@ const ticketView = (t: Ticket) => ({
 });
 
 /** Activities (notes, calls, emails, meetings), tasks, tickets and the CRM's reports. Every change takes If-Match. */
-export async function crmWorkRoutes(app: FastifyInstance, { db, activities, tasks, tickets, views, search, now }: { db: Kysely<any>; activities: Activities; tasks: Tasks; tickets: Tickets; views: Views; search: Search; now: () => number }) {
+export async function crmWorkRoutes(app: FastifyInstance, { db, activities, tasks, tickets, views, search, scopeOf, now }: {
+  db: Kysely<any>; activities: Activities; tasks: Tasks; tickets: Tickets; views: Views; search: Search; now: () => number;
+  /** Which owned contacts and deals the caller sees (record visibility). */
+  scopeOf(principal: NonNullable<FastifyRequest['principal']>): Promise<RecordScope>;
+}) {
   const can = (permission: Permission) => ({ access: { permission } }) as const;
   const ws = (request: FastifyRequest) => request.principal!.workspaceId;
+  const scope = (request: FastifyRequest) => scopeOf(request.principal!);
   const id = (request: FastifyRequest) => (request.params as { id: string }).id;
   const ifMatch = (request: FastifyRequest) => request.headers['if-match'];
   const tags = ['crm'];
@@ -141,7 +147,7 @@ export async function crmWorkRoutes(app: FastifyInstance, { db, activities, task
     const asked = (query.objects?.split(',') as SearchObject[] | undefined) ?? SEARCH_OBJECTS;
     const objects = asked.filter((o) => readable.includes(o));
     if (!objects.length) demand(request, SEARCH_PERMISSION[asked[0]]);
-    return { data: await search.find(db, ws(request), query.q, { objects, limit: query.limit }) };
+    return { data: await visibleHits(db, await search.find(db, ws(request), query.q, { objects, limit: query.limit }), await scope(request)) };
   });
 
   app.get('/crm/tickets', {
@@ -183,7 +189,7 @@ export async function crmWorkRoutes(app: FastifyInstance, { db, activities, task
   };
   app.get('/crm/reports/pipeline', {
     config: can('reports:read'), schema: { tags, summary: 'Open pipeline value by stage, raw and weighted by probability (per currency)', querystring: { type: 'object', additionalProperties: false, properties: { pipelineId: { type: 'string' } } } },
-  }, async (request) => reports.pipeline(db, ws(request), (request.query as { pipelineId?: string }).pipelineId));
+  }, async (request) => reports.pipeline(db, ws(request), (request.query as { pipelineId?: string }).pipelineId, await scope(request)));
   app.get('/crm/reports/forecast', {
     config: can('reports:read'),
     schema: {
@@ -192,10 +198,10 @@ export async function crmWorkRoutes(app: FastifyInstance, { db, activities, task
     },
   }, async (request) => {
     const q = request.query as { from: string; to: string };
-    return { data: await reports.forecast(db, ws(request), q.from, q.to) };
+    return { data: await reports.forecast(db, ws(request), q.from, q.to, await scope(request)) };
   });
   app.get('/crm/reports/win-rate', { config: can('reports:read'), schema: { tags, summary: 'Win rate of the deals closed in a time range, overall and per owner', querystring: RANGE } }, async (request) =>
-    reports.winRate(db, ws(request), ...range(request)));
+    reports.winRate(db, ws(request), ...range(request), await scope(request)));
   app.get('/crm/reports/activities', { config: can('reports:read'), schema: { tags, summary: 'Activities per owner and kind in a time range', querystring: RANGE } }, async (request) => ({
     data: await reports.activities(db, ws(request), ...range(request)),
   }));
