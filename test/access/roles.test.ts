@@ -92,7 +92,7 @@ describe.each(ENGINES)('built-in and custom roles on $name', (engine) => {
     clock.t += 11_000; // past the key cache
     expect(await status('GET', '/api/v1/crm/deals', key)).toBe(403);
     const me = await server.call('GET', '/api/v1/auth/session', undefined, key);
-    expect(me.body).toMatchObject({ role: 'no-such-role', permissions: [] });
+    expect(me.body).toMatchObject({ role: 'no-such-role', roleName: null, permissions: [] });
   });
 
   it('creates, renames and deletes a custom role; names and permissions are checked', async () => {
@@ -120,7 +120,8 @@ describe.each(ENGINES)('built-in and custom roles on $name', (engine) => {
     const key = await keyFor(role.id);
     expect(await status('GET', '/api/v1/crm/deals', key)).toBe(200);
     expect(await status('GET', '/api/v1/crm/contacts', key)).toBe(403);
-    expect((await server.call('GET', '/api/v1/auth/session', undefined, key)).body).toMatchObject({ role: role.id, permissions: ['deals:read'] });
+    expect((await server.call('GET', '/api/v1/auth/session', undefined, key)).body).toMatchObject({ role: role.id, roleName: 'Deal reader', permissions: ['deals:read'] });
+    expect((await server.call('GET', '/api/v1/api-keys')).body.data.find((k: { name: string }) => k.name === `${role.id} key`)).toMatchObject({ role: role.id, roleName: 'Deal reader' });
     await server.call('PATCH', `/api/v1/roles/${role.id}`, { permissions: ['contacts:read'] });
     expect(await status('GET', '/api/v1/crm/deals', key)).toBe(403);
     expect(await status('GET', '/api/v1/crm/contacts', key)).toBe(200);
@@ -144,12 +145,18 @@ describe.each(ENGINES)('built-in and custom roles on $name', (engine) => {
     const role = await newRole({ name: 'Helpdesk', permissions: ['tickets:read', 'tickets:write'] });
     const session = await member('desk@acme.test', role.id);
     const me = await session.call('GET', '/api/v1/auth/session');
-    expect(me.body).toMatchObject({ role: role.id, permissions: ['tickets:read', 'tickets:write'] });
+    expect(me.body).toMatchObject({ role: role.id, roleName: 'Helpdesk', permissions: ['tickets:read', 'tickets:write'] });
+    const listed = (await server.call('GET', '/api/v1/users')).body.data.find((m: { email: string }) => m.email === 'desk@acme.test');
+    expect(listed).toMatchObject({ role: role.id, roleName: 'Helpdesk' });
     expect((await session.call('GET', '/api/v1/crm/tickets')).status).toBe(200);
     expect((await session.call('GET', '/api/v1/crm/deals')).status).toBe(403);
     const userId = me.body.user.id;
     const changed = await server.call('PATCH', `/api/v1/users/${userId}`, { role: 'analyst' });
     expect(changed.body).toMatchObject({ id: userId, role: 'analyst' });
+    // Both are in the audit log: who made the role, who gave it to whom.
+    const audit = async (action: string) => (await server.call('GET', `/api/v1/audit?action=${action}`)).body.data as { target: { id: string }; change: unknown }[];
+    expect((await audit('role.create')).map((e) => e.target.id)).toContain(role.id);
+    expect(await audit('user.update')).toEqual(expect.arrayContaining([expect.objectContaining({ target: { type: 'user', id: userId }, change: { role: 'analyst' } })]));
     expect((await session.call('GET', '/api/v1/crm/deals')).status).toBe(200);
     expect((await session.call('POST', '/api/v1/crm/tickets', { subject: 'x' })).status).toBe(403);
     expect((await server.call('PATCH', `/api/v1/users/${userId}`, { role: 'wizard' })).status).toBe(400);

@@ -26,6 +26,8 @@ export interface MemberView {
   email: string;
   name: string | null;
   role: string;
+  /** The role's name (a custom role's `role` is its id); null when the role no longer exists. */
+  roleName: string | null;
   joinedAt: string;
 }
 
@@ -116,7 +118,8 @@ export function createMembers(deps: { db: Kysely<AccessTables>; clock: Clock; se
     },
 
     async members(workspaceId: string): Promise<MemberView[]> {
-      return (await store.members(workspaceId)).map((m) => ({ id: m.id, email: m.email, name: m.name, role: m.role, joinedAt: m.created_at }));
+      const names = await roles.names(workspaceId);
+      return (await store.members(workspaceId)).map((m) => ({ id: m.id, email: m.email, name: m.name, role: m.role, roleName: names.get(m.role) ?? null, joinedAt: m.created_at }));
     },
 
     /**

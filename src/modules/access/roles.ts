@@ -126,6 +126,11 @@ export function createRoles({ db, clock }: { db: Kysely<AccessTables>; clock: Cl
       assertHolds(caller, (await lookup(caller.workspaceId, role, tx)) ?? NONE, 'Their role');
     },
 
+    /** Role id to name, built-in and custom: what lists show beside a role. */
+    async names(workspaceId: string): Promise<Map<string, string>> {
+      return new Map([...BUILT_IN_ROLES.map((r) => [r, r] as const), ...(await store.roles(workspaceId)).map((r) => [r.id, r.name] as const)]);
+    },
+
     async list(workspaceId: string): Promise<RoleView[]> {
       return [...BUILT_IN_ROLES.map(builtInView), ...(await store.roles(workspaceId)).map(customView)];
     },

@@ -5,7 +5,7 @@ import type { AccessService, Principal } from './service.js';
 const apiKey = {
   type: 'object',
   properties: {
-    id: { type: 'string' }, name: { type: 'string' }, prefix: { type: 'string' }, role: { type: 'string' },
+    id: { type: 'string' }, name: { type: 'string' }, prefix: { type: 'string' }, role: { type: 'string' }, roleName: { type: ['string', 'null'] },
     createdAt: { type: 'string' }, expiresAt: { type: ['string', 'null'] }, revokedAt: { type: ['string', 'null'] }, lastUsedAt: { type: ['string', 'null'] },
   },
 };

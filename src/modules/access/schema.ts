@@ -11,6 +11,7 @@ export const sessionView = {
     user: { type: ['object', 'null'], properties: { id: { type: 'string' }, email: { type: 'string' }, name: nullableString } },
     workspace: { type: 'object', properties: { id: { type: 'string' }, name: { type: 'string' } } },
     role: { type: 'string' },
+    roleName: nullableString,
     permissions: { type: 'array', items: { type: 'string', enum: [...PERMISSIONS] } },
     csrfToken: { ...nullableString, description: 'Send it as the X-CSRF-Token header on every POST, PUT, PATCH and DELETE made with the session cookie.' },
     session: {
@@ -35,7 +36,7 @@ export const invitation = {
 
 export const member = {
   type: 'object',
-  properties: { id: { type: 'string' }, email: { type: 'string' }, name: nullableString, role: { type: 'string' }, joinedAt: { type: 'string' } },
+  properties: { id: { type: 'string' }, email: { type: 'string' }, name: nullableString, role: { type: 'string' }, roleName: nullableString, joinedAt: { type: 'string' } },
 };
 
 export const idParams = { type: 'object', required: ['id'], properties: { id: { type: 'string' } } };

@@ -22,6 +22,7 @@ export interface ApiKeyView {
   name: string;
   prefix: string;
   role: string;
+  roleName: string | null;
   createdAt: string;
   expiresAt: string | null;
   revokedAt: string | null;
@@ -44,12 +45,13 @@ export interface KeyUse {
   userAgent?: string | null;
 }
 
-function view(row: ApiKeyRow): ApiKeyView {
+function view(row: ApiKeyRow, names: Map<string, string>): ApiKeyView {
   return {
     id: row.id,
     name: row.name,
     prefix: row.key_prefix,
     role: row.role,
+    roleName: names.get(row.role) ?? null,
     createdAt: row.created_at,
     expiresAt: row.expires_at,
     revokedAt: row.revoked_at,
@@ -127,11 +129,12 @@ export function createAccessService({ store, roles, clock, keyUsed }: { store: A
         revoked_at: null,
         last_used_at: null,
       });
-      return { key: secret, apiKey: view((await store.apiKeyByHash(sha256(secret)))!) };
+      return { key: secret, apiKey: view((await store.apiKeyByHash(sha256(secret)))!, await roles.names(workspaceId)) };
     },
 
     async listApiKeys(workspaceId: string) {
-      return (await store.apiKeys(workspaceId)).map(view);
+      const names = await roles.names(workspaceId);
+      return (await store.apiKeys(workspaceId)).map((row) => view(row, names));
     },
 
     async revokeApiKey(workspaceId: string, id: string) {

@@ -48,6 +48,7 @@ export interface SessionView {
   user: { id: string; email: string; name: string | null } | null;
   workspace: { id: string; name: string };
   role: string;
+  roleName: string | null;
   permissions: Permission[];
   csrfToken: string | null;
   session: { createdAt: string; expiresAt: string; idleTimeoutSeconds: number } | null;
@@ -78,6 +79,7 @@ export function createSessions(deps: {
       actor: principal.actor,
       workspace: { id: workspace.id, name: workspace.name },
       role: principal.role,
+      roleName: (await roles.names(principal.workspaceId)).get(principal.role) ?? null,
       permissions: PERMISSIONS.filter((p) => principal.can(p)),
     };
     if (principal.actor.type !== 'user' || !secret) return { ...base, user: null, csrfToken: null, session: null, workspaces: [] };
