@@ -189,3 +189,34 @@ describe.each(ENGINES)('built-in and custom roles on $name', (engine) => {
     expect(widened.body.error.message).toContain('audit:read');
   });
 });
+
+const postgres = ENGINES.find((e) => e.name === 'postgres');
+
+describe.skipIf(!postgres)('a custom role edited on one node of two on one PostgreSQL', () => {
+  it('reaches the other node\'s API keys within 5 seconds', async () => {
+    const shared = { t: Date.now(), now: () => shared.t };
+    const server = await startServer(postgres!, { clock: shared });
+    const { createRapport } = await import('../../src/app.js');
+    const { loadConfig } = await import('../../src/platform/config.js');
+    const { clientOf } = await import('../support/server.js');
+    const second = await createRapport({ ...loadConfig({ RAPPORT_DATA_DIR: server.store.dataDir, DATABASE_URL: server.store.databaseUrl!, LOG_LEVEL: 'warn' }), role: 'api' }, { clock: shared });
+    try {
+      await second.app.listen({ port: 0, host: '127.0.0.1' });
+      const { port } = second.app.server.address() as { port: number };
+      const other = clientOf(`http://127.0.0.1:${port}`, server.setup);
+      const role = (await server.call('POST', '/api/v1/roles', { name: 'Reader', permissions: ['deals:read'] })).body.id;
+      const key = (await server.call('POST', '/api/v1/api-keys', { name: 'reader', role })).body.key;
+      expect((await other.call('GET', '/api/v1/crm/deals', undefined, key)).status).toBe(200);
+      await server.call('PATCH', `/api/v1/roles/${role}`, { permissions: ['tickets:read'] });
+      // This node knows at once; the other holds its cached copy for at most 5 seconds.
+      expect((await server.call('GET', '/api/v1/crm/deals', undefined, key)).status).toBe(403);
+      expect((await other.call('GET', '/api/v1/crm/deals', undefined, key)).status).toBe(200);
+      shared.t += 5_001;
+      expect((await other.call('GET', '/api/v1/crm/deals', undefined, key)).status).toBe(403);
+      expect((await other.call('GET', '/api/v1/crm/tickets', undefined, key)).status).toBe(200);
+    } finally {
+      await second.close();
+      await server.close();
+    }
+  });
+});
