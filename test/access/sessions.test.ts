@@ -51,7 +51,7 @@ describe.each(ENGINES)('signing in with a session on $name', (engine) => {
       session: { idleTimeoutSeconds: 1800 },
       workspaces: [{ id: server.setup.workspaceId, name: 'Acme', role: 'owner' }],
     });
-    expect(me.body.permissions).toEqual(expect.arrayContaining(['users:read', 'users:write', 'crm:write']));
+    expect(me.body.permissions).toEqual(expect.arrayContaining(['users:read', 'users:write', 'deals:write', 'roles:write']));
     expect(Date.parse(me.body.session.expiresAt) - Date.parse(me.body.session.createdAt)).toBe(12 * HOUR);
 
     // Neither the cookie's secret nor the CSRF token is stored, only their SHA-256.

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { Members } from './members.js';
-import type { RoleName } from './permissions.js';
+import type { Principal } from './service.js';
 import { email, idParams, invitation, member, role } from './schema.js';
 
 /** A workspace's members and its invitations. */
@@ -18,9 +18,19 @@ export async function memberRoutes(app: FastifyInstance, { members }: { members:
     config: { access: { permission: 'users:write' } },
     schema: { tags: ['users'], summary: 'Remove a member from the workspace (not its last owner); their sessions in it end', params: idParams },
   }, async (request, reply) => {
-    await members.removeMember(request.principal!.workspaceId, (request.params as { id: string }).id);
+    await members.removeMember(request.principal as Principal, (request.params as { id: string }).id);
     return reply.status(204).send();
   });
+
+  app.patch('/users/:id', {
+    config: { access: { permission: 'users:write' } },
+    schema: {
+      tags: ['users'], summary: 'Give a member another role (built-in or custom); it applies to their sessions at once',
+      description: 'Only an owner makes, changes or demotes an owner; nobody gives a role holding permissions they lack (403). The last owner stays owner (409).',
+      params: idParams, body: { type: 'object', required: ['role'], additionalProperties: false, properties: { role } },
+      response: { 200: member },
+    },
+  }, async (request) => members.setRole(request.principal as Principal, (request.params as { id: string }).id, (request.body as { role: string }).role));
 
   app.post('/invitations', {
     config: { access: { permission: 'users:write' } },
@@ -30,9 +40,9 @@ export async function memberRoutes(app: FastifyInstance, { members }: { members:
       response: { 201: { type: 'object', properties: { token: { type: 'string' }, invitation } } },
     },
   }, async (request, reply) => {
-    const body = request.body as { email: string; role: RoleName };
+    const body = request.body as { email: string; role: string };
     reply.status(201);
-    return members.invite(request.principal!.workspaceId, body.email, body.role, request.principal!.actor);
+    return members.invite(request.principal as Principal, body.email, body.role);
   });
 
   app.get('/invitations', {

@@ -4,9 +4,10 @@ import type { Clock } from '../../platform/clock.js';
 import { errors } from '../../platform/errors.js';
 import { newSecret, normalizeEmail, sha256 } from './credentials.js';
 import type { LoginThrottle } from './login-throttle.js';
+import type { Grantor, Roles } from './roles.js';
+import type { Teams } from './teams.js';
 import { hashPassword, verifyPassword } from './password.js';
 import { assertPasswordAllowed } from './password-policy.js';
-import type { RoleName } from './permissions.js';
 import { createSessionStore, type InvitationRow } from './session-store.js';
 import type { Client, Sessions } from './sessions.js';
 import { createAccessStore, inTransaction, type AccessTables } from './store.js';
@@ -25,6 +26,8 @@ export interface MemberView {
   email: string;
   name: string | null;
   role: string;
+  /** The role's name (a custom role's `role` is its id); null when the role no longer exists. */
+  roleName: string | null;
   joinedAt: string;
 }
 
@@ -37,15 +40,17 @@ function invitationView(row: InvitationRow): InvitationView {
 }
 
 /** Who belongs to a workspace: invitations (single-use tokens, hashed at rest), members and their removal. */
-export function createMembers(deps: { db: Kysely<AccessTables>; clock: Clock; sessions: Sessions; throttle: LoginThrottle }) {
-  const { db, clock, sessions, throttle } = deps;
+export function createMembers(deps: { db: Kysely<AccessTables>; clock: Clock; sessions: Sessions; throttle: LoginThrottle; roles: Roles; teams: Teams }) {
+  const { db, clock, sessions, throttle, roles, teams } = deps;
   const store = createAccessStore(db);
   const sessionStore = createSessionStore(db);
   const iso = (ms = clock.now()) => new Date(ms).toISOString();
 
   return {
     /** The token is in this answer only; the invitee posts it to /invitations/accept within 7 days, once. */
-    async invite(workspaceId: string, email: string, role: RoleName, invitedBy: { type: string; id: string }) {
+    async invite(inviter: Grantor & { actor: { type: string; id: string } }, email: string, role: string) {
+      const { workspaceId, actor: invitedBy } = inviter;
+      await roles.assertAssignable(inviter, role);
       const normalized = normalizeEmail(email);
       const existing = await store.userByEmail(normalized);
       if (existing && (await store.membership(workspaceId, existing.id))) throw errors.conflict(`${normalized} is already a member of this workspace.`);
@@ -113,20 +118,45 @@ export function createMembers(deps: { db: Kysely<AccessTables>; clock: Clock; se
     },
 
     async members(workspaceId: string): Promise<MemberView[]> {
-      return (await store.members(workspaceId)).map((m) => ({ id: m.id, email: m.email, name: m.name, role: m.role, joinedAt: m.created_at }));
+      const names = await roles.names(workspaceId);
+      return (await store.members(workspaceId)).map((m) => ({ id: m.id, email: m.email, name: m.name, role: m.role, roleName: names.get(m.role) ?? null, joinedAt: m.created_at }));
     },
 
-    /** Ends a membership and its sessions at once; a workspace keeps at least one owner. */
-    async removeMember(workspaceId: string, userId: string) {
+    /**
+     * Gives a member another role, at once (sessions read it on every request). Only an owner changes an
+     * owner, nobody gives more than they hold, and a workspace keeps at least one owner.
+     */
+    async setRole(caller: Grantor, userId: string, role: string): Promise<MemberView> {
+      const { workspaceId } = caller;
       await inTransaction(db, async (tx) => {
         const txStore = createAccessStore(tx);
         await txStore.lockWorkspace(workspaceId);
         const membership = await txStore.membership(workspaceId, userId);
         if (!membership) throw errors.notFound('Member');
+        await roles.assertCanManageHolder(caller, membership.role, tx);
+        await roles.assertAssignable(caller, role, tx);
+        if (membership.role === 'owner' && role !== 'owner' && (await txStore.countOwners(workspaceId)) <= 1) {
+          throw errors.conflict('This is the workspace\'s last owner: make another member owner first.');
+        }
+        await txStore.setMemberRole(workspaceId, userId, role);
+      });
+      return (await this.members(workspaceId)).find((m) => m.id === userId)!;
+    },
+
+    /** Ends a membership and its sessions at once; a workspace keeps at least one owner. */
+    async removeMember(caller: Grantor, userId: string) {
+      const { workspaceId } = caller;
+      await inTransaction(db, async (tx) => {
+        const txStore = createAccessStore(tx);
+        await txStore.lockWorkspace(workspaceId);
+        const membership = await txStore.membership(workspaceId, userId);
+        if (!membership) throw errors.notFound('Member');
+        await roles.assertCanManageHolder(caller, membership.role, tx);
         if (membership.role === 'owner' && (await txStore.countOwners(workspaceId)) <= 1) {
           throw errors.conflict('This is the workspace\'s last owner: invite another owner before removing them.');
         }
         await txStore.deleteMembership(workspaceId, userId);
+        await teams.leaveAll(tx, workspaceId, userId);
         await createSessionStore(tx).revokeMemberSessions(workspaceId, userId, iso());
       });
     },

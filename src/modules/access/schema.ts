@@ -1,4 +1,4 @@
-import { PERMISSIONS, ROLES } from './permissions.js';
+import { BUILT_IN_ROLES, PERMISSIONS } from './permissions.js';
 import { MAX_PASSWORD_LENGTH } from './password-policy.js';
 
 const nullableString = { type: ['string', 'null'] };
@@ -11,6 +11,7 @@ export const sessionView = {
     user: { type: ['object', 'null'], properties: { id: { type: 'string' }, email: { type: 'string' }, name: nullableString } },
     workspace: { type: 'object', properties: { id: { type: 'string' }, name: { type: 'string' } } },
     role: { type: 'string' },
+    roleName: nullableString,
     permissions: { type: 'array', items: { type: 'string', enum: [...PERMISSIONS] } },
     csrfToken: { ...nullableString, description: 'Send it as the X-CSRF-Token header on every POST, PUT, PATCH and DELETE made with the session cookie.' },
     session: {
@@ -23,7 +24,7 @@ export const sessionView = {
 
 export const password = { type: 'string', minLength: 1, maxLength: MAX_PASSWORD_LENGTH };
 export const email = { type: 'string', minLength: 3, maxLength: 320 };
-export const role = { type: 'string', enum: [...ROLES] };
+export const role = { type: 'string', minLength: 1, maxLength: 100, description: `A built-in role (${BUILT_IN_ROLES.join(', ')}) or a custom role's id (GET /api/v1/roles).` };
 
 export const invitation = {
   type: 'object',
@@ -35,7 +36,7 @@ export const invitation = {
 
 export const member = {
   type: 'object',
-  properties: { id: { type: 'string' }, email: { type: 'string' }, name: nullableString, role: { type: 'string' }, joinedAt: { type: 'string' } },
+  properties: { id: { type: 'string' }, email: { type: 'string' }, name: nullableString, role: { type: 'string' }, roleName: nullableString, joinedAt: { type: 'string' } },
 };
 
 export const idParams = { type: 'object', required: ['id'], properties: { id: { type: 'string' } } };

@@ -4,14 +4,16 @@ import { errors } from '../../platform/errors.js';
 import { newSecret, normalizeEmail, sha256 } from './credentials.js';
 import { hashPassword } from './password.js';
 import { assertPasswordAllowed } from './password-policy.js';
-import { ROLE_PERMISSIONS, isRole, type Permission, type RoleName } from './permissions.js';
+import type { Permission } from './permissions.js';
+import type { Grantor, Roles } from './roles.js';
 import type { AccessStore, ApiKeyRow } from './store.js';
 
 /** Who is calling a management route, once authenticated: an API key, or a user through their session. */
 export interface Principal {
   workspaceId: string;
   actor: { type: 'api_key' | 'user'; id: string };
-  role: RoleName;
+  /** A built-in role's name, or a custom role's id. */
+  role: string;
   can(permission: Permission): boolean;
 }
 
@@ -20,6 +22,7 @@ export interface ApiKeyView {
   name: string;
   prefix: string;
   role: string;
+  roleName: string | null;
   createdAt: string;
   expiresAt: string | null;
   revokedAt: string | null;
@@ -42,12 +45,13 @@ export interface KeyUse {
   userAgent?: string | null;
 }
 
-function view(row: ApiKeyRow): ApiKeyView {
+function view(row: ApiKeyRow, names: Map<string, string>): ApiKeyView {
   return {
     id: row.id,
     name: row.name,
     prefix: row.key_prefix,
     role: row.role,
+    roleName: names.get(row.role) ?? null,
     createdAt: row.created_at,
     expiresAt: row.expires_at,
     revokedAt: row.revoked_at,
@@ -55,17 +59,17 @@ function view(row: ApiKeyRow): ApiKeyView {
   };
 }
 
-export function createAccessService({ store, clock, keyUsed }: { store: AccessStore; clock: Clock; keyUsed?: (use: KeyUse) => Promise<void> }) {
+export function createAccessService({ store, roles, clock, keyUsed }: { store: AccessStore; roles: Roles; clock: Clock; keyUsed?: (use: KeyUse) => Promise<void> }) {
   const iso = () => new Date(clock.now()).toISOString();
   // Hash -> (row, fetchedAt). Revocation takes effect within CACHE_MS on every node.
   const keyCache = new Map<string, { row: ApiKeyRow | undefined; at: number }>();
   const touched = new Map<string, number>();
   const announced = new Map<string, number>();
 
-  function principalFor(row: ApiKeyRow): Principal {
-    const role = isRole(row.role) ? row.role : 'owner';
-    const permissions = ROLE_PERMISSIONS[role];
-    return { workspaceId: row.workspace_id, actor: { type: 'api_key', id: row.id }, role, can: (p) => permissions.has(p) };
+  async function principalFor(row: ApiKeyRow): Promise<Principal> {
+    // A role that no longer exists grants nothing: a key must never fall back to more than it was given.
+    const permissions = await roles.permissionsOf(row.workspace_id, row.role);
+    return { workspaceId: row.workspace_id, actor: { type: 'api_key', id: row.id }, role: row.role, can: (p) => permissions.has(p as Permission) };
   }
 
   return {
@@ -92,7 +96,7 @@ export function createAccessService({ store, clock, keyUsed }: { store: AccessSt
      * Creates the user if the email is new (the password must pass the policy) and makes them a member with
      * `role`; an existing user's password is left alone.
      */
-    async ensureMember(workspaceId: string, email: string, password: string, role: RoleName) {
+    async ensureMember(workspaceId: string, email: string, password: string, role: string) {
       const normalized = normalizeEmail(email);
       let user = await store.userByEmail(normalized);
       if (!user) {
@@ -105,8 +109,12 @@ export function createAccessService({ store, clock, keyUsed }: { store: AccessSt
       return user;
     },
 
-    /** The secret is returned here and never again: only its SHA-256 is stored. */
-    async createApiKey(workspaceId: string, name: string, role: RoleName, expiresAt: string | null = null) {
+    /**
+     * The secret is returned here and never again: only its SHA-256 is stored. A `creator` (absent only when
+     * setting up a workspace) may give the key no role they could not give a member.
+     */
+    async createApiKey(workspaceId: string, name: string, role: string, expiresAt: string | null = null, creator?: Grantor) {
+      if (creator) await roles.assertAssignable(creator, role);
       const id = randomUUID();
       const secret = newSecret(KEY_PREFIX);
       await store.insertApiKey({
@@ -121,11 +129,12 @@ export function createAccessService({ store, clock, keyUsed }: { store: AccessSt
         revoked_at: null,
         last_used_at: null,
       });
-      return { key: secret, apiKey: view((await store.apiKeyByHash(sha256(secret)))!) };
+      return { key: secret, apiKey: view((await store.apiKeyByHash(sha256(secret)))!, await roles.names(workspaceId)) };
     },
 
     async listApiKeys(workspaceId: string) {
-      return (await store.apiKeys(workspaceId)).map(view);
+      const names = await roles.names(workspaceId);
+      return (await store.apiKeys(workspaceId)).map((row) => view(row, names));
     },
 
     async revokeApiKey(workspaceId: string, id: string) {
@@ -156,7 +165,7 @@ export function createAccessService({ store, clock, keyUsed }: { store: AccessSt
         announced.set(row.id, now);
         await keyUsed({ workspaceId: row.workspace_id, keyId: row.id, ...context });
       }
-      return principalFor(row);
+      return await principalFor(row);
     },
   };
 }

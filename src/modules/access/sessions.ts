@@ -4,7 +4,8 @@ import { csrfTokenFor, matchesHash, newSecret, normalizeEmail, sha256 } from './
 import type { LoginThrottle } from './login-throttle.js';
 import { hashPassword, needsRehash, verifyPassword } from './password.js';
 import { assertPasswordAllowed } from './password-policy.js';
-import { PERMISSIONS, ROLE_PERMISSIONS, isRole, type Permission, type RoleName } from './permissions.js';
+import { PERMISSIONS, type Permission } from './permissions.js';
+import type { Roles } from './roles.js';
 import type { Principal } from './service.js';
 import type { SessionStore } from './session-store.js';
 import type { AccessStore, UserRow } from './store.js';
@@ -46,7 +47,8 @@ export interface SessionView {
   actor: { type: 'api_key' | 'user'; id: string };
   user: { id: string; email: string; name: string | null } | null;
   workspace: { id: string; name: string };
-  role: RoleName;
+  role: string;
+  roleName: string | null;
   permissions: Permission[];
   csrfToken: string | null;
   session: { createdAt: string; expiresAt: string; idleTimeoutSeconds: number } | null;
@@ -59,15 +61,11 @@ const TOUCH_EVERY_MS = 60_000;
 const KEEP_ENDED_MS = 7 * 24 * 3_600_000;
 const WRONG_CREDENTIALS = 'Wrong email or password.';
 
-function permissionsOf(role: string): ReadonlySet<Permission> {
-  return isRole(role) ? ROLE_PERMISSIONS[role] : new Set();
-}
-
 export function createSessions(deps: {
-  store: AccessStore; sessionStore: SessionStore; clock: Clock; throttle: LoginThrottle; options: SessionOptions;
+  store: AccessStore; sessionStore: SessionStore; roles: Roles; clock: Clock; throttle: LoginThrottle; options: SessionOptions;
   signIns?: (event: SignInEvent) => Promise<void>;
 }) {
-  const { store, sessionStore, clock, throttle, options } = deps;
+  const { store, sessionStore, roles, clock, throttle, options } = deps;
   const report = async (outcome: SignInEvent['outcome'], via: SignInEvent['via'], user: UserRow | undefined, client: Client, workspaceIds?: string[]) => {
     if (!user || !deps.signIns) return;
     const ids = workspaceIds ?? (await store.membershipsOf(user.id)).map((m) => m.workspace_id);
@@ -81,6 +79,7 @@ export function createSessions(deps: {
       actor: principal.actor,
       workspace: { id: workspace.id, name: workspace.name },
       role: principal.role,
+      roleName: (await roles.names(principal.workspaceId)).get(principal.role) ?? null,
       permissions: PERMISSIONS.filter((p) => principal.can(p)),
     };
     if (principal.actor.type !== 'user' || !secret) return { ...base, user: null, csrfToken: null, session: null, workspaces: [] };
@@ -94,10 +93,11 @@ export function createSessions(deps: {
     };
   }
 
-  function principalOf(userId: string, workspaceId: string, role: string): Principal {
-    const permissions = permissionsOf(role);
-    // An unknown role (one removed from the code) grants nothing; `role` is typed for the known ones.
-    return { workspaceId, actor: { type: 'user', id: userId }, role: role as RoleName, can: (p) => permissions.has(p) };
+  async function principalOf(userId: string, workspaceId: string, role: string): Promise<Principal> {
+    // The membership's role is read with the session on every request; a custom role's permissions are cached
+    // briefly. An unknown role grants nothing.
+    const permissions = await roles.permissionsOf(workspaceId, role);
+    return { workspaceId, actor: { type: 'user', id: userId }, role, can: (p) => permissions.has(p as Permission) };
   }
 
   return {
@@ -124,7 +124,7 @@ export function createSessions(deps: {
       if (replacing) await sessionStore.revokeSession(sha256(replacing), iso(now));
       await sessionStore.pruneSessions(user.id, iso(now - KEEP_ENDED_MS));
       await report('succeeded', via, user, client, [workspaceId]);
-      return { secret, maxAgeSeconds: Math.floor(options.maxMs / 1000), session: await view(principalOf(user.id, workspaceId, role), secret) };
+      return { secret, maxAgeSeconds: Math.floor(options.maxMs / 1000), session: await view(await principalOf(user.id, workspaceId, role), secret) };
     },
 
     /**
@@ -164,7 +164,7 @@ export function createSessions(deps: {
       if (!row || row.revoked_at || !row.role) return null;
       if (Date.parse(row.expires_at) <= now || now - Date.parse(row.last_seen_at) >= options.idleMs) return null;
       if (now - Date.parse(row.last_seen_at) >= TOUCH_EVERY_MS) await sessionStore.touchSession(row.id, iso(now));
-      return { principal: principalOf(row.user_id, row.workspace_id, row.role), csrfMatches: (token) => matchesHash(token, row.csrf_hash) };
+      return { principal: await principalOf(row.user_id, row.workspace_id, row.role), csrfMatches: (token) => matchesHash(token, row.csrf_hash) };
     },
 
     view,

@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 
 export interface AccessTables {
-  workspaces: { id: string; name: string; created_at: string };
+  workspaces: { id: string; name: string; created_at: string; record_visibility?: string };
   users: { id: string; email: string; name: string | null; password_hash: string; created_at: string };
   memberships: { workspace_id: string; user_id: string; role: string; created_at: string };
   api_keys: {
@@ -29,6 +29,9 @@ export interface AccessTables {
     ip: string | null;
   };
   login_failures: { id: string; key: string; at: string };
+  teams: { id: string; workspace_id: string; name: string; created_at: string; updated_at: string };
+  team_members: { team_id: string; workspace_id: string; user_id: string };
+  roles: { id: string; workspace_id: string; name: string; description: string; permissions: string; created_at: string; updated_at: string };
   invitations: {
     id: string;
     workspace_id: string;
@@ -77,6 +80,8 @@ export function createAccessStore(db: Kysely<AccessTables>) {
         .where('memberships.workspace_id', '=', workspaceId).orderBy('memberships.created_at').orderBy('users.id').execute(),
     deleteMembership: async (workspaceId: string, userId: string) =>
       Number((await db.deleteFrom('memberships').where('workspace_id', '=', workspaceId).where('user_id', '=', userId).executeTakeFirst()).numDeletedRows) > 0,
+    setMemberRole: (workspaceId: string, userId: string, role: string) =>
+      db.updateTable('memberships').set({ role }).where('workspace_id', '=', workspaceId).where('user_id', '=', userId).execute(),
     countOwners: async (workspaceId: string) =>
       Number((await db.selectFrom('memberships').select((eb) => eb.fn.countAll().as('n')).where('workspace_id', '=', workspaceId).where('role', '=', 'owner').executeTakeFirstOrThrow()).n),
     insertApiKey: (row: ApiKeyRow) => db.insertInto('api_keys').values(row).execute(),

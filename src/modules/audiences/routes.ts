@@ -27,31 +27,33 @@ export async function audienceRoutes(app: FastifyInstance, { db, audiences }: { 
   for (const s of sharedSchemas) app.addSchema(s);
   const read = { access: { permission: 'audiences:read' } } as const;
   const write = { access: { permission: 'audiences:write' } } as const;
+  const traitRead = { access: { permission: 'computed_traits:read' } } as const;
+  const traitWrite = { access: { permission: 'computed_traits:write' } } as const;
   const ws = (request: { principal?: { workspaceId: string } }) => request.principal!.workspaceId;
 
-  app.get('/computed-traits', { config: read, schema: { tags: ['audiences'], summary: 'Computed traits and scores' } }, async (request) => ({
+  app.get('/computed-traits', { config: traitRead, schema: { tags: ['audiences'], summary: 'Computed traits and scores' } }, async (request) => ({
     data: (await audiences.computedTraits(db, ws(request))).map(traitView),
   }));
   // Definition bodies: the schema documents them and the service validates them, with a message that names
   // the one thing wrong (Fastify's own would list every branch of the condition's oneOf).
   app.post('/computed-traits', {
-    config: write, attachValidation: true,
+    config: traitWrite, attachValidation: true,
     schema: {
       tags: ['audiences'], summary: 'Create a computed trait or score',
       description: 'Kinds: count, sum, avg, min, max, most_frequent, first, last, unique_list, unique_count (over an event filter, optionally within a window), and score (points per event rule and trait rule, optional half-life decay). It is backfilled from past events, then kept current as events arrive.',
       body: computedTraitSchema, response: { 201: definitionView },
     },
   }, async (request, reply) => reply.status(201).send(traitView(await audiences.saveComputedTrait(db, ws(request), request.body))));
-  app.get('/computed-traits/:key', { config: read, schema: { tags: ['audiences'], summary: 'One computed trait', params: KEY_PARAM } }, async (request) => {
+  app.get('/computed-traits/:key', { config: traitRead, schema: { tags: ['audiences'], summary: 'One computed trait', params: KEY_PARAM } }, async (request) => {
     const row = await audiences.computedTrait(db, ws(request), (request.params as { key: string }).key);
     if (!row) throw errors.notFound('Computed trait');
     return traitView(row);
   });
   app.put('/computed-traits/:key', {
-    config: write, attachValidation: true,
+    config: traitWrite, attachValidation: true,
     schema: { tags: ['audiences'], summary: 'Change a computed trait (recomputed in full)', params: KEY_PARAM, body: { ...computedTraitSchema, required: ['name', 'kind'] } },
   }, async (request) => traitView(await audiences.saveComputedTrait(db, ws(request), request.body, (request.params as { key: string }).key)));
-  app.delete('/computed-traits/:key', { config: write, schema: { tags: ['audiences'], summary: 'Delete a computed trait no audience uses', params: KEY_PARAM } }, async (request, reply) => {
+  app.delete('/computed-traits/:key', { config: traitWrite, schema: { tags: ['audiences'], summary: 'Delete a computed trait no audience uses', params: KEY_PARAM } }, async (request, reply) => {
     await audiences.deleteComputedTrait(db, ws(request), (request.params as { key: string }).key);
     return reply.status(204).send();
   });

@@ -1,5 +1,6 @@
 import { sql, type Kysely, type RawBuilder } from 'kysely';
 import { errors } from '../../platform/errors.js';
+import { ALL_RECORDS, assertVisible, ownerVisible, type RecordScope } from './record-scope.js';
 import { checkIfMatch } from './concurrency.js';
 import { validateValues, type FieldDefinition } from './custom-fields.js';
 import type { DealsDeps } from './deals.js';
@@ -98,12 +99,14 @@ export function createContacts(deps: ContactsDeps, fields: (db: Kysely<any>, wor
 
   const known = (alias: string) => sql<boolean>`exists (select 1 from ${sql.table(r.identifiers)} i where i.profile_id = ${sql.ref(`${alias}.id`)} and i.type in ('email', 'user_id'))`;
 
-  async function get(db: Kysely<any>, workspaceId: string, id: string): Promise<Contact> {
+  async function get(db: Kysely<any>, workspaceId: string, id: string, scope: RecordScope = ALL_RECORDS): Promise<Contact> {
     const p = await deps.profile(db, workspaceId, id);
     if (!p || p.collection !== 'users') throw errors.notFound('Contact');
     const rows = await sql<{ id: string; created_at: number }>`select p.id, p.created_at from ${sql.table(r.profiles)} p where p.id = ${p.id} and ${known('p')}`.execute(db);
     if (rows.rows.length === 0) throw errors.notFound('Contact');
-    return (await load(db, rows.rows))[0];
+    const contact = (await load(db, rows.rows))[0];
+    assertVisible(contact.crm?.owner_id, scope, 'Contact');
+    return contact;
   }
 
   const identify = (db: Kysely<any>, workspaceId: string, traits: Record<string, unknown>, profileId?: string) =>
@@ -154,9 +157,10 @@ export function createContacts(deps: ContactsDeps, fields: (db: Kysely<any>, wor
      * Known person profiles, newest first or by a computed trait, filtered by CRM fields, search, audience and
      * computed trait, keyset-paginated (see profile-list.ts).
      */
-    async list(db: Kysely<any>, workspaceId: string, q: ContactQuery) {
+    async list(db: Kysely<any>, workspaceId: string, q: ContactQuery, scope: RecordScope = ALL_RECORDS) {
       const crmFields = sql`${q.ownerId ? sql`and c.owner_id = ${q.ownerId}` : sql``} ${q.lifecycleStage ? sql`and c.lifecycle_stage = ${q.lifecycleStage}` : sql``}`;
       const where: RawBuilder<unknown>[] = [known('p')];
+      if (!scope.all) where.push(sql`not exists (select 1 from crm_contacts c where c.profile_id = p.id and not ${ownerVisible('c.owner_id', scope)})`);
       const filters: ListFilter[] = q.ownerId || q.lifecycleStage
         ? [{ probe: (id) => sql`exists (select 1 from crm_contacts c where c.profile_id = ${id} ${crmFields})`, set: sql`select c.profile_id from crm_contacts c where c.workspace_id = ${workspaceId} ${crmFields}` }]
         : [];
@@ -184,14 +188,14 @@ export function createContacts(deps: ContactsDeps, fields: (db: Kysely<any>, wor
     },
 
     /** The contact's timeline: its events (CRM ones included) and identity merges, newest first. */
-    async timeline(db: Kysely<any>, workspaceId: string, id: string, q: { limit: number; before?: { at: number; seq: number }; kinds?: TimelineKind[] }) {
-      const contact = await get(db, workspaceId, id);
+    async timeline(db: Kysely<any>, workspaceId: string, id: string, q: { limit: number; before?: { at: number; seq: number }; kinds?: TimelineKind[] }, scope: RecordScope = ALL_RECORDS) {
+      const contact = await get(db, workspaceId, id, scope);
       return timeline(db, deps, workspaceId, contact.id, q);
     },
 
     /** CRM fields change at once (If-Match against the CRM's version); traits go through the log and are waited for. */
-    async update(db: Kysely<any>, workspaceId: string, id: string, input: ContactInput, ifMatch?: string): Promise<Contact> {
-      const contact = await get(db, workspaceId, id);
+    async update(db: Kysely<any>, workspaceId: string, id: string, input: ContactInput, ifMatch?: string, scope: RecordScope = ALL_RECORDS): Promise<Contact> {
+      const contact = await get(db, workspaceId, id, scope);
       await db.transaction().execute((tx) => saveCrm(tx, workspaceId, contact.id, input, 'update', ifMatch));
       const traits = traitsOf(input);
       if (Object.keys(traits).length) await identify(db, workspaceId, traits, contact.id);

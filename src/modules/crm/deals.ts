@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
 import { errors } from '../../platform/errors.js';
+import { ALL_RECORDS, assertVisible, ownerVisible, type RecordScope } from './record-scope.js';
 import { validateValues, type FieldDefinition } from './custom-fields.js';
 import { checkIfMatch, etagOf } from './concurrency.js';
 import { appendCrmEvents, type CrmEvent, type CrmEventsDeps } from './events.js';
@@ -172,9 +173,10 @@ export function createDeals(deps: DealsDeps, fields: (db: Kysely<any>, workspace
   }
 
   return {
-    async get(db: Kysely<any>, workspaceId: string, id: string): Promise<Deal> {
+    async get(db: Kysely<any>, workspaceId: string, id: string, scope: RecordScope = ALL_RECORDS): Promise<Deal> {
       const row = await store.deal(db, workspaceId, id);
       if (!row) throw errors.notFound('Deal');
+      assertVisible(row.owner_id, scope, 'Deal');
       return { ...row, contact_ids: (await contactsOf(db, [id])).get(id)! };
     },
 
@@ -194,9 +196,10 @@ export function createDeals(deps: DealsDeps, fields: (db: Kysely<any>, workspace
      * a stale write never silently overwrites. A stage change is recorded in the stage history and
      * appended to the log as `Deal Stage Changed`.
      */
-    async update(db: Kysely<any>, workspaceId: string, id: string, input: DealInput, actor: string, ifMatch?: string): Promise<Deal> {
+    async update(db: Kysely<any>, workspaceId: string, id: string, input: DealInput, actor: string, ifMatch?: string, scope: RecordScope = ALL_RECORDS): Promise<Deal> {
       const current = await store.deal(db, workspaceId, id, deps.postgres);
       if (!current) throw errors.notFound('Deal');
+      assertVisible(current.owner_id, scope, 'Deal');
       checkIfMatch(ifMatch, current, 'deal');
       const now = deps.now();
       const pipelines = await ensurePipelines(db, workspaceId, now);
@@ -239,9 +242,10 @@ export function createDeals(deps: DealsDeps, fields: (db: Kysely<any>, workspace
       return { ...after, contact_ids: contactIds };
     },
 
-    async remove(db: Kysely<any>, workspaceId: string, id: string, ifMatch?: string): Promise<void> {
+    async remove(db: Kysely<any>, workspaceId: string, id: string, ifMatch?: string, scope: RecordScope = ALL_RECORDS): Promise<void> {
       const current = await store.deal(db, workspaceId, id, deps.postgres);
       if (!current) throw errors.notFound('Deal');
+      assertVisible(current.owner_id, scope, 'Deal');
       checkIfMatch(ifMatch, current, 'deal');
       const contacts = (await contactsOf(db, [id])).get(id)!;
       const pipelines = await ensurePipelines(db, workspaceId, deps.now());
@@ -255,13 +259,13 @@ export function createDeals(deps: DealsDeps, fields: (db: Kysely<any>, workspace
     history: (db: Kysely<any>, dealId: string) => store.stageHistory(db, dealId),
 
     /** A page of deals, filtered and sorted, keyset-paginated on (sort value, id). */
-    async list(db: Kysely<any>, workspaceId: string, q: DealQuery): Promise<{ deals: Deal[]; nextCursor: string | null }> {
+    async list(db: Kysely<any>, workspaceId: string, q: DealQuery, scope: RecordScope = ALL_RECORDS): Promise<{ deals: Deal[]; nextCursor: string | null }> {
       const t = db as Kysely<CrmTables>;
       const column = SORTS[q.sort ?? 'createdAt'];
       const desc = (q.order ?? (q.sort ? 'asc' : 'desc')) === 'desc';
       // Columns that are never null are sorted as they are, so their index serves the page; the others as coalesced.
       const key = column.nullable ? sql`coalesce(${sql.ref(column.name)}, ${column.empty})` : sql.ref(column.name);
-      let query = t.selectFrom('crm_deals').selectAll().where('workspace_id', '=', workspaceId);
+      let query = t.selectFrom('crm_deals').selectAll().where('workspace_id', '=', workspaceId).where(ownerVisible('owner_id', scope));
       if (q.pipelineId) query = query.where('pipeline_id', '=', q.pipelineId);
       if (q.stageId) query = query.where('stage_id', '=', q.stageId);
       if (q.status) query = query.where('status', '=', q.status);

@@ -2,6 +2,7 @@ import { sql, type Kysely } from 'kysely';
 import { errors } from '../../platform/errors.js';
 import { fromMinor } from './money.js';
 import { listPipelines } from './pipelines.js';
+import { ALL_RECORDS, ownerVisible, type RecordScope } from './record-scope.js';
 
 /** Money per currency: amounts of different currencies are never added together. */
 type Amounts = Record<string, number>;
@@ -11,15 +12,15 @@ const add = (to: Amounts, currency: string, minor: number) => {
 const major = (a: Amounts) => Object.fromEntries(Object.entries(a).map(([c, m]) => [c, fromMinor(m, c)]));
 const n = (v: unknown) => Number(v ?? 0);
 
-/** The CRM's reports, computed in SQL per request (aggregates over the workspace's records). */
+/** The CRM's reports, computed in SQL per request (aggregates over the workspace's records; deals only those in the caller's scope). */
 export const reports = {
   /** Per stage of a pipeline: open deals, their value and their value weighted by the stage's probability. */
-  async pipeline(db: Kysely<any>, workspaceId: string, pipelineId?: string) {
+  async pipeline(db: Kysely<any>, workspaceId: string, pipelineId?: string, scope: RecordScope = ALL_RECORDS) {
     const pipelines = await listPipelines(db, workspaceId);
     const pipeline = pipelineId ? pipelines.find((p) => p.id === pipelineId) : pipelines[0];
     if (!pipeline) throw errors.notFound('Pipeline');
     const rows = await sql<{ stage_id: string; currency: string; deals: number; minor: number }>`select stage_id, currency, count(*) as deals, coalesce(sum(amount_minor), 0) as minor
-      from crm_deals where workspace_id = ${workspaceId} and pipeline_id = ${pipeline.id} group by stage_id, currency`.execute(db);
+      from crm_deals where workspace_id = ${workspaceId} and pipeline_id = ${pipeline.id} and ${ownerVisible('owner_id', scope)} group by stage_id, currency`.execute(db);
     return {
       pipelineId: pipeline.id,
       stages: pipeline.stages.map((s) => {
@@ -33,13 +34,13 @@ export const reports = {
   },
 
   /** Open deals by close month, weighted by their stage's probability, beside what was won in that month. */
-  async forecast(db: Kysely<any>, workspaceId: string, from: string, to: string) {
+  async forecast(db: Kysely<any>, workspaceId: string, from: string, to: string, scope: RecordScope = ALL_RECORDS) {
     const open = await sql<{ month: string; currency: string; minor: number; weighted: number; deals: number }>`select substr(d.close_date, 1, 7) as month, d.currency,
       coalesce(sum(d.amount_minor), 0) as minor, coalesce(sum(d.amount_minor * s.probability), 0) as weighted, count(*) as deals
       from crm_deals d join crm_stages s on s.id = d.stage_id
-      where d.workspace_id = ${workspaceId} and d.status = 'open' and d.close_date >= ${from} and d.close_date < ${to} group by substr(d.close_date, 1, 7), d.currency`.execute(db);
+      where d.workspace_id = ${workspaceId} and ${ownerVisible('d.owner_id', scope)} and d.status = 'open' and d.close_date >= ${from} and d.close_date < ${to} group by substr(d.close_date, 1, 7), d.currency`.execute(db);
     const won = await sql<{ month: string; currency: string; minor: number; deals: number }>`select substr(close_date, 1, 7) as month, currency, coalesce(sum(amount_minor), 0) as minor, count(*) as deals
-      from crm_deals where workspace_id = ${workspaceId} and status = 'won' and close_date >= ${from} and close_date < ${to} group by substr(close_date, 1, 7), currency`.execute(db);
+      from crm_deals where workspace_id = ${workspaceId} and ${ownerVisible('owner_id', scope)} and status = 'won' and close_date >= ${from} and close_date < ${to} group by substr(close_date, 1, 7), currency`.execute(db);
     const months = [...new Set([...open.rows, ...won.rows].map((r) => r.month))].sort();
     return months.map((month) => {
       const o = open.rows.filter((r) => r.month === month);
@@ -57,9 +58,9 @@ export const reports = {
   },
 
   /** Of the deals closed in [from, to), the share won, overall and per owner. */
-  async winRate(db: Kysely<any>, workspaceId: string, from: number, to: number) {
+  async winRate(db: Kysely<any>, workspaceId: string, from: number, to: number, scope: RecordScope = ALL_RECORDS) {
     const rows = await sql<{ owner_id: string | null; status: string; deals: number }>`select owner_id, status, count(*) as deals from crm_deals
-      where workspace_id = ${workspaceId} and status in ('won', 'lost') and closed_at >= ${from} and closed_at < ${to} group by owner_id, status`.execute(db);
+      where workspace_id = ${workspaceId} and ${ownerVisible('owner_id', scope)} and status in ('won', 'lost') and closed_at >= ${from} and closed_at < ${to} group by owner_id, status`.execute(db);
     const rate = (list: typeof rows.rows) => {
       const won = list.filter((r) => r.status === 'won').reduce((a, r) => a + n(r.deals), 0);
       const lost = list.filter((r) => r.status === 'lost').reduce((a, r) => a + n(r.deals), 0);

@@ -14,7 +14,10 @@ import { createPipeline, deletePipeline, ensurePipelines, getPipeline, pipelineS
 import type { StageChangeRow } from './store.js';
 import { TIMELINE_KINDS, type TimelineKind } from './timeline.js';
 import { errors } from '../../platform/errors.js';
+import type { RecordScope } from './record-scope.js';
 import { personalDataMask } from '../../platform/http/pii.js';
+import { demand } from '../../platform/http/access.js';
+import type { Permission } from '../access/index.js';
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(Number(ms)).toISOString());
 const ID = { type: 'object', properties: { id: { type: 'string' } } };
@@ -56,40 +59,42 @@ const companyView = (c: Company) => {
 const changeView = (c: StageChangeRow) => ({ fromStageId: c.from_stage_id, toStageId: c.to_stage_id, at: iso(c.at), actor: c.actor });
 
 /** The CRM's management API: pipelines and stages, deals, custom fields. */
-export async function crmRoutes(app: FastifyInstance, { db, deals, contacts, companies, imports, fields, merge, now }: {
+export async function crmRoutes(app: FastifyInstance, { db, deals, contacts, companies, imports, fields, merge, scopeOf, now }: {
   db: Kysely<any>; deals: Deals; contacts: Contacts; companies: Companies; imports: Imports; fields: Fields; now: () => number;
+  /** Which owned contacts and deals the caller sees (record visibility). */
+  scopeOf(principal: NonNullable<FastifyRequest['principal']>): Promise<RecordScope>;
   /** Merges two profiles of one person or account (the identity merge, with everything that follows it). */
   merge(input: { workspaceId: string; primaryId: string; duplicateId: string; actor: string }): Promise<unknown>;
 }) {
-  const read = { access: { permission: 'crm:read' } } as const;
-  const write = { access: { permission: 'crm:write' } } as const;
+  const can = (permission: Permission) => ({ access: { permission } }) as const;
   const ws = (request: FastifyRequest) => request.principal!.workspaceId;
+  const scope = (request: FastifyRequest) => scopeOf(request.principal!);
   const actor = (request: FastifyRequest) => `${request.principal!.actor.type}:${request.principal!.actor.id}`;
   const id = (request: FastifyRequest) => (request.params as { id: string }).id;
   const ifMatch = (request: FastifyRequest) => request.headers['if-match'];
   const tags = ['crm'];
   const inTransaction = <T>(fn: (tx: Kysely<any>) => Promise<T>) => db.transaction().execute(fn);
 
-  app.get('/crm/pipelines', { config: read, schema: { tags, summary: 'Pipelines with their stages, in order (a default one is created on first use)' } }, async (request) => ({
+  app.get('/crm/pipelines', { config: can('crm_settings:read'), schema: { tags, summary: 'Pipelines with their stages, in order (a default one is created on first use)' } }, async (request) => ({
     data: (await inTransaction((tx) => ensurePipelines(tx, ws(request), now()))).map(pipelineView),
   }));
-  app.post('/crm/pipelines', { config: write, schema: { tags, summary: 'Create a pipeline', body: pipelineSchema } }, async (request, reply) =>
+  app.post('/crm/pipelines', { config: can('crm_settings:write'), schema: { tags, summary: 'Create a pipeline', body: pipelineSchema } }, async (request, reply) =>
     reply.status(201).send(pipelineView(await inTransaction((tx) => createPipeline(tx, ws(request), request.body as PipelineInput, now())))));
-  app.get('/crm/pipelines/:id', { config: read, schema: { tags, summary: 'One pipeline', params: ID } }, async (request) => pipelineView(await getPipeline(db, ws(request), id(request))));
+  app.get('/crm/pipelines/:id', { config: can('crm_settings:read'), schema: { tags, summary: 'One pipeline', params: ID } }, async (request) => pipelineView(await getPipeline(db, ws(request), id(request))));
   app.patch('/crm/pipelines/:id', {
-    config: write,
+    config: can('crm_settings:write'),
     schema: {
       tags, summary: 'Rename a pipeline or set its stages (with ids: kept; without: added; left out: removed, refused while deals sit there)', params: ID,
       body: { ...pipelineSchema, required: [], minProperties: 1 },
     },
   }, async (request) => pipelineView(await inTransaction((tx) => updatePipeline(tx, ws(request), id(request), request.body as Partial<PipelineInput>, now()))));
-  app.delete('/crm/pipelines/:id', { config: write, schema: { tags, summary: 'Delete a pipeline without deals', params: ID } }, async (request, reply) => {
+  app.delete('/crm/pipelines/:id', { config: can('crm_settings:write'), schema: { tags, summary: 'Delete a pipeline without deals', params: ID } }, async (request, reply) => {
     await inTransaction((tx) => deletePipeline(tx, ws(request), id(request)));
     return reply.status(204).send();
   });
 
   app.get('/crm/deals', {
-    config: read,
+    config: can('deals:read'),
     schema: {
       tags, summary: 'Deals, filtered and sorted, keyset-paginated',
       querystring: {
@@ -104,15 +109,15 @@ export async function crmRoutes(app: FastifyInstance, { db, deals, contacts, com
       },
     },
   }, async (request) => {
-    const page = await deals.list(db, ws(request), request.query as DealQuery);
+    const page = await deals.list(db, ws(request), request.query as DealQuery, await scope(request));
     return { data: page.deals.map(dealView), nextCursor: page.nextCursor };
   });
-  app.post('/crm/deals', { config: write, schema: { tags, summary: 'Create a deal (appends Deal Created to the log)', body: dealCreateSchema } }, async (request, reply) => {
+  app.post('/crm/deals', { config: can('deals:write'), schema: { tags, summary: 'Create a deal (appends Deal Created to the log)', body: dealCreateSchema } }, async (request, reply) => {
     const deal = await inTransaction((tx) => deals.create(tx, ws(request), request.body as DealInput, actor(request)));
     return reply.status(201).header('etag', etagOf(deal)).send(dealView(deal));
   });
   app.post('/crm/deals/bulk', {
-    config: write,
+    config: can('deals:write'),
     schema: {
       tags, summary: 'Create and change up to 100 deals at once: all or nothing (the first refusal names its item)',
       body: {
@@ -133,41 +138,44 @@ export async function crmRoutes(app: FastifyInstance, { db, deals, contacts, com
       if (error instanceof Error && 'status' in error) (error as { message: string }).message = `${what}[${i}]: ${(error as Error).message}`;
       throw error;
     });
+    const visible = await scope(request);
     const result = await inTransaction(async (tx) => {
       const created: Deal[] = [];
       const updated: Deal[] = [];
       for (const [i, d] of (body.create ?? []).entries()) created.push(await at('create', i, () => deals.create(tx, ws(request), d, actor(request))));
-      for (const [i, u] of (body.update ?? []).entries()) updated.push(await at('update', i, () => deals.update(tx, ws(request), u.id, u.changes, actor(request), u.ifMatch)));
+      for (const [i, u] of (body.update ?? []).entries()) updated.push(await at('update', i, () => deals.update(tx, ws(request), u.id, u.changes, actor(request), u.ifMatch, visible)));
       return { created, updated };
     });
     return { created: result.created.map(dealView), updated: result.updated.map(dealView) };
   });
-  app.get('/crm/deals/:id', { config: read, schema: { tags, summary: 'One deal, with its ETag', params: ID } }, async (request, reply) => {
-    const deal = await deals.get(db, ws(request), id(request));
+  app.get('/crm/deals/:id', { config: can('deals:read'), schema: { tags, summary: 'One deal, with its ETag', params: ID } }, async (request, reply) => {
+    const deal = await deals.get(db, ws(request), id(request), await scope(request));
     return reply.header('etag', etagOf(deal)).send(dealView(deal));
   });
   app.patch('/crm/deals/:id', {
-    config: write,
+    config: can('deals:write'),
     schema: {
       tags, summary: 'Change a deal; send If-Match with its ETag, and a change made since you read it is refused (412)', params: ID, body: dealUpdateSchema,
       headers: { type: 'object', properties: { 'if-match': { type: 'string' } } },
     },
   }, async (request, reply) => {
-    const deal = await inTransaction((tx) => deals.update(tx, ws(request), id(request), request.body as DealInput, actor(request), ifMatch(request)));
+    const visible = await scope(request);
+    const deal = await inTransaction((tx) => deals.update(tx, ws(request), id(request), request.body as DealInput, actor(request), ifMatch(request), visible));
     return reply.header('etag', etagOf(deal)).send(dealView(deal));
   });
-  app.delete('/crm/deals/:id', { config: write, schema: { tags, summary: 'Delete a deal (If-Match honoured)', params: ID } }, async (request, reply) => {
-    await inTransaction((tx) => deals.remove(tx, ws(request), id(request), ifMatch(request)));
+  app.delete('/crm/deals/:id', { config: can('deals:write'), schema: { tags, summary: 'Delete a deal (If-Match honoured)', params: ID } }, async (request, reply) => {
+    const visible = await scope(request);
+    await inTransaction((tx) => deals.remove(tx, ws(request), id(request), ifMatch(request), visible));
     return reply.status(204).send();
   });
-  app.get('/crm/deals/:id/stage-history', { config: read, schema: { tags, summary: 'Every stage the deal entered, when and by whom', params: ID } }, async (request) => {
-    await deals.get(db, ws(request), id(request));
+  app.get('/crm/deals/:id/stage-history', { config: can('deals:read'), schema: { tags, summary: 'Every stage the deal entered, when and by whom', params: ID } }, async (request) => {
+    await deals.get(db, ws(request), id(request), await scope(request));
     return { data: (await deals.history(db, id(request))).map(changeView) };
   });
 
   app.addSchema({ $id: 'rapport.crm-field', ...fieldDefinitionSchema });
   app.get('/crm/contacts', {
-    config: read,
+    config: can('contacts:read'),
     schema: {
       tags, summary: 'Contacts: the known person profiles (holding an email or a user id), newest first or by a computed trait or score, with their computed traits and audiences',
       querystring: {
@@ -180,20 +188,20 @@ export async function crmRoutes(app: FastifyInstance, { db, deals, contacts, com
       },
     },
   }, async (request) => {
-    const page = await contacts.list(db, ws(request), request.query as ContactQuery);
+    const page = await contacts.list(db, ws(request), request.query as ContactQuery, await scope(request));
     return { data: page.contacts.map(contactView), nextCursor: page.nextCursor };
   });
   app.post('/crm/contacts', {
-    config: write,
+    config: can('contacts:write'),
     schema: { tags, summary: 'Create a contact, or find it by email: its profile is found or created through the log (201 created, 200 found)', body: contactCreateSchema },
   }, async (request, reply) => {
     const { contact, created } = await contacts.create(db, ws(request), request.body as ContactInput);
     return reply.status(created ? 201 : 200).header('etag', profileEtag(contact)).send(contactView(contact));
   });
   app.post('/crm/imports', {
-    config: write, bodyLimit: 64 * 1024 * 1024,
+    config: can('imports:write'), bodyLimit: 64 * 1024 * 1024,
     schema: {
-      tags, summary: 'Import contacts, companies or deals from a CSV: every row checked, bad rows reported (line and reasons), good rows written together; dryRun writes nothing',
+      tags, summary: 'Import contacts, companies or deals from a CSV (needs imports:write and the write permission of the object): every row checked, bad rows reported (line and reasons), good rows written together; dryRun writes nothing',
       description: 'Contacts: good rows become identify calls through the log (each contact found or created by email), then their CRM fields are set. '
         + 'Companies: group calls through the log (each company found by group id, else by domain, else created), then their CRM fields are set. '
         + 'Deals: no dedupe key (every good row is a new deal); rows are checked as POST /crm/deals checks them and written at once, with their Deal Created events. '
@@ -201,20 +209,24 @@ export async function crmRoutes(app: FastifyInstance, { db, deals, contacts, com
       body: importSchema,
     },
   }, async (request, reply) => {
+    // Importing is a permission of its own (as in HubSpot), and writes the object it imports.
+    const object = (request.body as ImportInput).object ?? 'contact';
+    demand(request, ({ contact: 'contacts:write', company: 'companies:write', deal: 'deals:write' } as const)[object]);
     const result = await imports.start(db, ws(request), request.body as ImportInput, actor(request));
     // 202 while the pipeline still applies the rows' calls; deals (and imports with no good row) are done at once.
     return reply.status(result.status === 'processing' ? 202 : 200).send(result);
   });
-  app.get('/crm/imports/:id', { config: read, schema: { tags, summary: "An import's report and progress", params: ID } }, async (request) => {
+  app.get('/crm/imports/:id', { config: can('imports:write'), schema: { tags, summary: "An import's report and progress", params: ID } }, async (request) => {
     const r = await imports.get(db, ws(request), id(request));
     return { ...r, createdAt: iso(r.createdAt), finishedAt: iso(r.finishedAt) };
   });
-  app.get('/crm/contacts/export.csv', { config: { ...read, audit: { action: 'crm.contact.export' } }, schema: { tags, summary: 'Every contact as CSV (standard fields, owner, lifecycle stage, custom fields)' } }, async (request, reply) => {
+  app.get('/crm/contacts/export.csv', { config: { ...can('contacts:export'), audit: { action: 'crm.contact.export' } }, schema: { tags, summary: 'Every contact as CSV (standard fields, owner, lifecycle stage, custom fields)' } }, async (request, reply) => {
+    const visible = await scope(request);
     const custom = (await fields.of(db, ws(request), 'contact')).map((f) => f.key);
     const mask = personalDataMask(request);
     const lines: unknown[][] = [['id', 'email', 'name', 'firstName', 'lastName', 'phone', 'title', 'ownerId', 'lifecycleStage', 'companyIds', 'createdAt', ...custom.map((k) => `custom.${k}`)]];
     for (let cursor: string | null | undefined; cursor !== null;) {
-      const page = await contacts.list(db, ws(request), { limit: 200, cursor: cursor ?? undefined });
+      const page = await contacts.list(db, ws(request), { limit: 200, cursor: cursor ?? undefined }, visible);
       for (const c of page.contacts.map((row) => mask(contactView(row)))) {
         lines.push([c.id, c.email, c.name, c.firstName, c.lastName, c.phone, c.title, c.ownerId, c.lifecycleStage, c.companyIds.join(';'), c.createdAt,
           ...custom.map((k) => { const v = c.custom[k]; return v === undefined || v === null ? '' : typeof v === 'object' ? JSON.stringify(v) : v; })]);
@@ -223,15 +235,15 @@ export async function crmRoutes(app: FastifyInstance, { db, deals, contacts, com
     }
     return reply.header('content-type', 'text/csv; charset=utf-8').header('content-disposition', 'attachment; filename="contacts.csv"').send(stringify(lines as string[][]));
   });
-  app.get('/crm/contacts/:id', { config: read, schema: { tags, summary: 'One contact (any id of its profile, merged ones followed)', params: ID } }, async (request, reply) => {
-    const contact = await contacts.get(db, ws(request), id(request));
+  app.get('/crm/contacts/:id', { config: can('contacts:read'), schema: { tags, summary: 'One contact (any id of its profile, merged ones followed)', params: ID } }, async (request, reply) => {
+    const contact = await contacts.get(db, ws(request), id(request), await scope(request));
     return reply.header('etag', profileEtag(contact)).send(contactView(contact));
   });
   app.patch('/crm/contacts/:id', {
-    config: write,
+    config: can('contacts:write'),
     schema: { tags, summary: 'Change a contact: CRM fields at once (If-Match: 412 when stale), traits through the log', params: ID, body: contactUpdateSchema },
   }, async (request, reply) => {
-    const contact = await contacts.update(db, ws(request), id(request), request.body as ContactInput, ifMatch(request));
+    const contact = await contacts.update(db, ws(request), id(request), request.body as ContactInput, ifMatch(request), await scope(request));
     return reply.header('etag', profileEtag(contact)).send(contactView(contact));
   });
 
@@ -244,7 +256,7 @@ export async function crmRoutes(app: FastifyInstance, { db, deals, contacts, com
     return get(ws(request), primary.id);
   };
   app.post('/crm/contacts/:id/merge', {
-    config: write,
+    config: can('contacts:write'),
     schema: {
       tags, summary: 'Merge a duplicate contact into this one: their profiles merge through the identity merge log',
       description: 'The duplicate\'s emails, ids, events, traits (newest value wins), audiences and computed traits move to this contact; its CRM fields fill the empty ones here, '
@@ -253,13 +265,14 @@ export async function crmRoutes(app: FastifyInstance, { db, deals, contacts, com
       params: ID, body: MERGE,
     },
   }, async (request, reply) => {
-    const contact = await mergeInto(request, (workspaceId, contactId) => contacts.get(db, workspaceId, contactId));
+    const visible = await scope(request);
+    const contact = await mergeInto(request, (workspaceId, contactId) => contacts.get(db, workspaceId, contactId, visible));
     return reply.header('etag', profileEtag(contact)).send(contactView(contact));
   });
 
-  const timelineRoute = (path: string, what: string, read$: (workspaceId: string, id: string, q: { limit: number; before?: { at: number; seq: number }; kinds?: TimelineKind[] }) => ReturnType<Contacts['timeline']>) =>
+  const timelineRoute = (path: string, what: string, permission: Permission, read$: (workspaceId: string, id: string, q: { limit: number; before?: { at: number; seq: number }; kinds?: TimelineKind[] }, visible: RecordScope) => ReturnType<Contacts['timeline']>) =>
     app.get(path, {
-      config: read,
+      config: can(permission),
       schema: {
         tags, summary: `A ${what}'s timeline: web visits, tracks, CRM changes and activities, audiences, identity merges; newest first`, params: ID,
         querystring: {
@@ -278,17 +291,17 @@ export async function crmRoutes(app: FastifyInstance, { db, deals, contacts, com
         if (!Number.isSafeInteger(at) || !Number.isSafeInteger(seq)) throw errors.invalidRequest('The cursor is not one this API gave out.');
         before = { at, seq };
       }
-      const page = await read$(ws(request), id(request), { limit: q.limit, before, kinds });
+      const page = await read$(ws(request), id(request), { limit: q.limit, before, kinds }, await scope(request));
       return {
         data: page.items.map((i) => ({ kind: i.kind, at: iso(i.at), type: i.type, event: i.event, messageId: i.messageId ?? null, properties: i.properties })),
         nextCursor: page.next ? `${page.next.at}_${page.next.seq}` : null,
       };
     });
-  timelineRoute('/crm/contacts/:id/timeline', 'contact', (w, i, q) => contacts.timeline(db, w, i, q));
-  timelineRoute('/crm/companies/:id/timeline', 'company', (w, i, q) => companies.timeline(db, w, i, q));
+  timelineRoute('/crm/contacts/:id/timeline', 'contact', 'contacts:read', (w, i, q, visible) => contacts.timeline(db, w, i, q, visible));
+  timelineRoute('/crm/companies/:id/timeline', 'company', 'companies:read', (w, i, q) => companies.timeline(db, w, i, q));
 
   app.get('/crm/companies', {
-    config: read,
+    config: can('companies:read'),
     schema: {
       tags, summary: 'Companies: the account profiles, newest first or by a computed trait or score, with their computed traits and audiences',
       querystring: {
@@ -304,18 +317,18 @@ export async function crmRoutes(app: FastifyInstance, { db, deals, contacts, com
     return { data: page.companies.map(companyView), nextCursor: page.nextCursor };
   });
   app.post('/crm/companies', {
-    config: write,
+    config: can('companies:write'),
     schema: { tags, summary: 'Create a company, or find it by group id (default: its domain), through the log like a group call (201 created, 200 found)', body: companyCreateSchema },
   }, async (request, reply) => {
     const { company, created } = await companies.create(db, ws(request), request.body as CompanyInput);
     return reply.status(created ? 201 : 200).header('etag', profileEtag(company)).send(companyView(company));
   });
-  app.get('/crm/companies/:id', { config: read, schema: { tags, summary: 'One company with its contacts', params: ID } }, async (request, reply) => {
+  app.get('/crm/companies/:id', { config: can('companies:read'), schema: { tags, summary: 'One company with its contacts', params: ID } }, async (request, reply) => {
     const company = await companies.get(db, ws(request), id(request));
     return reply.header('etag', profileEtag(company)).send(companyView(company));
   });
   app.patch('/crm/companies/:id', {
-    config: write,
+    config: can('companies:write'),
     schema: { tags, summary: 'Change a company: CRM fields at once (If-Match: 412 when stale), traits through the log', params: ID, body: companyUpdateSchema },
   }, async (request, reply) => {
     const company = await companies.update(db, ws(request), id(request), request.body as CompanyInput, ifMatch(request));
@@ -323,17 +336,17 @@ export async function crmRoutes(app: FastifyInstance, { db, deals, contacts, com
   });
 
   const OBJECT = { type: 'object', properties: { object: { enum: [...CRM_OBJECTS] } } };
-  app.get('/crm/fields/:object', { config: read, schema: { tags, summary: 'Custom fields of an object', params: OBJECT } }, async (request) => ({
+  app.get('/crm/fields/:object', { config: can('crm_settings:read'), schema: { tags, summary: 'Custom fields of an object', params: OBJECT } }, async (request) => ({
     data: await fields.of(db, ws(request), (request.params as { object: CrmObject }).object),
   }));
   // The body is checked by checkFieldDefinition alone: Fastify's validator coerces types, and a definition is typed strictly.
   app.post('/crm/fields/:object', {
-    config: write,
+    config: can('crm_settings:write'),
     schema: { tags, summary: 'Define a custom field', description: 'Body: a field definition (the `rapport.crm-field` schema): key, label, type, required, and per type options, link, min, max, maxLength.', params: OBJECT },
   }, async (request, reply) =>
     reply.status(201).send(await fields.create(db, ws(request), (request.params as { object: CrmObject }).object, request.body)));
   app.delete('/crm/fields/:object/:key', {
-    config: write, schema: { tags, summary: 'Remove a custom field definition', params: { type: 'object', properties: { object: { enum: [...CRM_OBJECTS] }, key: { type: 'string' } } } },
+    config: can('crm_settings:write'), schema: { tags, summary: 'Remove a custom field definition', params: { type: 'object', properties: { object: { enum: [...CRM_OBJECTS] }, key: { type: 'string' } } } },
   }, async (request, reply) => {
     const p = request.params as { object: CrmObject; key: string };
     await fields.remove(db, ws(request), p.object, p.key);

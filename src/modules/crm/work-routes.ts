@@ -4,11 +4,16 @@ import { activityCreateSchema, activityUpdateSchema, type Activities, type Activ
 import { associationsView } from './associations.js';
 import { etagOf } from './concurrency.js';
 import { parseKeyset } from './cursor.js';
+import { demand } from '../../platform/http/access.js';
+import type { Permission } from '../access/index.js';
 import { reports } from './reports.js';
+import { visibleHits, type RecordScope } from './record-scope.js';
 import { SEARCH_OBJECTS, type Search, type SearchObject } from './search.js';
 import { viewSchema, viewUpdateSchema, viewView, type Views } from './views.js';
 import { slaSchema, ticketCreateSchema, ticketUpdateSchema, type Ticket, type TicketInput, type TicketQuery, type Tickets } from './tickets.js';
 import { taskCreateSchema, taskUpdateSchema, type Task, type TaskInput, type TaskQuery, type Tasks } from './tasks.js';
+
+const SEARCH_PERMISSION: Record<SearchObject, Permission> = { contact: 'contacts:read', company: 'companies:read', deal: 'deals:read', ticket: 'tickets:read' };
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(Number(ms)).toISOString());
 const ID = { type: 'object', properties: { id: { type: 'string' } } };
@@ -33,21 +38,25 @@ const ticketView = (t: Ticket) => ({
 });
 
 /** Activities (notes, calls, emails, meetings), tasks, tickets and the CRM's reports. Every change takes If-Match. */
-export async function crmWorkRoutes(app: FastifyInstance, { db, activities, tasks, tickets, views, search, now }: { db: Kysely<any>; activities: Activities; tasks: Tasks; tickets: Tickets; views: Views; search: Search; now: () => number }) {
-  const read = { access: { permission: 'crm:read' } } as const;
-  const write = { access: { permission: 'crm:write' } } as const;
+export async function crmWorkRoutes(app: FastifyInstance, { db, activities, tasks, tickets, views, search, scopeOf, now }: {
+  db: Kysely<any>; activities: Activities; tasks: Tasks; tickets: Tickets; views: Views; search: Search; now: () => number;
+  /** Which owned contacts and deals the caller sees (record visibility). */
+  scopeOf(principal: NonNullable<FastifyRequest['principal']>): Promise<RecordScope>;
+}) {
+  const can = (permission: Permission) => ({ access: { permission } }) as const;
   const ws = (request: FastifyRequest) => request.principal!.workspaceId;
+  const scope = (request: FastifyRequest) => scopeOf(request.principal!);
   const id = (request: FastifyRequest) => (request.params as { id: string }).id;
   const ifMatch = (request: FastifyRequest) => request.headers['if-match'];
   const tags = ['crm'];
   const tx = <T>(fn: (t: Kysely<any>) => Promise<T>) => db.transaction().execute(fn);
 
-  app.post('/crm/activities', { config: write, schema: { tags, summary: 'Log a note, call, email or meeting on contacts, companies, deals or tickets', body: activityCreateSchema } }, async (request, reply) => {
+  app.post('/crm/activities', { config: can('activities:write'), schema: { tags, summary: 'Log a note, call, email or meeting on contacts, companies, deals or tickets', body: activityCreateSchema } }, async (request, reply) => {
     const a = await tx((t) => activities.create(t, ws(request), request.body as ActivityInput));
     return reply.status(201).header('etag', etagOf(a)).send(activityView(a));
   });
   app.get('/crm/activities', {
-    config: read,
+    config: can('activities:read'),
     schema: {
       tags, summary: 'Activities logged on one record, newest first, keyset-paginated',
       querystring: {
@@ -66,25 +75,25 @@ export async function crmWorkRoutes(app: FastifyInstance, { db, activities, task
     const last = page[page.length - 1];
     return { data: page.map(activityView), nextCursor: rows.length > q.limit ? `${last.occurred_at}_${last.id}` : null };
   });
-  app.get('/crm/activities/:id', { config: read, schema: { tags, summary: 'One activity', params: ID } }, async (request, reply) => {
+  app.get('/crm/activities/:id', { config: can('activities:read'), schema: { tags, summary: 'One activity', params: ID } }, async (request, reply) => {
     const a = await activities.get(db, ws(request), id(request));
     return reply.header('etag', etagOf(a)).send(activityView(a));
   });
-  app.patch('/crm/activities/:id', { config: write, schema: { tags, summary: 'Change an activity (If-Match: 412 when stale)', params: ID, body: activityUpdateSchema } }, async (request, reply) => {
+  app.patch('/crm/activities/:id', { config: can('activities:write'), schema: { tags, summary: 'Change an activity (If-Match: 412 when stale)', params: ID, body: activityUpdateSchema } }, async (request, reply) => {
     const a = await tx((t) => activities.update(t, ws(request), id(request), request.body as ActivityInput, ifMatch(request)));
     return reply.header('etag', etagOf(a)).send(activityView(a));
   });
-  app.delete('/crm/activities/:id', { config: write, schema: { tags, summary: 'Delete an activity', params: ID } }, async (request, reply) => {
+  app.delete('/crm/activities/:id', { config: can('activities:write'), schema: { tags, summary: 'Delete an activity', params: ID } }, async (request, reply) => {
     await tx((t) => activities.remove(t, ws(request), id(request), ifMatch(request)));
     return reply.status(204).send();
   });
 
-  app.post('/crm/tasks', { config: write, schema: { tags, summary: 'Create a task', body: taskCreateSchema } }, async (request, reply) => {
+  app.post('/crm/tasks', { config: can('tasks:write'), schema: { tags, summary: 'Create a task', body: taskCreateSchema } }, async (request, reply) => {
     const t = await tx((x) => tasks.create(x, ws(request), request.body as TaskInput));
     return reply.status(201).header('etag', etagOf(t)).send(taskView(t));
   });
   app.get('/crm/tasks', {
-    config: read,
+    config: can('tasks:read'),
     schema: {
       tags, summary: 'Tasks, soonest due first ("my tasks": assigneeId and status=active; a record\'s tasks: contactId, companyId, dealId or ticketId)',
       querystring: {
@@ -100,25 +109,25 @@ export async function crmWorkRoutes(app: FastifyInstance, { db, activities, task
     const page = await tasks.list(db, ws(request), request.query as TaskQuery);
     return { data: page.tasks.map(taskView), nextCursor: page.nextCursor };
   });
-  app.get('/crm/tasks/:id', { config: read, schema: { tags, summary: 'One task', params: ID } }, async (request, reply) => {
+  app.get('/crm/tasks/:id', { config: can('tasks:read'), schema: { tags, summary: 'One task', params: ID } }, async (request, reply) => {
     const t = await tasks.get(db, ws(request), id(request));
     return reply.header('etag', etagOf(t)).send(taskView(t));
   });
-  app.patch('/crm/tasks/:id', { config: write, schema: { tags, summary: 'Change a task (If-Match: 412 when stale)', params: ID, body: taskUpdateSchema } }, async (request, reply) => {
+  app.patch('/crm/tasks/:id', { config: can('tasks:write'), schema: { tags, summary: 'Change a task (If-Match: 412 when stale)', params: ID, body: taskUpdateSchema } }, async (request, reply) => {
     const t = await tx((x) => tasks.update(x, ws(request), id(request), request.body as TaskInput, ifMatch(request)));
     return reply.header('etag', etagOf(t)).send(taskView(t));
   });
-  app.delete('/crm/tasks/:id', { config: write, schema: { tags, summary: 'Delete a task', params: ID } }, async (request, reply) => {
+  app.delete('/crm/tasks/:id', { config: can('tasks:write'), schema: { tags, summary: 'Delete a task', params: ID } }, async (request, reply) => {
     await tx((x) => tasks.remove(x, ws(request), id(request), ifMatch(request)));
     return reply.status(204).send();
   });
 
-  app.post('/crm/tickets', { config: write, schema: { tags, summary: 'Open a ticket (its SLA targets follow its priority)', body: ticketCreateSchema } }, async (request, reply) => {
+  app.post('/crm/tickets', { config: can('tickets:write'), schema: { tags, summary: 'Open a ticket (its SLA targets follow its priority)', body: ticketCreateSchema } }, async (request, reply) => {
     const t = await tx((x) => tickets.create(x, ws(request), request.body as TicketInput));
     return reply.status(201).header('etag', etagOf(t)).send(ticketView(t));
   });
   app.get('/crm/search', {
-    config: read,
+    config: { access: { anyPermission: SEARCH_OBJECTS.map((o) => SEARCH_PERMISSION[o]) } },
     schema: {
       tags, summary: 'Full-text search across contacts, companies, deals and tickets, best match first',
       description: 'Every word of `q` must be found, as a word prefix, in the record\'s name, email, phone, domain, subject or description (case and accents ignored). A match in the name ranks first.',
@@ -133,12 +142,16 @@ export async function crmWorkRoutes(app: FastifyInstance, { db, activities, task
     },
   }, async (request) => {
     const query = request.query as { q: string; objects?: string; limit: number };
-    const objects = query.objects?.split(',') as SearchObject[] | undefined;
-    return { data: await search.find(db, ws(request), query.q, { objects, limit: query.limit }) };
+    // Only the kinds of record the caller may read; asking for others only is a 403.
+    const readable = SEARCH_OBJECTS.filter((o) => request.principal!.can(SEARCH_PERMISSION[o]));
+    const asked = (query.objects?.split(',') as SearchObject[] | undefined) ?? SEARCH_OBJECTS;
+    const objects = asked.filter((o) => readable.includes(o));
+    if (!objects.length) demand(request, SEARCH_PERMISSION[asked[0]]);
+    return { data: await visibleHits(db, await search.find(db, ws(request), query.q, { objects, limit: query.limit }), await scope(request)) };
   });
 
   app.get('/crm/tickets', {
-    config: read,
+    config: can('tickets:read'),
     schema: {
       tags, summary: 'The ticket queue: most urgent first, then oldest',
       querystring: {
@@ -154,15 +167,15 @@ export async function crmWorkRoutes(app: FastifyInstance, { db, activities, task
     const page = await tickets.list(db, ws(request), request.query as TicketQuery);
     return { data: page.tickets.map(ticketView), nextCursor: page.nextCursor };
   });
-  app.get('/crm/tickets/:id', { config: read, schema: { tags, summary: 'One ticket, with its SLA state', params: ID } }, async (request, reply) => {
+  app.get('/crm/tickets/:id', { config: can('tickets:read'), schema: { tags, summary: 'One ticket, with its SLA state', params: ID } }, async (request, reply) => {
     const t = await tickets.get(db, ws(request), id(request));
     return reply.header('etag', etagOf(t)).send(ticketView(t));
   });
-  app.patch('/crm/tickets/:id', { config: write, schema: { tags, summary: 'Change a ticket (If-Match: 412 when stale)', params: ID, body: ticketUpdateSchema } }, async (request, reply) => {
+  app.patch('/crm/tickets/:id', { config: can('tickets:write'), schema: { tags, summary: 'Change a ticket (If-Match: 412 when stale)', params: ID, body: ticketUpdateSchema } }, async (request, reply) => {
     const t = await tx((x) => tickets.update(x, ws(request), id(request), request.body as TicketInput, ifMatch(request)));
     return reply.header('etag', etagOf(t)).send(ticketView(t));
   });
-  app.delete('/crm/tickets/:id', { config: write, schema: { tags, summary: 'Delete a ticket', params: ID } }, async (request, reply) => {
+  app.delete('/crm/tickets/:id', { config: can('tickets:write'), schema: { tags, summary: 'Delete a ticket', params: ID } }, async (request, reply) => {
     await tx((x) => tickets.remove(x, ws(request), id(request), ifMatch(request)));
     return reply.status(204).send();
   });
@@ -175,44 +188,44 @@ export async function crmWorkRoutes(app: FastifyInstance, { db, activities, task
     return [Date.parse(q.from), Date.parse(q.to)] as const;
   };
   app.get('/crm/reports/pipeline', {
-    config: read, schema: { tags, summary: 'Open pipeline value by stage, raw and weighted by probability (per currency)', querystring: { type: 'object', additionalProperties: false, properties: { pipelineId: { type: 'string' } } } },
-  }, async (request) => reports.pipeline(db, ws(request), (request.query as { pipelineId?: string }).pipelineId));
+    config: can('reports:read'), schema: { tags, summary: 'Open pipeline value by stage, raw and weighted by probability (per currency)', querystring: { type: 'object', additionalProperties: false, properties: { pipelineId: { type: 'string' } } } },
+  }, async (request) => reports.pipeline(db, ws(request), (request.query as { pipelineId?: string }).pipelineId, await scope(request)));
   app.get('/crm/reports/forecast', {
-    config: read,
+    config: can('reports:read'),
     schema: {
       tags, summary: 'Weighted forecast by close month: open deals weighted by stage probability, and what was won (per currency)',
       querystring: { type: 'object', additionalProperties: false, required: ['from', 'to'], properties: { from: { type: 'string', format: 'date' }, to: { type: 'string', format: 'date' } } },
     },
   }, async (request) => {
     const q = request.query as { from: string; to: string };
-    return { data: await reports.forecast(db, ws(request), q.from, q.to) };
+    return { data: await reports.forecast(db, ws(request), q.from, q.to, await scope(request)) };
   });
-  app.get('/crm/reports/win-rate', { config: read, schema: { tags, summary: 'Win rate of the deals closed in a time range, overall and per owner', querystring: RANGE } }, async (request) =>
-    reports.winRate(db, ws(request), ...range(request)));
-  app.get('/crm/reports/activities', { config: read, schema: { tags, summary: 'Activities per owner and kind in a time range', querystring: RANGE } }, async (request) => ({
+  app.get('/crm/reports/win-rate', { config: can('reports:read'), schema: { tags, summary: 'Win rate of the deals closed in a time range, overall and per owner', querystring: RANGE } }, async (request) =>
+    reports.winRate(db, ws(request), ...range(request), await scope(request)));
+  app.get('/crm/reports/activities', { config: can('reports:read'), schema: { tags, summary: 'Activities per owner and kind in a time range', querystring: RANGE } }, async (request) => ({
     data: await reports.activities(db, ws(request), ...range(request)),
   }));
-  app.get('/crm/reports/sla', { config: read, schema: { tags, summary: 'SLA compliance of the tickets opened in a time range, per priority', querystring: RANGE } }, async (request) => ({
+  app.get('/crm/reports/sla', { config: can('reports:read'), schema: { tags, summary: 'SLA compliance of the tickets opened in a time range, per priority', querystring: RANGE } }, async (request) => ({
     data: await reports.sla(db, ws(request), ...range(request), now()),
   }));
 
   app.get('/crm/views', {
-    config: read, schema: { tags, summary: 'Saved views (named filters and sorts), by object', querystring: { type: 'object', additionalProperties: false, properties: { object: { enum: ['deal', 'contact', 'company', 'task', 'ticket'] } } } },
+    config: can('crm_settings:read'), schema: { tags, summary: 'Saved views (named filters and sorts), by object', querystring: { type: 'object', additionalProperties: false, properties: { object: { enum: ['deal', 'contact', 'company', 'task', 'ticket'] } } } },
   }, async (request) => ({ data: (await views.list(db, ws(request), (request.query as { object?: string }).object)).map(viewView) }));
-  app.post('/crm/views', { config: write, schema: { tags, summary: "Save a view: an object's list query under a name, shared in the workspace", body: viewSchema } }, async (request, reply) => {
+  app.post('/crm/views', { config: can('crm_settings:write'), schema: { tags, summary: "Save a view: an object's list query under a name, shared in the workspace", body: viewSchema } }, async (request, reply) => {
     const actor = `${request.principal!.actor.type}:${request.principal!.actor.id}`;
     return reply.status(201).send(viewView(await views.create(db, ws(request), request.body as { object: 'deal'; name: string; query: Record<string, unknown> }, actor)));
   });
-  app.patch('/crm/views/:id', { config: write, schema: { tags, summary: 'Rename a view or change its query', params: ID, body: viewUpdateSchema } }, async (request) =>
+  app.patch('/crm/views/:id', { config: can('crm_settings:write'), schema: { tags, summary: 'Rename a view or change its query', params: ID, body: viewUpdateSchema } }, async (request) =>
     viewView(await views.update(db, ws(request), id(request), request.body as { name?: string; query?: Record<string, unknown> })));
-  app.delete('/crm/views/:id', { config: write, schema: { tags, summary: 'Delete a view', params: ID } }, async (request, reply) => {
+  app.delete('/crm/views/:id', { config: can('crm_settings:write'), schema: { tags, summary: 'Delete a view', params: ID } }, async (request, reply) => {
     await views.remove(db, ws(request), id(request));
     return reply.status(204).send();
   });
 
-  app.get('/crm/sla-policies', { config: read, schema: { tags, summary: 'SLA targets per priority, in minutes' } }, async (request) => ({ data: await tickets.slaPolicies(db, ws(request)) }));
+  app.get('/crm/sla-policies', { config: can('crm_settings:read'), schema: { tags, summary: 'SLA targets per priority, in minutes' } }, async (request) => ({ data: await tickets.slaPolicies(db, ws(request)) }));
   app.put('/crm/sla-policies/:priority', {
-    config: write,
+    config: can('crm_settings:write'),
     schema: { tags, summary: 'Set the SLA targets of a priority (for tickets opened or re-prioritised from now)', params: { type: 'object', properties: { priority: { enum: ['low', 'normal', 'high', 'urgent'] } } }, body: slaSchema },
   }, async (request) => {
     await tickets.setSlaPolicy(db, ws(request), (request.params as { priority: 'low' }).priority, request.body as { firstResponseMinutes: number; resolutionMinutes: number });

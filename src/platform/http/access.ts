@@ -10,8 +10,10 @@ import { clearSessionCookie, sessionCookie } from './session-cookie.js';
  * - `signed-in`: any valid API key or session, whatever its role (who am I, sign out, change my password).
  * - `{ permission }`: an API key (`Authorization: Bearer`, or Basic username) or a user's session cookie,
  *   whose role in the workspace grants that permission.
+ * - `{ anyPermission }`: as above, with any one of them; the handler narrows what it answers to the rest
+ *   (search across objects answers only the objects the caller may read).
  */
-export type RouteAccess = 'public' | 'write-key' | 'signed-in' | { permission: string };
+export type RouteAccess = 'public' | 'write-key' | 'signed-in' | { permission: string } | { anyPermission: readonly string[] };
 
 export interface CallerPrincipal {
   workspaceId: string;
@@ -59,18 +61,32 @@ declare module 'fastify' {
 // Routes added by third-party plugins we register ourselves; each is public by nature.
 const THIRD_PARTY_PUBLIC = [/^\/api\/docs(\/|$)/];
 
+/** A registered route and who may call it. */
+export interface DeclaredRoute {
+  method: string;
+  url: string;
+  access: RouteAccess;
+}
+
+const declared = new WeakMap<FastifyInstance, DeclaredRoute[]>();
+
+/** Every route of a server with its declaration (HEAD and OPTIONS twins aside), in registration order: what the route matrix test calls. */
+export function declaredRoutes(app: FastifyInstance): readonly DeclaredRoute[] {
+  return declared.get(app) ?? [];
+}
+
 export function declareAccessOnEveryRoute(app: FastifyInstance): void {
+  const routes: DeclaredRoute[] = [];
+  declared.set(app, routes);
   app.addHook('onRoute', (route: RouteOptions) => {
     const methods = Array.isArray(route.method) ? route.method : [route.method];
     // CORS preflights and HEAD twins answer no data of their own.
     if (methods.every((m) => m === 'OPTIONS' || m === 'HEAD')) return;
     const config = (route.config ?? {}) as { access?: RouteAccess };
-    if (config.access) return;
-    if (THIRD_PARTY_PUBLIC.some((re) => re.test(route.url))) {
-      route.config = { ...config, access: 'public' };
-      return;
-    }
-    throw new Error(`Route ${methods.join(',')} ${route.url} does not declare who may call it (config.access)`);
+    if (!config.access && THIRD_PARTY_PUBLIC.some((re) => re.test(route.url))) route.config = { ...config, access: 'public' };
+    const access = (route.config as { access?: RouteAccess } | undefined)?.access;
+    if (!access) throw new Error(`Route ${methods.join(',')} ${route.url} does not declare who may call it (config.access)`);
+    for (const method of methods) if (method !== 'HEAD' && method !== 'OPTIONS') routes.push({ method, url: route.url, access });
   });
 }
 
@@ -88,6 +104,21 @@ export function basicUser(request: FastifyRequest): string | undefined {
   const decoded = Buffer.from(header.slice(6).trim(), 'base64').toString('utf8');
   const user = decoded.split(':')[0];
   return user || undefined;
+}
+
+function refusal(principal: CallerPrincipal, permission: string) {
+  const who = principal.actor.type === 'user' ? `Your role (${principal.role ?? 'none'})` : `This key's role (${principal.role ?? 'none'})`;
+  return errors.forbidden(`${who} lacks the "${permission}" permission.`);
+}
+
+/**
+ * The permission check, for the route's declaration and for a handler whose need depends on the input
+ * (an import needs to write the object it imports): 403 unless the caller's role grants `permission`.
+ */
+export function demand(request: FastifyRequest, permission: string): void {
+  const principal = request.principal;
+  if (!principal) throw errors.authentication();
+  if (!principal.can(permission)) throw refusal(principal, permission);
 }
 
 // Methods a browser lets another site trigger freely; everything else is a write and needs the CSRF token.
@@ -123,10 +154,9 @@ export function installGuard(app: FastifyInstance, authenticators: Authenticator
     }
     // Known before it is refused, so the audit log can show who tried.
     request.principal = principal;
-    if (access !== 'signed-in' && !principal.can(access.permission)) {
-      const who = principal.actor.type === 'user' ? `Your role (${principal.role ?? 'none'})` : "This key's role";
-      throw errors.forbidden(`${who} lacks the "${access.permission}" permission.`);
-    }
+    if (access === 'signed-in') return;
+    if ('permission' in access) demand(request, access.permission);
+    else if (!access.anyPermission.some((p) => principal.can(p))) throw refusal(principal, access.anyPermission.join('" or "'));
   });
   // Write keys may sit in the body, so they are checked once it is parsed.
   app.addHook('preHandler', async (request) => {

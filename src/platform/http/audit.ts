@@ -96,7 +96,7 @@ export function auditRequests(app: FastifyInstance, { prefix, record }: { prefix
     if (declared) return declared;
     // A POST guarded by a read permission (a preview, a search) is a read.
     const access = request.routeOptions.config?.access;
-    if (!WRITE_VERBS[request.method] || (typeof access === 'object' && access.permission.endsWith(':read'))) return undefined;
+    if (!WRITE_VERBS[request.method] || (typeof access === 'object' && ('permission' in access ? [access.permission] : access.anyPermission).every((p) => p.endsWith(':read')))) return undefined;
     return {};
   };
 
