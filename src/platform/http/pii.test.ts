@@ -25,6 +25,7 @@ describe('masking personal data', () => {
       hits: [{ object: 'contact', id: 'c1', title: 'Ann Lee', subtitle: 'ann@example.com · Acme' }],
       activity: { type: 'email', id: 'act-1', subject: 'Re: offer to bob@example.org' },
       context: { ip: '203.0.113.9', userAgent: 'Mozilla/5.0' },
+      traitDetails: [{ name: 'phone', value: '+49 30 1234567' }, { name: 'address', value: { city: 'Berlin' } }, { name: 'plan', value: 'pro' }],
     };
     expect(maskPersonalData(profile)).toEqual({
       identifiers: [{ type: 'email', value: 'a***@example.com' }, { type: 'phone', value: '***56' }, { type: 'user_id', value: 'u-1' }],
@@ -33,6 +34,7 @@ describe('masking personal data', () => {
       hits: [{ object: 'contact', id: 'c1', title: 'Ann Lee', subtitle: 'a***@example.com · Acme' }],
       activity: { type: 'email', id: 'act-1', subject: 'Re: offer to b***@example.org' },
       context: { ip: '***', userAgent: 'Mozilla/5.0' },
+      traitDetails: [{ name: 'phone', value: '***67' }, { name: 'address', value: { city: '***' } }, { name: 'plan', value: 'pro' }],
     });
   });
 

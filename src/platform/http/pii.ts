@@ -10,7 +10,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
  *
  * What is masked is found three ways: by key (`email`, `workEmail`, `phone`, `mobile`, `address`, `street`,
  * `postalCode`, `ip`, …, at any depth, the whole value under an address), by shape (an identifier
- * `{type: 'email' | 'phone', value | id}`), and by look (any string containing an email address, such as a
+ * `{type: 'email' | 'phone', value | id}`, a named value `{name: 'phone', value}`), and by look (any string containing an email address, such as a
  * search result's subtitle or `email:ann@example.com`). A masked value keeps a hint to tell records apart:
  * `a***@example.com`, `***67` (a phone's last two digits), `***`.
  */
@@ -87,9 +87,12 @@ function mask(value: unknown): unknown {
   // API's external ids. (An activity `{type: 'email', id}` keeps its id: an email address in it is masked by look.)
   const identifierKind = typeof record.type === 'string' ? IDENTIFIER_KINDS[record.type] : undefined;
   const externalId = identifierKind !== undefined && ('encoding' in record || 'collection' in record);
+  // A named value: a trait's details `{name: 'phone', value}`, a field `{key: 'workEmail', value}`.
+  const label = [record.name, record.key, record.trait].find((l): l is string => typeof l === 'string');
+  const valueKind = identifierKind ?? (label !== undefined ? kindOfKey(label) : undefined);
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(record)) {
-    const kind = identifierKind && (k === 'value' || (k === 'id' && externalId)) ? identifierKind : kindOfKey(k);
+    const kind = valueKind && (k === 'value' || (k === 'id' && externalId)) ? valueKind : kindOfKey(k);
     out[k] = kind ? maskAll(v, kind) : mask(v);
   }
   return out;
