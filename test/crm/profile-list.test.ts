@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MIGRATIONS } from '../../src/app.js';
 import { audiencesRelations } from '../../src/modules/audiences/index.js';
-import { createProfileList, type ListFilter, type ProfileListQuery } from '../../src/modules/crm/profile-list.js';
+import { createProfileList, idsFilter, type ListFilter, type ProfileListQuery } from '../../src/modules/crm/profile-list.js';
 import { openDatabase, type Database } from '../../src/platform/db/database.js';
 import { migrateToLatest } from '../../src/platform/db/migrate.js';
 import { ENGINES, type EngineStore } from '../support/engines.js';
@@ -73,12 +73,12 @@ describe.each(ENGINES)('pages of profiles by creation and by a computed trait, o
     probe: (id) => sql`exists (select 1 from crm_contacts c where c.profile_id = ${id} and c.owner_id = ${owner})`,
     set: sql`select c.profile_id from crm_contacts c where c.workspace_id = ${WS} and c.owner_id = ${owner}`,
   });
-  const page = async (q: Omit<ProfileListQuery, 'limit'>, byOwner?: string) => {
+  const page = async (q: Omit<ProfileListQuery, 'limit'>, byOwner?: string | ListFilter) => {
     const ids: string[] = [];
     let cursor: string | undefined;
     for (let pages = 0; ; pages++) {
       expect(pages, 'pages').toBeLessThan(200);
-      const got = await list(database.db, { workspaceId: WS, collection: 'users', where: [], filters: byOwner ? [owned(byOwner)] : [] }, { ...q, limit: 4, cursor });
+      const got = await list(database.db, { workspaceId: WS, collection: 'users', where: [], filters: byOwner ? [typeof byOwner === 'string' ? owned(byOwner) : byOwner] : [] }, { ...q, limit: 4, cursor });
       expect(got.rows.length).toBeLessThanOrEqual(4);
       ids.push(...got.rows.map((r) => r.id));
       if (!got.nextCursor) return ids;
@@ -117,6 +117,25 @@ describe.each(ENGINES)('pages of profiles by creation and by a computed trait, o
     ['a text value, by score', { computed: 'score', computedEq: 'gold', sort: 'computed:score', order: 'asc' }, undefined, (p) => p.score === 'gold', 'score asc'],
     ['any score, an audience, by score', { computed: 'score', audience: 'half', sort: 'computed:score' }, undefined, (p) => p.score !== undefined && inA('a-half')(p), 'score'],
   ];
+  // Ids read beforehand (a list's full-text matches) as one parameter: few (the page starts from them), a dozen
+  // (a set read once while walking), more (probed per profile), merged ones among them.
+  const picked = (every: number) => all.filter((_, i) => i % every === 0);
+  for (const [name, every, q, sort] of [
+    ['three ids, newest first', 30, {}, 'created'], ['a dozen ids, by score', 8, { sort: 'computed:score' }, 'score'],
+    ['thirty ids, oldest first', 3, { order: 'asc' }, 'created asc'], ['thirty ids and an audience, by score, lowest first', 3, { audience: 'half', sort: 'computed:score', order: 'asc' }, 'score asc'],
+  ] as [string, number, Omit<ProfileListQuery, 'limit'>, Parameters<typeof expected>[1]][]) {
+    it(`pages through ${name}, each profile once, in order`, async () => {
+      const ids = new Set(picked(every).map((p) => p.id));
+      const keep = (p: Person) => ids.has(p.id) && (!q.audience || inA('a-half')(p));
+      const want = expected(keep, sort);
+      expect(want.length).toBeGreaterThan(0);
+      expect(await page(q, idsFilter(database.db, [...ids]))).toEqual(want);
+    });
+  }
+  it('lists nothing for an empty set of ids', async () => {
+    expect(await page({}, idsFilter(database.db, []))).toEqual([]);
+  });
+
   for (const [name, q, byOwner, keep, sort] of cases) {
     it(`pages through ${name}, each profile once, in order`, async () => {
       const want = expected(keep, sort);

@@ -5,7 +5,7 @@ import type { ContactsDeps } from './contacts.js';
 import { validateValues, type FieldDefinition } from './custom-fields.js';
 import { appendAndWait, appendCrmEvent } from './events.js';
 import { computedAndAudiencesOf, type ComputedAndAudiences } from './computed-traits.js';
-import { createProfileList, searchFilter, type ListFilter, type ProfileListQuery } from './profile-list.js';
+import { createProfileList, searchListFilter, type ListFilter, type ProfileListQuery } from './profile-list.js';
 import { timeline, type TimelineKind } from './timeline.js';
 
 export interface CompanyInput {
@@ -114,7 +114,7 @@ export function createCompanies(deps: ContactsDeps & { byGroupId(db: Kysely<any>
       const filters: ListFilter[] = q.ownerId
         ? [{ probe: (id) => sql`exists (select 1 from crm_companies c where c.profile_id = ${id} and c.owner_id = ${q.ownerId})`, set: sql`select c.profile_id from crm_companies c where c.workspace_id = ${workspaceId} and c.owner_id = ${q.ownerId}` }]
         : [];
-      if (q.q) filters.push(searchFilter(deps.search.matching(db, workspaceId, 'company', q.q)));
+      if (q.q) filters.push(await searchListFilter(db, deps.search, workspaceId, 'company', q.q));
       const page = await listPage(db, { workspaceId, collection: 'accounts', where: [], filters }, q);
       return { companies: await load(db, page.rows), nextCursor: page.nextCursor };
     },

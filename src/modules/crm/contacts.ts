@@ -6,7 +6,7 @@ import { validateValues, type FieldDefinition } from './custom-fields.js';
 import type { DealsDeps } from './deals.js';
 import { appendAndWait, appendCrmEvent } from './events.js';
 import { computedAndAudiencesOf, type ComputedAndAudiences } from './computed-traits.js';
-import { createProfileList, searchFilter, type AudienceRelations, type ListFilter, type ProfileListQuery } from './profile-list.js';
+import { createProfileList, searchListFilter, type AudienceRelations, type ListFilter, type ProfileListQuery } from './profile-list.js';
 import { timeline, type TimelineDeps, type TimelineKind } from './timeline.js';
 
 export const LIFECYCLE_STAGES = ['subscriber', 'lead', 'marketing_qualified_lead', 'sales_qualified_lead', 'opportunity', 'customer', 'evangelist', 'other'] as const;
@@ -165,7 +165,7 @@ export function createContacts(deps: ContactsDeps, fields: (db: Kysely<any>, wor
         ? [{ probe: (id) => sql`exists (select 1 from crm_contacts c where c.profile_id = ${id} ${crmFields})`, set: sql`select c.profile_id from crm_contacts c where c.workspace_id = ${workspaceId} ${crmFields}` }]
         : [];
       // Full-text search: a set like any filter (a name matches few: the page starts from them).
-      if (q.q) filters.push(searchFilter(deps.search.matching(db, workspaceId, 'contact', q.q)));
+      if (q.q) filters.push(await searchListFilter(db, deps.search, workspaceId, 'contact', q.q));
       const page = await listPage(db, { workspaceId, collection: 'users', where, filters }, q);
       return { contacts: await load(db, page.rows), nextCursor: page.nextCursor };
     },
