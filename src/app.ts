@@ -9,6 +9,7 @@ import { collectMigrations, collectRelations, createCollect, eventLog } from './
 import { createCrm, crmMigrations, crmRoutes, crmWorkRoutes } from './modules/crm/index.js';
 import { createDelivery, createDestinationsService, destinationRoutes, destinationsMigrations } from './modules/destinations/index.js';
 import { createDirectory, createIdentityService, identityMigrations, identityRelations, identityRoutes, normalizeLookup } from './modules/identity/index.js';
+import { createPrivacy, privacyMigrations } from './modules/privacy/index.js';
 import { createProfilesService, profileApiRoutes, profileManagementRoutes, profilesMigrations, profilesRelations } from './modules/profiles/index.js';
 import { mergeProfiles } from './workflows/merge-profiles.js';
 import { splitProfile } from './workflows/split-profile.js';
@@ -22,7 +23,7 @@ import { opsRoutes } from './platform/http/ops-routes.js';
 import { createLog, type Log } from './platform/log.js';
 import { createMetrics } from './platform/metrics.js';
 
-export const MIGRATIONS = [accessMigrations, collectMigrations, identityMigrations, profilesMigrations, audiencesMigrations, destinationsMigrations, crmMigrations, auditMigrations];
+export const MIGRATIONS = [accessMigrations, collectMigrations, identityMigrations, profilesMigrations, audiencesMigrations, destinationsMigrations, crmMigrations, auditMigrations, privacyMigrations];
 const API = '/api/v1';
 
 /** Opens the store, migrates it and builds every module's service, without HTTP (the CLI's setup uses this). */
@@ -71,6 +72,7 @@ export async function openRapport(config: Config, deps: { log?: Log; clock?: Clo
     },
     config.audiences,
   );
+  const privacy = createPrivacy({ database, clock });
   const destinations = createDestinationsService({
     now: () => clock.now(),
     readEvents: (db, workspaceId, offsets) => eventLog.at(db, workspaceId, offsets),
@@ -90,6 +92,7 @@ export async function openRapport(config: Config, deps: { log?: Log; clock?: Clo
     },
     audienceMembers: (db, audienceId, limit, after) => audiences.members(db, audienceId, limit, after),
     addresses: (db, profileIds) => createDirectory(db).addresses(profileIds),
+    consentOf: (db, profileIds) => privacy.consent.of(db, profileIds),
   });
   const delivery = createDelivery({ database, service: destinations, log, metrics, now: () => clock.now(), options: config.delivery });
   const directory = createDirectory(database.db);
@@ -119,8 +122,8 @@ export async function openRapport(config: Config, deps: { log?: Log; clock?: Clo
       return offset !== undefined && (await eventLog.position(db, PIPELINE_CONSUMER, false)) >= offset;
     },
   });
-  const pipeline = createPipeline({ database, identity, profiles, audiences, destinations, crm, log, metrics, enqueued: () => delivery.poke() });
-  return { log, clock, database, metrics, audit, access, collect, identity, profiles, audiences, destinations, delivery, pipeline, directory, crm };
+  const pipeline = createPipeline({ database, identity, profiles, audiences, destinations, crm, privacy, log, metrics, enqueued: () => delivery.poke() });
+  return { log, clock, database, metrics, audit, access, collect, identity, profiles, audiences, destinations, delivery, pipeline, directory, crm, privacy };
 }
 
 export type RapportCore = Awaited<ReturnType<typeof openRapport>>;
@@ -137,7 +140,7 @@ export async function createRapport(config: Config, deps: { log?: Log; clock?: C
   const core = await openRapport(config, deps);
   const { access, collect, database, metrics, log } = core;
   const merge = (input: { workspaceId: string; primaryId: string; duplicateId: string; actor: string }) =>
-    mergeProfiles({ database, identity: core.identity, profiles: core.profiles, audiences: core.audiences, crm: core.crm }, { ...input, now: core.clock.now() });
+    mergeProfiles({ database, identity: core.identity, profiles: core.profiles, audiences: core.audiences, crm: core.crm, privacy: core.privacy }, { ...input, now: core.clock.now() });
   const app = createHttpServer({
     log,
     authenticators: {
@@ -201,6 +204,13 @@ export async function createRapport(config: Config, deps: { log?: Log; clock?: C
   await app.register(audienceRoutes, { prefix: API, db: database.db, audiences: core.audiences });
   await app.register(crmRoutes, { prefix: API, db: database.db, deals: core.crm.deals, contacts: core.crm.contacts, companies: core.crm.companies, imports: core.crm.imports, fields: core.crm.fields, merge, scopeOf: (p) => core.access.teams.scopeOf(p), now: () => core.clock.now() });
   await app.register(crmWorkRoutes, { prefix: API, db: database.db, activities: core.crm.activities, tasks: core.crm.tasks, tickets: core.crm.tickets, views: core.crm.views, search: core.crm.search, scopeOf: (p) => core.access.teams.scopeOf(p), now: () => core.clock.now() });
+  await core.privacy.register(app, {
+    managementPrefix: API,
+    profile: async (workspaceId, id) => {
+      const p = await core.directory.live(workspaceId, id);
+      return p ? { id: p.id } : undefined;
+    },
+  });
   await app.register(destinationRoutes, { prefix: API, db: database.db, destinations: core.destinations, changed: () => core.delivery.refresh() });
   await app.ready();
   if (config.role !== 'api') {

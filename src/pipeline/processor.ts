@@ -5,6 +5,7 @@ import { eventLog, type LoggedEvent } from '../modules/collect/index.js';
 import { CRM_SOURCE, type CrmProfileStep } from '../modules/crm/index.js';
 import type { DeliverableEvent, DestinationsService } from '../modules/destinations/index.js';
 import { createDirectory, type BatchResolution, type IdentityService } from '../modules/identity/index.js';
+import type { Consent } from '../modules/privacy/index.js';
 import { traitsOf, type ProfilesService } from '../modules/profiles/index.js';
 import { relaxedTransaction, type Database } from '../platform/db/database.js';
 import type { Log } from '../platform/log.js';
@@ -32,11 +33,13 @@ export function createPipeline(deps: {
   database: Database; identity: IdentityService; profiles: ProfilesService; audiences: AudiencesService; destinations: DestinationsService;
   /** The CRM's step: search documents of profiles whose names or identifiers changed, CRM records of merged profiles. */
   crm: { profileStep: CrmProfileStep };
+  /** Consent stated by events, kept on their profiles before destinations judge what they may receive. */
+  privacy: { consent: Pick<Consent, 'applyBatch' | 'fold'> };
   log: Log; metrics: Metrics; options?: Partial<PipelineOptions>;
   /** Called after a batch that wrote to the outbox has committed (wakes the delivery workers). */
   enqueued?: () => void;
 }) {
-  const { database, identity, profiles, audiences, destinations, crm, log } = deps;
+  const { database, identity, profiles, audiences, destinations, crm, privacy, log } = deps;
   const options: PipelineOptions = { batchSize: 1000, idleMs: 25, ...deps.options };
   const processed = new Counter({ name: 'rapport_pipeline_events_processed_total', help: 'Log events applied by the pipeline.', registers: [deps.metrics] });
   const failures = new Counter({ name: 'rapport_pipeline_batch_failures_total', help: 'Micro-batches that failed and will be retried.', registers: [deps.metrics] });
@@ -70,10 +73,15 @@ export function createPipeline(deps: {
     const attributed = batchEvents(events, resolution);
     await audiences.applyBatch(tx, attributed, resolution.merges.map((m) => ({ winner: m.winner, loser: m.loser, workspaceId: m.workspaceId })), new Set(resolution.created));
     await crm.profileStep.applyBatch(tx, attributed, resolution.merges, Date.now());
+    await privacy.consent.applyBatch(tx, attributed.map((e) => ({ offset: e.offset, workspaceId: e.workspaceId, messageId: messageIdOf(e.message), timestamp: e.timestamp, profileId: e.profileId, message: e.message })));
+    // After the statements: an event can name a profile that a later event of the batch merged away.
+    await privacy.consent.fold(tx, resolution.merges);
     enqueued += await destinations.enqueue(tx, deliverable(events, resolution));
     await eventLog.commit(tx, PIPELINE_CONSUMER, events[events.length - 1].offset);
     return events.length;
   }
+
+  const messageIdOf = (message: Record<string, unknown>) => String(message.messageId ?? '');
 
   /** Events Rapport appended itself (audience transitions, CRM changes) name their profile; follow it through merges. */
   async function attributeDerived(tx: Kysely<any>, events: LoggedEvent[], resolution: BatchResolution) {
