@@ -9,10 +9,12 @@ import { collectMigrations, collectRelations, createCollect, eventLog } from './
 import { createCrm, crmMigrations, crmRoutes, crmWorkRoutes } from './modules/crm/index.js';
 import { createDelivery, createDestinationsService, destinationRoutes, destinationsMigrations } from './modules/destinations/index.js';
 import { createDirectory, createIdentityService, identityMigrations, identityRelations, identityRoutes, normalizeLookup } from './modules/identity/index.js';
-import { createPrivacy, privacyMigrations } from './modules/privacy/index.js';
+import { createPrivacy, privacyMigrations, type Privacy } from './modules/privacy/index.js';
 import { createProfilesService, profileApiRoutes, profileManagementRoutes, profilesMigrations, profilesRelations } from './modules/profiles/index.js';
 import { mergeProfiles } from './workflows/merge-profiles.js';
 import { splitProfile } from './workflows/split-profile.js';
+import { deletePerson } from './workflows/delete-person.js';
+import { exportPerson } from './workflows/export-person.js';
 import { createPipeline, PIPELINE_CONSUMER } from './pipeline/processor.js';
 import { systemClock, type Clock } from './platform/clock.js';
 import type { Config } from './platform/config.js';
@@ -72,7 +74,18 @@ export async function openRapport(config: Config, deps: { log?: Log; clock?: Clo
     },
     config.audiences,
   );
-  const privacy = createPrivacy({ database, clock });
+  const privacy: Privacy = createPrivacy({
+    database, clock, log,
+    record: (db, ...entries) => audit.record(db, ...entries),
+    async resolve(db, workspaceId, identifier) {
+      const directory = createDirectory(db);
+      const p = await directory.byIdentifier(workspaceId, 'users', normalizeLookup(identifier));
+      return p ? { profileId: p.id, identifiers: (await directory.identifiers(p.id)).map((i) => ({ type: i.type, value: i.value })) } : null;
+    },
+    // Late-bound: the workflows compose modules built below.
+    erase: (tx, request) => deletePerson({ postgres: database.engine === 'postgres', privacy, crm, destinations, audit: audit.service }, tx, request),
+    export: (tx, request) => exportPerson({ profiles, audiences, crm, privacy }, tx, request),
+  });
   const destinations = createDestinationsService({
     now: () => clock.now(),
     readEvents: (db, workspaceId, offsets) => eventLog.at(db, workspaceId, offsets),
@@ -217,6 +230,7 @@ export async function createRapport(config: Config, deps: { log?: Log; clock?: C
     core.pipeline.start();
     core.delivery.start();
     core.crm.worker.start(database.db, (error) => core.log.error({ err: error }, 'CRM import step failed; retrying'));
+    core.privacy.worker.start();
   }
 
   let closing: Promise<void> | undefined;
@@ -232,6 +246,7 @@ export async function createRapport(config: Config, deps: { log?: Log; clock?: C
         await core.pipeline.stop();
         await core.delivery.stop();
         await core.crm.worker.stop();
+        await core.privacy.worker.stop();
         await database.close();
       })();
       return closing;

@@ -202,6 +202,23 @@ export function createDestinationsService(deps: DestinationsDeps) {
       return n;
     },
 
+    /**
+     * Privacy: drops a person's undelivered messages and dead letters (by profile, by order key: a user id or
+     * anonymous id, or by the log events being erased), then queues a `User Deleted` call for every enabled
+     * destination that takes one (webhook, segment), whatever its filter and consent: the receiver must hear of it.
+     */
+    async forget(db: Kysely<any>, workspaceId: string, person: { profileIds: string[]; keys: string[]; offsets: number[] }, userDeleted: Record<string, unknown>): Promise<{ dropped: number; notified: number }> {
+      const dropped = await store.forget(db, workspaceId, person);
+      const { byWorkspace } = await current(db);
+      const now = deps.now();
+      const rows: NewOutboxRow[] = (byWorkspace.get(workspaceId) ?? []).filter((d) => d.definition.type === 'webhook' || d.definition.type === 'segment').map((d) => ({
+        destination_id: d.row.id, workspace_id: workspaceId, event_offset: null, payload: JSON.stringify(userDeleted), profile_id: null,
+        key: String(userDeleted.messageId), next_attempt_at: now, enqueued_at: now,
+      }));
+      await store.enqueue(db, rows);
+      return { dropped, notified: rows.length };
+    },
+
     /** Every destination of every workspace (the delivery worker's list). */
     all: async (db: Kysely<any>) => (await current(db)).all,
     list: async (db: Kysely<any>, workspaceId: string) => (await store.list(db, workspaceId)).map(parse),

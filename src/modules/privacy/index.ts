@@ -1,22 +1,64 @@
 import type { FastifyInstance } from 'fastify';
+import type { Kysely } from 'kysely';
+import type { AuditEntry } from '../audit/index.js';
+import type { Identifier } from '../identity/index.js';
 import type { Clock } from '../../platform/clock.js';
 import type { Database } from '../../platform/db/database.js';
 import type { Migrations } from '../../platform/db/migrate.js';
+import type { Log } from '../../platform/log.js';
 import { consentRoutes } from './consent-routes.js';
 import { createConsent } from './consent.js';
 import * as consentInit from './migrations/202611282000-privacy-consent.js';
+import * as requestsInit from './migrations/202611282010-privacy-requests.js';
+import { requestRoutes } from './request-routes.js';
+import { createRequests, type RequestContext, type RequestOutcome } from './requests.js';
+import { suppression } from './suppression.js';
+import { createPrivacyWorker } from './worker.js';
 
 export { preferencesOf, type Consent, type ConsentEvent, type ConsentMap } from './consent.js';
+export { suppressionKey } from './suppression.js';
+export type { RequestContext, RequestOutcome } from './requests.js';
 
-export const privacyMigrations: Migrations = { '202611282000-privacy-consent': consentInit };
+export const privacyMigrations: Migrations = { '202611282000-privacy-consent': consentInit, '202611282010-privacy-requests': requestsInit };
 
-/** The privacy module: consent (categories, per-profile consent and its history). */
-export function createPrivacy(deps: { database: Database; clock: Clock }) {
-  const consent = createConsent({ now: () => deps.clock.now() });
+export interface PrivacyDeps {
+  database: Database;
+  clock: Clock;
+  log: Log;
+  record(db: Kysely<any>, ...entries: AuditEntry[]): Promise<void>;
+  resolve(db: Kysely<any>, workspaceId: string, identifier: Identifier): Promise<{ profileId: string; identifiers: Identifier[] } | null>;
+  /** The cross-module work of a deletion and an export (workflows), set once the other modules exist. */
+  erase(tx: Kysely<any>, request: RequestContext): Promise<RequestOutcome>;
+  export(tx: Kysely<any>, request: RequestContext): Promise<RequestOutcome>;
+  options?: { pollMs?: number; periodMs?: number };
+}
+
+/** The privacy module: consent, requests by identifier (suppress, unsuppress, delete, export), suppression. */
+export function createPrivacy(deps: PrivacyDeps) {
+  const now = () => deps.clock.now();
+  const consent = createConsent({ now });
+  const requests = createRequests({ now, record: deps.record, resolve: deps.resolve, erase: deps.erase, export: deps.export });
+  const worker = createPrivacyWorker({
+    db: deps.database.db, log: deps.log, pollMs: deps.options?.pollMs ?? 1000, periodMs: deps.options?.periodMs ?? 3_600_000,
+    runNext: (db) => requests.runNext(db),
+    periodic: async (db) => {
+      await requests.expireExports(db);
+    },
+  });
   return {
     consent,
+    requests,
+    suppression,
+    worker,
+    /** Runs every waiting request now (tests, the CLI). */
+    async drain(): Promise<number> {
+      let n = 0;
+      while (await requests.runNext(deps.database.db)) n++;
+      return n;
+    },
     async register(app: FastifyInstance, opts: { managementPrefix: string; profile(workspaceId: string, id: string): Promise<{ id: string } | undefined> }) {
       await app.register(consentRoutes, { prefix: opts.managementPrefix, db: deps.database.db, consent, profile: opts.profile });
+      await app.register(requestRoutes, { prefix: opts.managementPrefix, db: deps.database.db, requests, started: () => worker.poke() });
     },
   };
 }
