@@ -11,7 +11,8 @@ const ERASED = '[erased]';
 /** Replaces every whole-word occurrence of the values (any case) with "[erased]". */
 export function scrub(text: string, values: string[]): string {
   let out = text;
-  for (const v of values) {
+  // Longest first: "Zoe Quarrington" goes as one, before "Zoe" alone.
+  for (const v of [...values].sort((a, b) => b.length - a.length)) {
     if (!v) continue;
     const escaped = v.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
     out = out.replace(new RegExp(`(?<![\\p{L}\\p{N}])${escaped}(?![\\p{L}\\p{N}])`, 'giu'), ERASED);
@@ -55,6 +56,7 @@ export function createCrmErasure(search: Search) {
             if (recordType === 'activity') counts.activities += n;
             else counts.tasks += n;
           }
+          if (still.size === 0) continue;
           if (recordType === 'activity') {
             for (const a of await db.selectFrom('crm_activities').select(['id', 'subject', 'body']).where('id', 'in', [...still]).execute()) {
               await db.updateTable('crm_activities').set({ subject: scrubNullable(a.subject, values), body: scrubNullable(a.body, values), updated_at: now }).where('id', '=', a.id).execute();
@@ -107,6 +109,7 @@ export function createCrmErasure(search: Search) {
         const report = scrub(i.report, values);
         if (report !== i.report) await db.updateTable('crm_imports').set({ report }).where('id', '=', i.id).execute();
       }
+      await search.compact(db);
       return counts;
     },
   };
