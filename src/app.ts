@@ -5,7 +5,7 @@ import { sql } from 'kysely';
 import { accessMigrations, createAccess } from './modules/access/index.js';
 import { auditMigrations, createAudit } from './modules/audit/index.js';
 import { audienceRoutes, audiencesMigrations, audiencesRelations, createAudiencesService } from './modules/audiences/index.js';
-import { collectMigrations, collectRelations, createCollect, eventLog } from './modules/collect/index.js';
+import { collectMigrations, collectRelations, createCollect, eventLog, logErasure } from './modules/collect/index.js';
 import { createCrm, crmMigrations, crmRoutes, crmWorkRoutes } from './modules/crm/index.js';
 import { createDelivery, createDestinationsService, destinationRoutes, destinationsMigrations } from './modules/destinations/index.js';
 import { createDirectory, createIdentityService, identityMigrations, identityRelations, identityRoutes, normalizeLookup } from './modules/identity/index.js';
@@ -85,6 +85,9 @@ export async function openRapport(config: Config, deps: { log?: Log; clock?: Clo
     // Late-bound: the workflows compose modules built below.
     erase: (tx, request) => deletePerson({ postgres: database.engine === 'postgres', privacy, crm, destinations, audit: audit.service }, tx, request),
     export: (tx, request) => exportPerson({ profiles, audiences, crm, privacy }, tx, request),
+    readByAll: (db) => logErasure.readByAll(db),
+    eraseReceivedBefore: (db, workspaceId, before, upTo, limit) => logErasure.eraseReceivedBefore(db, workspaceId, before, upTo, limit),
+    options: { retentionEveryMs: config.privacy.retentionEveryMs },
   });
   const destinations = createDestinationsService({
     now: () => clock.now(),

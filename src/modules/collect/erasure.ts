@@ -27,6 +27,12 @@ export const logErasure = {
     return n;
   },
 
+  /** The offset every log consumer has read up to (0 when one has not started): retention goes no further. */
+  async readByAll(rawDb: Kysely<any>): Promise<number> {
+    const row = await (rawDb as Kysely<CollectTables>).selectFrom('log_consumers').select((eb) => eb.fn.min('offset').as('offset')).executeTakeFirst();
+    return Number(row?.offset ?? 0);
+  },
+
   /**
    * Retention: deletes up to `limit` of the workspace's events received before `before`, no later than
    * offset `upTo` (what every consumer has read). Returns how many went; call again until it returns 0.

@@ -10,6 +10,9 @@ import { consentRoutes } from './consent-routes.js';
 import { createConsent } from './consent.js';
 import * as consentInit from './migrations/202611282000-privacy-consent.js';
 import * as requestsInit from './migrations/202611282010-privacy-requests.js';
+import * as retentionInit from './migrations/202611282020-privacy-retention.js';
+import { createRetention } from './retention.js';
+import { settingsRoutes } from './settings-routes.js';
 import { requestRoutes } from './request-routes.js';
 import { createRequests, type RequestContext, type RequestOutcome } from './requests.js';
 import { suppression } from './suppression.js';
@@ -19,7 +22,7 @@ export { preferencesOf, type Consent, type ConsentEvent, type ConsentMap } from 
 export { suppressionKey } from './suppression.js';
 export type { RequestContext, RequestOutcome } from './requests.js';
 
-export const privacyMigrations: Migrations = { '202611282000-privacy-consent': consentInit, '202611282010-privacy-requests': requestsInit };
+export const privacyMigrations: Migrations = { '202611282000-privacy-consent': consentInit, '202611282010-privacy-requests': requestsInit, '202611282020-privacy-retention': retentionInit };
 
 export interface PrivacyDeps {
   database: Database;
@@ -30,24 +33,31 @@ export interface PrivacyDeps {
   /** The cross-module work of a deletion and an export (workflows), set once the other modules exist. */
   erase(tx: Kysely<any>, request: RequestContext): Promise<RequestOutcome>;
   export(tx: Kysely<any>, request: RequestContext): Promise<RequestOutcome>;
-  options?: { pollMs?: number; periodMs?: number };
+  /** The log, for retention: how far every consumer has read, and deleting a workspace's old events. */
+  readByAll(db: Kysely<any>): Promise<number>;
+  eraseReceivedBefore(db: Kysely<any>, workspaceId: string, before: number, upTo: number, limit: number): Promise<number>;
+  /** pollMs: how often the worker looks for waiting requests; retentionEveryMs: how often retention runs. */
+  options?: { pollMs?: number; retentionEveryMs?: number };
 }
 
-/** The privacy module: consent, requests by identifier (suppress, unsuppress, delete, export), suppression. */
+/** The privacy module: consent, requests by identifier (suppress, unsuppress, delete, export), suppression, retention. */
 export function createPrivacy(deps: PrivacyDeps) {
   const now = () => deps.clock.now();
   const consent = createConsent({ now });
   const requests = createRequests({ now, record: deps.record, resolve: deps.resolve, erase: deps.erase, export: deps.export });
+  const retention = createRetention({ now, record: deps.record, readByAll: deps.readByAll, eraseReceivedBefore: deps.eraseReceivedBefore });
   const worker = createPrivacyWorker({
-    db: deps.database.db, log: deps.log, pollMs: deps.options?.pollMs ?? 1000, periodMs: deps.options?.periodMs ?? 3_600_000,
+    db: deps.database.db, log: deps.log, pollMs: deps.options?.pollMs ?? 1000, periodMs: deps.options?.retentionEveryMs ?? 3_600_000,
     runNext: (db) => requests.runNext(db),
     periodic: async (db) => {
       await requests.expireExports(db);
+      await retention.sweep(db);
     },
   });
   return {
     consent,
     requests,
+    retention,
     suppression,
     worker,
     /** Runs every waiting request now (tests, the CLI). */
@@ -58,6 +68,7 @@ export function createPrivacy(deps: PrivacyDeps) {
     },
     async register(app: FastifyInstance, opts: { managementPrefix: string; profile(workspaceId: string, id: string): Promise<{ id: string } | undefined> }) {
       await app.register(consentRoutes, { prefix: opts.managementPrefix, db: deps.database.db, consent, profile: opts.profile });
+      await app.register(settingsRoutes, { prefix: opts.managementPrefix, db: deps.database.db, retention });
       await app.register(requestRoutes, { prefix: opts.managementPrefix, db: deps.database.db, requests, started: () => worker.poke() });
     },
   };
