@@ -166,4 +166,31 @@ describe.each(ENGINES)('deleting a person on $name', (engine) => {
     const actions = (await call('GET', `/api/v1/audit?targetId=${made.id}`)).body.data.map((e: { action: string; change: unknown }) => [e.action, e.change]);
     expect(actions).toEqual([['privacy.delete.complete', expect.objectContaining({ profiles: 1 })], ['privacy.delete', { type: 'delete', identifierType: 'email' }]]);
   });
+
+  it('does not bring the person back when their events are being processed while the deletion runs', async () => {
+    const person = { userId: 'user-race55', email: 'race.person55@example.org', colour: 'teal-race55' };
+    await send([{ type: 'identify', userId: person.userId, messageId: 'race-0', traits: { email: person.email, favouriteColour: person.colour } }]);
+    expect(await profileIdOf(person.userId)).toBeDefined();
+    // The pipeline's own loop runs (the server started it) while batches keep arriving and the deletion runs.
+    let n = 0;
+    let stop = false;
+    const stream = (async () => {
+      while (!stop) {
+        const batch = Array.from({ length: 20 }, () => ({ type: 'track', userId: person.userId, event: 'Clicked', messageId: `race-${++n}`, properties: { colour: person.colour } }));
+        const res = await fetch(`${server.url}/v1/batch`, { method: 'POST', body: JSON.stringify({ writeKey: server.setup.writeKey, batch }) });
+        expect(res.status).toBe(200);
+      }
+    })();
+    await until('a few batches', () => n >= 100);
+    const made = ok(await call('POST', '/api/v1/privacy/requests', { type: 'delete', identifier: { type: 'user_id', value: person.userId } }), [202]);
+    await server.rapport.core.privacy.drain();
+    await until('more batches after the deletion', () => n >= 300 || undefined);
+    stop = true;
+    await stream;
+    await server.rapport.core.pipeline.drain();
+    expect(ok(await call('GET', `/api/v1/privacy/requests/${made.id}`)).status).toBe('completed');
+    expect(await profileIdOf(person.userId)).toBeUndefined();
+    const after = await scan(server.rapport.database.db, engine.name, [person.userId, person.email, person.colour]);
+    expect(after.hits).toEqual([]);
+  });
 });
