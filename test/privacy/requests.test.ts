@@ -110,6 +110,35 @@ describe.each(ENGINES)('privacy requests on $name', (engine) => {
     expect(all.map((r: { createdAt: string }) => r.createdAt)).toEqual([...all.map((r: { createdAt: string }) => r.createdAt)].sort().reverse());
     expect((await call('GET', '/api/v1/privacy/requests?type=export')).body.data.every((r: { type: string }) => r.type === 'export')).toBe(true);
     expect((await call('GET', '/api/v1/privacy/requests/nope')).status).toBe(404);
+    expect((await call('POST', `/api/v1/privacy/requests/${all[0].id}/retry`)).status).toBe(409);
+    expect((await call('POST', '/api/v1/privacy/requests/nope/retry')).status).toBe(404);
     expect((await call('GET', '/api/v1/privacy/requests?cursor=zz')).status).toBe(400);
+  });
+
+  it('marks a request that fails as failed with the reason, and runs it again on retry', async () => {
+    await send([{ type: 'identify', userId: 'f1', messageId: 'f1-a', traits: { email: 'f1@example.com' } }]);
+    const core = server.rapport.core;
+    const original = core.crm.erasure.erase;
+    core.crm.erasure.erase = async () => {
+      throw new Error('the disk is full of f1@example.com');
+    };
+    let made;
+    try {
+      made = (await call('POST', '/api/v1/privacy/requests', { type: 'delete', identifier: { type: 'email', value: 'f1@example.com' } })).body;
+      await core.privacy.drain();
+    } finally {
+      core.crm.erasure.erase = original;
+    }
+    const failed = (await call('GET', `/api/v1/privacy/requests/${made.id}`)).body;
+    // The deletion was one transaction: nothing of it happened.
+    expect(failed).toMatchObject({ status: 'failed', identifier: { value: 'f1@example.com' }, error: 'internal error (Error)', attempts: 1 });
+    expect(await profileIdOf('f1')).toBeDefined();
+    const audit = (await call('GET', `/api/v1/audit?targetId=${made.id}`)).body.data.map((e: { action: string }) => e.action);
+    expect(audit).toEqual(['privacy.delete.fail', 'privacy.delete']);
+
+    expect((await call('POST', `/api/v1/privacy/requests/${made.id}/retry`)).body.status).toBe('pending');
+    await core.privacy.drain();
+    expect((await call('GET', `/api/v1/privacy/requests/${made.id}`)).body).toMatchObject({ status: 'completed', attempts: 2, error: null, identifier: { value: null } });
+    expect(await profileIdOf('f1')).toBeUndefined();
   });
 });

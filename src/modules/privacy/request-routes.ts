@@ -98,6 +98,15 @@ export async function requestRoutes(app: FastifyInstance, { db, requests, prefix
   app.get('/privacy/requests/:id', { config: read, schema: { tags, summary: 'One privacy request and how far it has got', params: ID, response: { 200: requestResponse } } },
     async (request) => view(await requests.get(db, request.principal!.workspaceId, (request.params as { id: string }).id), prefix));
 
+  app.post('/privacy/requests/:id/retry', {
+    config: { access: { permission: 'privacy:write' } },
+    schema: { tags, summary: 'Run a failed request again', params: ID, response: { 200: requestResponse } },
+  }, async (request) => {
+    const row = await requests.retry(db, request.principal!.workspaceId, (request.params as { id: string }).id);
+    started();
+    return view(row, prefix);
+  });
+
   app.get('/privacy/requests/:id/export', {
     // Reading a person's whole data is itself recorded.
     config: { ...read, audit: { action: 'privacy.export.download', targetType: 'privacy_request' } },

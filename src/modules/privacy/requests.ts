@@ -122,6 +122,14 @@ export function createRequests(deps: RequestsDeps) {
       return true;
     },
 
+    /** A failed request runs again (its identifier was kept for that). */
+    async retry(db: Kysely<any>, workspaceId: string, id: string): Promise<PrivacyRequestRow> {
+      const row = await get(db, workspaceId, id);
+      if (row.status !== 'failed') throw errors.conflict(`Only a failed request can be retried; this one is ${row.status}.`);
+      if (row.identifier_value === null) throw errors.conflict('The request\'s identifier is gone (the person was deleted by another request): make a new request.');
+      await store.finish(db, id, { status: 'pending', error: null, finished_at: null, started_at: null });
+      return get(db, workspaceId, id);
+    },
     export: (db: Kysely<any>, workspaceId: string, requestId: string) => store.export(db, workspaceId, requestId),
     expireExports: (db: Kysely<any>) => store.expireExports(db, deps.now()),
     /** A deleted person's other requests lose the identifier's value, and their exports go. */
