@@ -86,6 +86,7 @@ export async function openRapport(config: Config, deps: { log?: Log; clock?: Clo
     erase: (tx, request) => deletePerson({ postgres: database.engine === 'postgres', privacy, crm, destinations, audit: audit.service }, tx, request),
     export: (tx, request) => exportPerson({ profiles, audiences, crm, privacy }, tx, request),
     readByAll: (db) => logErasure.readByAll(db),
+    offsetBefore: (db, receivedAt) => eventLog.offsetBefore(db, receivedAt),
     eraseReceivedBefore: (db, workspaceId, before, upTo, limit) => logErasure.eraseReceivedBefore(db, workspaceId, before, upTo, limit),
     options: { retentionEveryMs: config.privacy.retentionEveryMs },
   });

@@ -35,6 +35,7 @@ export interface PrivacyDeps {
   export(tx: Kysely<any>, request: RequestContext): Promise<RequestOutcome>;
   /** The log, for retention: how far every consumer has read, and deleting a workspace's old events. */
   readByAll(db: Kysely<any>): Promise<number>;
+  offsetBefore(db: Kysely<any>, receivedAt: number): Promise<number>;
   eraseReceivedBefore(db: Kysely<any>, workspaceId: string, before: number, upTo: number, limit: number): Promise<number>;
   /** pollMs: how often the worker looks for waiting requests; retentionEveryMs: how often retention runs. */
   options?: { pollMs?: number; retentionEveryMs?: number };
@@ -45,7 +46,7 @@ export function createPrivacy(deps: PrivacyDeps) {
   const now = () => deps.clock.now();
   const consent = createConsent({ now });
   const requests = createRequests({ now, record: deps.record, resolve: deps.resolve, erase: deps.erase, export: deps.export });
-  const retention = createRetention({ now, record: deps.record, readByAll: deps.readByAll, eraseReceivedBefore: deps.eraseReceivedBefore });
+  const retention = createRetention({ now, record: deps.record, readByAll: deps.readByAll, offsetBefore: deps.offsetBefore, eraseReceivedBefore: deps.eraseReceivedBefore });
   const worker = createPrivacyWorker({
     db: deps.database.db, log: deps.log, pollMs: deps.options?.pollMs ?? 1000, periodMs: deps.options?.retentionEveryMs ?? 3_600_000,
     runNext: (db) => requests.runNext(db),

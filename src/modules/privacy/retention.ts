@@ -10,6 +10,7 @@ export interface PrivacySettingsRow {
 const DAY_MS = 86_400_000;
 /** Events deleted per transaction: a sweep never holds the store for long. */
 const CHUNK = 5_000;
+const SLACK_MS = 5 * 60_000;
 /** Dedup by messageId lasts as long as an event is in the log: retention keeps at least a week. */
 export const MIN_RETENTION_DAYS = 7;
 
@@ -24,6 +25,8 @@ export function createRetention(deps: {
   now(): number;
   record(db: Kysely<any>, ...entries: AuditEntry[]): Promise<void>;
   readByAll(db: Kysely<any>): Promise<number>;
+  /** The last offset before the first event received at or after a time (a binary search on the log's offsets). */
+  offsetBefore(db: Kysely<any>, receivedAt: number): Promise<number>;
   eraseReceivedBefore(db: Kysely<any>, workspaceId: string, before: number, upTo: number, limit: number): Promise<number>;
 }) {
   return {
@@ -44,7 +47,9 @@ export function createRetention(deps: {
       let total = 0;
       for (const w of workspaces) {
         const before = deps.now() - Number(w.retention_days) * DAY_MS;
-        const upTo = await deps.readByAll(db);
+        // Received times follow offsets give or take concurrent group commits: with a few minutes' slack, the
+        // offset of the cutoff bounds the scan, so a workspace with nothing old does not read the whole log.
+        const upTo = Math.min(await deps.readByAll(db), await deps.offsetBefore(db, before + SLACK_MS));
         let deleted = 0;
         for (let n = -1; n !== 0;) {
           n = await db.transaction().execute((tx) => deps.eraseReceivedBefore(tx, w.workspace_id, before, upTo, CHUNK));
