@@ -75,7 +75,7 @@ export async function openRapport(config: Config, deps: { log?: Log; clock?: Clo
     config.audiences,
   );
   const privacy: Privacy = createPrivacy({
-    database, clock, log,
+    database, clock, log, metrics,
     record: (db, ...entries) => audit.record(db, ...entries),
     async resolve(db, workspaceId, identifier) {
       const directory = createDirectory(db);

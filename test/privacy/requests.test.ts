@@ -140,5 +140,8 @@ describe.each(ENGINES)('privacy requests on $name', (engine) => {
     await core.privacy.drain();
     expect((await call('GET', `/api/v1/privacy/requests/${made.id}`)).body).toMatchObject({ status: 'completed', attempts: 2, error: null, identifier: { value: null } });
     expect(await profileIdOf('f1')).toBeUndefined();
+    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    expect(metrics).toMatch(/rapport_privacy_requests\{status="completed"\} \d+/);
+    expect(metrics).toMatch(/rapport_privacy_events_dropped_total \d+/);
   });
 });

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { Gauge } from 'prom-client';
 import type { Kysely } from 'kysely';
 import type { AuditEntry } from '../audit/index.js';
 import type { Identifier } from '../identity/index.js';
@@ -6,6 +7,8 @@ import type { Clock } from '../../platform/clock.js';
 import type { Database } from '../../platform/db/database.js';
 import type { Migrations } from '../../platform/db/migrate.js';
 import type { Log } from '../../platform/log.js';
+import type { Metrics } from '../../platform/metrics.js';
+import { requestsStore } from './requests-store.js';
 import { consentRoutes } from './consent-routes.js';
 import { createConsent } from './consent.js';
 import * as consentInit from './migrations/202611282000-privacy-consent.js';
@@ -28,6 +31,7 @@ export interface PrivacyDeps {
   database: Database;
   clock: Clock;
   log: Log;
+  metrics: Metrics;
   record(db: Kysely<any>, ...entries: AuditEntry[]): Promise<void>;
   resolve(db: Kysely<any>, workspaceId: string, identifier: Identifier): Promise<{ profileId: string; identifiers: Identifier[] } | null>;
   /** The cross-module work of a deletion and an export (workflows), set once the other modules exist. */
@@ -46,6 +50,13 @@ export function createPrivacy(deps: PrivacyDeps) {
   const now = () => deps.clock.now();
   const consent = createConsent({ now });
   const requests = createRequests({ now, record: deps.record, resolve: deps.resolve, erase: deps.erase, export: deps.export });
+  new Gauge({
+    name: 'rapport_privacy_requests', help: 'Privacy requests per status (alert on failed, and on pending that do not move).', labelNames: ['status'], registers: [deps.metrics],
+    async collect() {
+      this.reset();
+      for (const r of await requestsStore.byStatus(deps.database.db)) this.set({ status: r.status }, r.n);
+    },
+  });
   const retention = createRetention({ now, record: deps.record, readByAll: deps.readByAll, offsetBefore: deps.offsetBefore, eraseReceivedBefore: deps.eraseReceivedBefore });
   const worker = createPrivacyWorker({
     db: deps.database.db, log: deps.log, pollMs: deps.options?.pollMs ?? 1000, periodMs: deps.options?.retentionEveryMs ?? 3_600_000,

@@ -122,6 +122,11 @@ export const requestsStore = {
     return n;
   },
 
+  /** Requests per status (every workspace), for the metrics. */
+  async byStatus(db: Kysely<any>): Promise<{ status: string; n: number }[]> {
+    const rows = await t(db).selectFrom('privacy_requests').select((eb) => ['status', eb.fn.countAll<number>().as('n')]).groupBy('status').execute();
+    return rows.map((r) => ({ status: r.status, n: Number(r.n) }));
+  },
   putExport: (db: Kysely<any>, row: ExportRow) => t(db).insertInto('privacy_exports').values(row).execute(),
   export: (db: Kysely<any>, workspaceId: string, requestId: string) =>
     t(db).selectFrom('privacy_exports').selectAll().where('workspace_id', '=', workspaceId).where('request_id', '=', requestId).executeTakeFirst(),
