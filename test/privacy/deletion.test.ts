@@ -190,6 +190,9 @@ describe.each(ENGINES)('deleting a person on $name', (engine) => {
     await server.rapport.core.pipeline.drain();
     expect(ok(await call('GET', `/api/v1/privacy/requests/${made.id}`)).status).toBe('completed');
     expect(await profileIdOf(person.userId)).toBeUndefined();
+    // The User Deleted call carries the user id until it is delivered.
+    await until('User Deleted', () => acceptedMessages(receiver).some((m) => (m.properties as { privacyRequestId?: string } | undefined)?.privacyRequestId === made.id));
+    await until('the outbox to empty', async () => (await server.rapport.database.db.selectFrom('outbox').select('id').execute()).length === 0);
     const after = await scan(server.rapport.database.db, engine.name, [person.userId, person.email, person.colour]);
     expect(after.hits).toEqual([]);
   });
