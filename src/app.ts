@@ -227,6 +227,7 @@ export async function createRapport(config: Config, deps: { log?: Log; clock?: C
       const p = await core.directory.live(workspaceId, id);
       return p ? { id: p.id } : undefined;
     },
+    withdraw: (db, withdrawals) => core.destinations.withdraw(db, withdrawals),
   });
   await app.register(destinationRoutes, { prefix: API, db: database.db, destinations: core.destinations, changed: () => core.delivery.refresh() });
   await app.ready();

@@ -80,9 +80,11 @@ export function createPipeline(deps: {
     const attributed = batchEvents(events, resolution);
     await audiences.applyBatch(tx, attributed, resolution.merges.map((m) => ({ winner: m.winner, loser: m.loser, workspaceId: m.workspaceId })), new Set(resolution.created));
     await crm.profileStep.applyBatch(tx, attributed, resolution.merges, Date.now());
-    await privacy.consent.applyBatch(tx, attributed.map((e) => ({ offset: e.offset, workspaceId: e.workspaceId, messageId: messageIdOf(e.message), timestamp: e.timestamp, profileId: e.profileId, message: e.message })));
+    const withdrawn = await privacy.consent.applyBatch(tx, attributed.map((e) => ({ offset: e.offset, workspaceId: e.workspaceId, messageId: messageIdOf(e.message), timestamp: e.timestamp, profileId: e.profileId, message: e.message })));
     // After the statements: an event can name a profile that a later event of the batch merged away.
     await privacy.consent.fold(tx, resolution.merges);
+    // What was queued while consent stood goes once it is withdrawn; this batch's events are judged below.
+    await destinations.withdraw(tx, withdrawn);
     enqueued += await destinations.enqueue(tx, deliverable(events, resolution));
     await eventLog.commit(tx, PIPELINE_CONSUMER, read[read.length - 1].offset);
     return read.length;

@@ -114,6 +114,31 @@ describe.each(ENGINES)('consent on $name', (engine) => {
     expect(acceptedMessages(receiver).map((m) => m.messageId).sort()).toEqual(['c3-grant', 'c3-plain', 'c4-sentinel']);
   });
 
+  it('drops what is still queued for a destination when the profile withdraws a category it needs', async () => {
+    // A destination that does not answer: what it takes waits in the outbox.
+    const down = await call('POST', '/api/v1/destinations', { name: 'Down', type: 'webhook', settings: { url: 'http://127.0.0.1:9/down' }, consent: ['Advertising'], retry: { minDelayMs: 60_000, maxDelayMs: 60_000, maxAgeMs: 3_600_000, minAttempts: 3 } });
+    const other = await call('POST', '/api/v1/destinations', { name: 'Down, no consent', type: 'webhook', settings: { url: 'http://127.0.0.1:9/down' }, retry: { minDelayMs: 60_000, maxDelayMs: 60_000, maxAgeMs: 3_600_000, minAttempts: 3 } });
+    const queued = async (destinationId: string, userId: string) => {
+      const id = await profileIdOf(userId);
+      return (await server.rapport.database.db.selectFrom('outbox').select('id').where('destination_id', '=', destinationId).where('profile_id', '=', id).execute()).length;
+    };
+    await send([
+      { type: 'identify', userId: 'w1', messageId: 'w1-a', context: consent({ Advertising: true }) },
+      { type: 'track', event: 'A', userId: 'w1', messageId: 'w1-b' },
+      { type: 'identify', userId: 'w2', messageId: 'w2-a', context: consent({ Advertising: true }) },
+      { type: 'track', event: 'A', userId: 'w2', messageId: 'w2-b' },
+    ]);
+    expect(await queued(down.body.id, 'w1')).toBe(2);
+    expect(await queued(down.body.id, 'w2')).toBe(2);
+    // Withdrawn through the API for w1, by an event for w2: their queued messages go, for the destination that needs the category only.
+    await call('PUT', `/api/v1/profiles/${await profileIdOf('w1')}/consent`, { categoryPreferences: { Advertising: false } });
+    await send([{ type: 'track', event: 'B', userId: 'w2', messageId: 'w2-c', context: consent({ Advertising: false }) }]);
+    expect(await queued(down.body.id, 'w1')).toBe(0);
+    expect(await queued(down.body.id, 'w2')).toBe(0);
+    expect(await queued(other.body.id, 'w1')).toBe(2);
+    expect(await queued(other.body.id, 'w2')).toBe(3);
+  });
+
   it('folds a merged profile\'s consent into the survivor', async () => {
     // Separate batches: two profiles, each with its consent, then the alias merges them.
     await send([{ type: 'page', anonymousId: 'anon-m', messageId: 'm-1', timestamp: '2026-02-01T00:00:00Z', context: consent({ Analytics: false }) }]);

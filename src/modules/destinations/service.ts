@@ -219,6 +219,22 @@ export function createDestinationsService(deps: DestinationsDeps) {
       return { dropped, notified: rows.length };
     },
 
+    /**
+     * Consent just withdrawn: the profiles' messages still queued for destinations that need the category go
+     * (they were queued while it was granted). Returns how many.
+     */
+    async withdraw(db: Kysely<any>, withdrawals: { workspaceId: string; profileId: string; category: string }[]): Promise<number> {
+      if (withdrawals.length === 0) return 0;
+      const { byWorkspace } = await current(db);
+      let n = 0;
+      for (const d of [...new Set(withdrawals.map((w) => w.workspaceId))].flatMap((ws) => byWorkspace.get(ws) ?? [])) {
+        const needs = new Set(d.definition.consent ?? []);
+        const profiles = [...new Set(withdrawals.filter((w) => w.workspaceId === d.row.workspace_id && needs.has(w.category)).map((w) => w.profileId))];
+        if (profiles.length) n += await store.dropQueued(db, d.row.id, profiles);
+      }
+      return n;
+    },
+
     /** Every destination of every workspace (the delivery worker's list). */
     all: async (db: Kysely<any>) => (await current(db)).all,
     list: async (db: Kysely<any>, workspaceId: string) => (await store.list(db, workspaceId)).map(parse),

@@ -134,6 +134,15 @@ export const destinationsStore = {
     return n;
   },
 
+  /** A destination's queued messages of these profiles. */
+  async dropQueued(db: Kysely<any>, destinationId: string, profileIds: string[]): Promise<number> {
+    let n = 0;
+    for (let i = 0; i < profileIds.length; i += INSERT_CHUNK) {
+      n += Number((await t(db).deleteFrom('outbox').where('destination_id', '=', destinationId).where('profile_id', 'in', profileIds.slice(i, i + INSERT_CHUNK)).executeTakeFirst()).numDeletedRows);
+    }
+    return n;
+  },
+
   async enqueue(db: Kysely<any>, rows: NewOutboxRow[]): Promise<void> {
     for (let i = 0; i < rows.length; i += INSERT_CHUNK) await t(db).insertInto('outbox').values(rows.slice(i, i + INSERT_CHUNK)).execute();
   },

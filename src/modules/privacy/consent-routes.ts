@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Kysely } from 'kysely';
 import { errors } from '../../platform/errors.js';
 import type { ConsentCategoryRow } from './consent-store.js';
-import type { Consent } from './consent.js';
+import type { Consent, Withdrawal } from './consent.js';
 
 const tags = ['privacy'];
 const iso = (ms: number) => new Date(Number(ms)).toISOString();
@@ -42,10 +42,12 @@ export interface ConsentRouteDeps {
   consent: Consent;
   /** The live profile an id names in the workspace (merged ids followed), or undefined. */
   profile(workspaceId: string, id: string): Promise<{ id: string } | undefined>;
+  /** Drops what is queued for destinations under consent just withdrawn (in the same transaction). */
+  withdraw(db: Kysely<any>, withdrawals: Withdrawal[]): Promise<unknown>;
 }
 
 /** Consent categories of the workspace, and each profile's consent with its history. */
-export async function consentRoutes(app: FastifyInstance, { db, consent, profile }: ConsentRouteDeps) {
+export async function consentRoutes(app: FastifyInstance, { db, consent, profile, withdraw }: ConsentRouteDeps) {
   const read = { access: { permission: 'privacy:read' } } as const;
   const write = { access: { permission: 'privacy:write' } } as const;
 
@@ -115,7 +117,8 @@ export async function consentRoutes(app: FastifyInstance, { db, consent, profile
   }, async (request) => {
     const workspaceId = request.principal!.workspaceId;
     const p = await owned(workspaceId, (request.params as { id: string }).id);
-    await consent.set(db, workspaceId, p.id, (request.body as { categoryPreferences: Record<string, boolean> }).categoryPreferences, request.principal!.actor);
+    const preferences = (request.body as { categoryPreferences: Record<string, boolean> }).categoryPreferences;
+    await db.transaction().execute(async (tx) => withdraw(tx, await consent.set(tx, workspaceId, p.id, preferences, request.principal!.actor)));
     return view(p.id);
   });
 }

@@ -18,6 +18,13 @@ export interface ConsentActor {
   id: string;
 }
 
+/** A profile's consent for a category has just become a refusal: what is queued for it under that category must go. */
+export interface Withdrawal {
+  workspaceId: string;
+  profileId: string;
+  category: string;
+}
+
 /** One profile's consent: per category, the current statement; a category never stated is absent. */
 export type ConsentMap = Record<string, boolean>;
 
@@ -63,8 +70,8 @@ export function createConsent(deps: { now(): number }) {
   }
 
   /** Applies statements in order: a category's current value moves only for a statement at least as new. */
-  async function apply(db: Kysely<any>, statements: Statement[], recordedAt: number): Promise<number> {
-    if (statements.length === 0) return 0;
+  async function apply(db: Kysely<any>, statements: Statement[], recordedAt: number): Promise<Withdrawal[]> {
+    if (statements.length === 0) return [];
     const current = new Map<string, ProfileConsentRow>();
     for (const r of await store.current(t(db), statements.map((s) => s.profileId))) current.set(`${r.profile_id}\u0000${r.category}`, r);
     const changed = new Map<string, ProfileConsentRow>();
@@ -85,7 +92,8 @@ export function createConsent(deps: { now(): number }) {
     }
     await store.upsert(t(db), [...changed.values()]);
     await store.appendHistory(t(db), history);
-    return history.length;
+    const withdrawn = history.filter((h) => h.granted === 0 && changed.get(`${h.profile_id}\u0000${h.category}`)?.granted === 0);
+    return [...new Map(withdrawn.map((h) => [`${h.profile_id}\u0000${h.category}`, { workspaceId: h.workspace_id, profileId: h.profile_id, category: h.category }])).values()];
   }
 
   return {
@@ -113,9 +121,9 @@ export function createConsent(deps: { now(): number }) {
     },
 
     /** The pipeline's step: statements of the workspace's categories carried by the batch's events, in log order. */
-    async applyBatch(db: Kysely<any>, events: ConsentEvent[], now = deps.now()): Promise<number> {
+    async applyBatch(db: Kysely<any>, events: ConsentEvent[], now = deps.now()): Promise<Withdrawal[]> {
       const stating = events.filter((e) => e.profileId !== null && preferencesOf(e.message));
-      if (stating.length === 0) return 0;
+      if (stating.length === 0) return [];
       const known = new Map<string, Set<string>>();
       for (const workspaceId of new Set(stating.map((e) => e.workspaceId))) {
         known.set(workspaceId, new Set((await store.categories(t(db), workspaceId)).map((c) => c.name)));
@@ -131,7 +139,7 @@ export function createConsent(deps: { now(): number }) {
     },
 
     /** Consent set through the API, for categories the workspace defines (others are refused: 400). */
-    async set(db: Kysely<any>, workspaceId: string, profileId: string, preferences: ConsentMap, actor: ConsentActor): Promise<number> {
+    async set(db: Kysely<any>, workspaceId: string, profileId: string, preferences: ConsentMap, actor: ConsentActor): Promise<Withdrawal[]> {
       const known = new Set((await store.categories(t(db), workspaceId)).map((c) => c.name));
       const unknown = Object.keys(preferences).filter((c) => !known.has(c));
       if (unknown.length) throw errors.validation(`Unknown consent categories: ${unknown.join(', ')}. Create them first (POST /privacy/consent-categories).`);

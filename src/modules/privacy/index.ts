@@ -10,7 +10,7 @@ import type { Log } from '../../platform/log.js';
 import type { Metrics } from '../../platform/metrics.js';
 import { requestsStore } from './requests-store.js';
 import { consentRoutes } from './consent-routes.js';
-import { createConsent } from './consent.js';
+import { createConsent, type Withdrawal } from './consent.js';
 import * as consentInit from './migrations/202611282000-privacy-consent.js';
 import * as requestsInit from './migrations/202611282010-privacy-requests.js';
 import * as retentionInit from './migrations/202611282020-privacy-retention.js';
@@ -21,7 +21,7 @@ import { createRequests, type RequestContext, type RequestOutcome } from './requ
 import { suppression } from './suppression.js';
 import { createPrivacyWorker } from './worker.js';
 
-export { preferencesOf, type Consent, type ConsentEvent, type ConsentMap } from './consent.js';
+export { preferencesOf, type Consent, type ConsentEvent, type ConsentMap, type Withdrawal } from './consent.js';
 export { suppressionKey } from './suppression.js';
 export type { RequestContext, RequestOutcome } from './requests.js';
 
@@ -78,8 +78,8 @@ export function createPrivacy(deps: PrivacyDeps) {
       while (await requests.runNext(deps.database.db)) n++;
       return n;
     },
-    async register(app: FastifyInstance, opts: { managementPrefix: string; profile(workspaceId: string, id: string): Promise<{ id: string } | undefined> }) {
-      await app.register(consentRoutes, { prefix: opts.managementPrefix, db: deps.database.db, consent, profile: opts.profile });
+    async register(app: FastifyInstance, opts: { managementPrefix: string; profile(workspaceId: string, id: string): Promise<{ id: string } | undefined>; withdraw(db: Kysely<any>, withdrawals: Withdrawal[]): Promise<unknown> }) {
+      await app.register(consentRoutes, { prefix: opts.managementPrefix, db: deps.database.db, consent, profile: opts.profile, withdraw: opts.withdraw });
       await app.register(settingsRoutes, { prefix: opts.managementPrefix, db: deps.database.db, retention });
       await app.register(requestRoutes, { prefix: opts.managementPrefix, db: deps.database.db, requests, started: () => worker.poke() });
     },
