@@ -35,7 +35,12 @@ describe.each(ENGINES)('privacy requests on $name', (engine) => {
       expect(r.status, JSON.stringify(bad)).toBe(400);
     }
     expect((await call('GET', '/api/v1/privacy/requests')).body.data).toEqual([]);
-    expect((await call('GET', '/api/v1/audit?action=privacy')).body.data).toEqual([]);
+    // The attempts are in the audit log, refused, with the identifier's type and never its value.
+    const audit = (await call('GET', '/api/v1/audit?action=privacy')).body.data;
+    expect(audit).toHaveLength(7);
+    expect(audit.every((e: { status: number }) => e.status === 400)).toBe(true);
+    expect(audit.map((e: { action: string }) => e.action)).toContain('privacy.delete');
+    expect(JSON.stringify(audit)).not.toMatch(/a@b\.c|"g1"/);
   });
 
   it('suppresses a person: later events of any of their identifiers are dropped and leave the log; unsuppress lifts it', async () => {
@@ -83,9 +88,19 @@ describe.each(ENGINES)('privacy requests on $name', (engine) => {
     expect(doc.events.map((e: { messageId: string }) => e.messageId)).toEqual(['e1-a', 'e1-b']);
     expect(doc.consent.current.Analytics.granted).toBe(true);
     expect(doc.crm.contact).toMatchObject({ id: done.profileId });
+    // A role that may read privacy requests but not personal data gets the document with emails masked.
+    const role = await call('POST', '/api/v1/roles', { name: 'Privacy desk', permissions: ['privacy:read'] });
+    expect(role.status).toBe(201);
+    const key = (await call('POST', '/api/v1/api-keys', { name: 'desk', role: role.body.id })).body.key as string;
+    const masked = await server.call('GET', done.download, undefined, key);
+    expect(masked.status).toBe(200);
+    expect(JSON.stringify(masked.body)).not.toContain('e1@example.com');
+    expect(masked.body.events.map((e: { messageId: string }) => e.messageId)).toEqual(['e1-a', 'e1-b']);
+    expect((await server.call('GET', `/api/v1/privacy/requests/${made.body.id}`, undefined, key)).status).toBe(200);
+    expect((await server.call('POST', '/api/v1/privacy/requests', { type: 'delete', identifier: { type: 'user_id', value: 'e1' } }, key)).status).toBe(403);
     // The early download (409) is recorded too: an attempt to read a person's data.
     const audit = (await call('GET', `/api/v1/audit?targetId=${made.body.id}`)).body.data.map((e: { action: string; status: number }) => `${e.action} ${e.status}`);
-    expect(audit.sort()).toEqual(['privacy.export 202', 'privacy.export.complete 200', 'privacy.export.download 200', 'privacy.export.download 409']);
+    expect(audit.sort()).toEqual(['privacy.export 202', 'privacy.export.complete 200', 'privacy.export.download 200', 'privacy.export.download 200', 'privacy.export.download 409']);
   });
 
   it('tracks a request to completion through the worker, and lists requests newest first with a cursor', async () => {

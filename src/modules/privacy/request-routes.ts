@@ -46,8 +46,21 @@ function decodeCursor(cursor: string): { at: number; id: string } {
 export async function requestRoutes(app: FastifyInstance, { db, requests, prefix, started }: { db: Kysely<any>; requests: Requests; prefix: string; started: () => void }) {
   const read = { access: { permission: 'privacy:read' } } as const;
   app.post('/privacy/requests', {
-    // Recorded by the service, in the request's own transaction, without the identifier's value.
-    config: { access: { permission: 'privacy:write' }, audit: false },
+    // Recorded as privacy.<type> (refusals too), with the identifier's type but never its value.
+    config: {
+      access: { permission: 'privacy:write' },
+      audit: {
+        action: (request) => {
+          const type = (request.body as { type?: unknown } | undefined)?.type;
+          return typeof type === 'string' && (REQUEST_TYPES as string[]).includes(type) ? `privacy.${type}` : 'privacy.request.create';
+        },
+        targetType: 'privacy_request',
+        change: (request) => {
+          const body = (request.body ?? {}) as { type?: unknown; identifier?: { type?: unknown } };
+          return { type: body.type ?? null, identifierType: body.identifier?.type ?? null };
+        },
+      },
+    },
     schema: {
       tags, summary: 'Ask for a person to be suppressed, unsuppressed, deleted or exported',
       description: 'suppress: events of the identifier, and of every identifier of its profile, are dropped from then on. unsuppress: lifts that. '
@@ -72,7 +85,7 @@ export async function requestRoutes(app: FastifyInstance, { db, requests, prefix
   }, async (request, reply) => {
     const body = request.body as { type: RequestType; identifier: { type: string; value: string } };
     const p = request.principal!;
-    const row = await requests.create(db, p.workspaceId, body, { actor: p.actor, requestId: request.id, ip: request.ip, userAgent: request.headers['user-agent'] ?? null });
+    const row = await requests.create(db, p.workspaceId, body, p.actor);
     started();
     return reply.status(202).send(view(row, prefix));
   });
@@ -121,7 +134,8 @@ export async function requestRoutes(app: FastifyInstance, { db, requests, prefix
     if (!doc) throw errors.gone('The export has expired or the person has since been deleted.');
     reply.header('content-disposition', `attachment; filename="rapport-export-${id}.json"`);
     reply.header('cache-control', 'no-store');
-    reply.type('application/json');
-    return reply.send(doc.document);
+    // As an object, so the answer goes through the masking of personal data like every other (a caller
+    // without pii:read gets emails, phones and addresses masked).
+    return JSON.parse(doc.document) as Record<string, unknown>;
   });
 }

@@ -40,8 +40,8 @@ export interface RequestsDeps {
 const SYSTEM = { type: 'system', id: 'privacy' };
 
 /**
- * Privacy requests by identifier. Each is created pending and recorded in the audit log by its type
- * (`privacy.delete`, with the identifier's type, never its value); a worker runs it in one transaction
+ * Privacy requests by identifier. Each is created pending (the HTTP layer records it in the audit log by its
+ * type, `privacy.delete`, with the identifier's type, never its value); a worker runs it in one transaction
  * that also marks it completed, forgets the identifier's value and records the outcome
  * (`privacy.delete.complete` with counts), or marks it failed (`privacy.delete.fail`).
  */
@@ -80,21 +80,15 @@ export function createRequests(deps: RequestsDeps) {
     get,
     list: (db: Kysely<any>, workspaceId: string, q: { limit: number; type?: RequestType; status?: RequestStatus; before?: { at: number; id: string } }) => store.list(db, workspaceId, q),
 
-    async create(db: Kysely<any>, workspaceId: string, input: { type: RequestType; identifier: Identifier }, caller: { actor: { type: string; id: string }; requestId?: string; ip?: string; userAgent?: string | null }): Promise<PrivacyRequestRow> {
+    async create(db: Kysely<any>, workspaceId: string, input: { type: RequestType; identifier: Identifier }, actor: { type: string; id: string }): Promise<PrivacyRequestRow> {
       if (input.identifier.type === 'group_id') throw errors.validation('Privacy requests are about people: a group_id names an account.');
       const identifier = normalizeLookup({ type: input.identifier.type, value: input.identifier.value.trim() });
       if (!identifier.value) throw errors.validation('The identifier needs a value.');
       const row: PrivacyRequestRow = {
         id: randomUUID(), workspace_id: workspaceId, type: input.type, identifier_type: identifier.type, identifier_value: identifier.value, profile_id: null,
-        status: 'pending', attempts: 0, actor_type: caller.actor.type, actor_id: caller.actor.id, created_at: deps.now(), started_at: null, finished_at: null, error: null, result: null,
+        status: 'pending', attempts: 0, actor_type: actor.type, actor_id: actor.id, created_at: deps.now(), started_at: null, finished_at: null, error: null, result: null,
       };
-      await db.transaction().execute(async (tx) => {
-        await store.insert(tx, row);
-        await deps.record(tx, {
-          workspaceId, actor: caller.actor, action: `privacy.${input.type}`, target: { type: 'privacy_request', id: row.id },
-          change: { type: input.type, identifierType: identifier.type }, requestId: caller.requestId, ip: caller.ip, userAgent: caller.userAgent, status: 202,
-        });
-      });
+      await store.insert(db, row);
       return row;
     },
 
