@@ -135,8 +135,10 @@ export async function openRapport(config: Config, deps: { log?: Log; clock?: Clo
     eventsAt: (db, workspaceId, offsets) => eventLog.at(db, workspaceId, offsets),
     merges: (db, profileId) => createDirectory(db).mergeHistory(profileId),
     applied: async (db, workspaceId, messageId) => {
+      // Callers append the call first, so a call no longer in the log was dropped by the pipeline (a suppressed
+      // person) or is past retention: either way the pipeline is past it.
       const offset = await eventLog.offsetOf(db, workspaceId, messageId);
-      return offset !== undefined && (await eventLog.position(db, PIPELINE_CONSUMER, false)) >= offset;
+      return offset === undefined || (await eventLog.position(db, PIPELINE_CONSUMER, false)) >= offset;
     },
   });
   const pipeline = createPipeline({ database, identity, profiles, audiences, destinations, crm, privacy, log, metrics, enqueued: () => delivery.poke() });

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setupWorkspace, type SetupResult } from '../../src/workflows/setup-workspace.js';
 import { ENGINES } from '../support/engines.js';
 import { startServer, type TestServer } from '../support/server.js';
+import { until } from '../support/wait.js';
 
 describe.each(ENGINES)('privacy across workspaces on $name', (engine) => {
   let server: TestServer;
@@ -70,5 +71,16 @@ describe.each(ENGINES)('privacy across workspaces on $name', (engine) => {
     expect((await server.call('GET', `/api/v1/privacy/requests/${made.id}`)).body).toMatchObject({ status: 'completed', profileId: null, result: { profileFound: false, profiles: 0 } });
     await send(server.setup.writeKey, [{ type: 'identify', userId: 'late-1', messageId: 'late-1', traits: { email: 'Never.Seen@example.com' } }]);
     expect(await profileIdOf(server.setup.apiKey, 'late-1')).toBeUndefined();
+    // A CSV import naming them still finishes (their row is dropped by the pipeline like any call of theirs).
+    const started = await server.call('POST', '/api/v1/crm/imports', { csv: 'email,stage\nwelcome@example.com,lead\nnever.seen@example.com,lead', mapping: { email: 'email', stage: 'lifecycleStage' } });
+    expect(started.status, JSON.stringify(started.body)).toBe(202);
+    const done = await until('the import to finish', async () => {
+      const r = (await server.call('GET', `/api/v1/crm/imports/${started.body.id}`)).body;
+      return r.status === 'done' ? r : undefined;
+    });
+    expect(done.valid).toBe(2);
+    const emails = (await server.call('GET', '/api/v1/crm/contacts')).body.data.map((c: { email: string }) => c.email);
+    expect(emails).toContain('welcome@example.com');
+    expect(emails).not.toContain('never.seen@example.com');
   });
 });
