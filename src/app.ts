@@ -131,6 +131,7 @@ export async function openRapport(config: Config, deps: { log?: Log; clock?: Clo
       return new Map(emails.map((e) => [e, found.get(`email:${normalizeLookup({ type: 'email', value: e }).value}`)] as const).filter((x): x is [string, string] => x[1] !== undefined));
     },
     byEmail: async (db, workspaceId, email) => (await createDirectory(db).byIdentifier(workspaceId, 'users', normalizeLookup({ type: 'email', value: email })))?.id,
+    suppressedEmail: (db, workspaceId, email) => privacy.suppression.holds(db, workspaceId, [normalizeLookup({ type: 'email', value: email })]),
     profileEvents: (db, profileId, before, limit) => profiles.timelineBefore(db, profileId, before, limit),
     eventsAt: (db, workspaceId, offsets) => eventLog.at(db, workspaceId, offsets),
     merges: (db, profileId) => createDirectory(db).mergeHistory(profileId),

@@ -71,6 +71,10 @@ describe.each(ENGINES)('privacy across workspaces on $name', (engine) => {
     expect((await server.call('GET', `/api/v1/privacy/requests/${made.id}`)).body).toMatchObject({ status: 'completed', profileId: null, result: { profileFound: false, profiles: 0 } });
     await send(server.setup.writeKey, [{ type: 'identify', userId: 'late-1', messageId: 'late-1', traits: { email: 'Never.Seen@example.com' } }]);
     expect(await profileIdOf(server.setup.apiKey, 'late-1')).toBeUndefined();
+    // The CRM refuses to create them as a contact, and says why.
+    const refused = await server.call('POST', '/api/v1/crm/contacts', { email: 'NEVER.seen@example.com', name: 'Back again' });
+    expect(refused.status).toBe(409);
+    expect(refused.body.error.message).toMatch(/privacy request/);
     // A CSV import naming them still finishes (their row is dropped by the pipeline like any call of theirs).
     const started = await server.call('POST', '/api/v1/crm/imports', { csv: 'email,stage\nwelcome@example.com,lead\nnever.seen@example.com,lead', mapping: { email: 'email', stage: 'lifecycleStage' } });
     expect(started.status, JSON.stringify(started.body)).toBe(202);

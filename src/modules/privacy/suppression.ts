@@ -66,6 +66,11 @@ export const suppression = {
     return hashes.length;
   },
 
+  /** Whether any of these identifiers (normalised) is suppressed. */
+  async holds(db: Kysely<any>, workspaceId: string, ids: Identifier[]): Promise<boolean> {
+    return (await store.suppressed(db, workspaceId, ids.map((id) => suppressionKey(workspaceId, id)))).size > 0;
+  },
+
   /** Lifts the suppressions of the requests that suppressed this identifier (the person's other identifiers with it). */
   lift: (db: Kysely<any>, workspaceId: string, id: Identifier) => store.unsuppress(db, workspaceId, [suppressionKey(workspaceId, id)]),
 };
