@@ -10,7 +10,7 @@ const PERSON = {
   userId: 'user-zq81', anonymousId: 'anon-zq81', email: 'zoe.quarry81@example.org', phone: '+1 415 555 0181',
   name: 'Zoe Quarrington', firstName: 'Zoe', lastName: 'Quarrington', colour: 'ultramarine-zq81', device: 'device-zq81',
 };
-const NEEDLES = [PERSON.userId, PERSON.anonymousId, PERSON.email, '4155550181', 'quarrington', PERSON.colour, PERSON.device];
+const NEEDLES = [PERSON.userId, PERSON.anonymousId, 'anon2-zq81', PERSON.email, '4155550181', 'quarrington', PERSON.colour, PERSON.device];
 /** A second person, whose data must all still be there. */
 const OTHER = { userId: 'user-kept77', email: 'kept.person77@example.org', colour: 'vermilion-kept77' };
 
@@ -95,6 +95,9 @@ describe.each(ENGINES)('deleting a person on $name', (engine) => {
       { type: 'identify', userId: OTHER.userId, messageId: 'ok-1', traits: { email: OTHER.email, favouriteColour: OTHER.colour } },
       { type: 'track', userId: OTHER.userId, event: 'Order Completed', messageId: 'ok-2', properties: { total: 5, colour: OTHER.colour } },
     ]);
+    // A second device's visitor, merged into the person when they sign in there.
+    await send([{ type: 'page', anonymousId: 'anon2-zq81', messageId: 'zq-m1', name: 'Docs' }]);
+    await send([{ type: 'identify', anonymousId: 'anon2-zq81', userId: PERSON.userId, messageId: 'zq-m2' }]);
     // A call refused at collection (a track without a name), kept for the debugger with the person's email.
     const rejected = await fetch(`${server.url}/v1/track`, { method: 'POST', body: JSON.stringify({ writeKey: server.setup.writeKey, userId: PERSON.userId, properties: { email: PERSON.email } }) });
     expect(rejected.status).toBe(200);
@@ -126,7 +129,8 @@ describe.each(ENGINES)('deleting a person on $name', (engine) => {
     await server.rapport.core.privacy.drain();
     const done = ok(await call('GET', `/api/v1/privacy/requests/${made.id}`));
     expect(done).toMatchObject({ status: 'completed', type: 'delete', identifier: { type: 'email', value: null }, profileId: id });
-    expect(done.result).toMatchObject({ profileFound: true, profiles: 1, contacts: 1, activities: 1, tasks: 1, exports: 1, destinationsNotified: 2 });
+    // The person's profile and the one merged into it.
+    expect(done.result).toMatchObject({ profileFound: true, profiles: 2, contacts: 1, activities: 1, tasks: 1, exports: 1, destinationsNotified: 2 });
     expect(done.result.identifiers).toBeGreaterThanOrEqual(4);
     // Its own four calls, and what the CRM and audiences logged about them (deal, note, call, ticket, task, audience entered…).
     expect(done.result.events).toBeGreaterThan(4);
@@ -164,7 +168,7 @@ describe.each(ENGINES)('deleting a person on $name', (engine) => {
     // The audit log still verifies; the entries about the person lost their change, not their place in the chain.
     expect(ok(await call('GET', '/api/v1/audit/verify'))).toMatchObject({ ok: true });
     const actions = (await call('GET', `/api/v1/audit?targetId=${made.id}`)).body.data.map((e: { action: string; change: unknown }) => [e.action, e.change]);
-    expect(actions).toEqual([['privacy.delete.complete', expect.objectContaining({ profiles: 1 })], ['privacy.delete', { type: 'delete', identifierType: 'email' }]]);
+    expect(actions).toEqual([['privacy.delete.complete', expect.objectContaining({ profiles: 2 })], ['privacy.delete', { type: 'delete', identifierType: 'email' }]]);
   });
 
   it('does not bring the person back when their events are being processed while the deletion runs', async () => {
