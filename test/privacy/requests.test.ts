@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENGINES } from '../support/engines.js';
 import { startServer, type TestServer } from '../support/server.js';
+import { until } from '../support/wait.js';
 
 describe.each(ENGINES)('privacy requests on $name', (engine) => {
   let server: TestServer;
@@ -108,11 +109,10 @@ describe.each(ENGINES)('privacy requests on $name', (engine) => {
     try {
       const made = await call('POST', '/api/v1/privacy/requests', { type: 'suppress', identifier: { type: 'user_id', value: 'nobody-known' } });
       expect(made.body.status).toBe('pending');
-      let got = made.body;
-      for (let i = 0; i < 200 && got.status !== 'completed'; i++) {
-        await new Promise((r) => setTimeout(r, 25));
-        got = (await call('GET', `/api/v1/privacy/requests/${made.body.id}`)).body;
-      }
+      const got = await until('the worker to complete it', async () => {
+        const r = (await call('GET', `/api/v1/privacy/requests/${made.body.id}`)).body;
+        return r.status === 'completed' ? r : undefined;
+      });
       expect(got).toMatchObject({ status: 'completed', profileId: null, result: { profileFound: false, suppressedKeys: 1 } });
     } finally {
       await server.rapport.core.privacy.worker.stop();
