@@ -10,6 +10,8 @@ import { profilesErasure } from '../modules/profiles/index.js';
 import { PIPELINE_CONSUMER } from '../pipeline/processor.js';
 
 /** Traits whose string values name the person: they are erased wherever they were copied (notes, audit changes). */
+/** Shorter values are matched only as whole JSON strings where text is searched by substring. */
+const MIN_SUBSTRING = 5;
 const NAMING_TRAITS = ['name', 'firstName', 'lastName', 'first_name', 'last_name', 'email', 'phone', 'username', 'address', 'street', 'birthday'];
 
 function strings(value: unknown, into: Set<string>) {
@@ -41,6 +43,9 @@ export async function deletePerson(
   const naming = new Set(identifiers.map((i) => i.value));
   for (const t of traits) if (NAMING_TRAITS.includes(t.name)) strings(t.value, naming);
   const values = [...naming];
+  // Where values are looked for by substring (audit changes, rejected calls, warnings), a short one ("42", "Al")
+  // would match other people's records: it is looked for as a whole JSON string ("42", "user_id:42") instead.
+  const mentions = [...new Set(values.flatMap((v) => (v.length >= MIN_SUBSTRING ? [v] : [`"${v}"`, `:${v}"`])))];
   const addresses = live ? (await directory.addresses([live.id])).get(live.id) ?? {} : {};
 
   // First suppress, so whatever the log still holds of the person is dropped rather than applied.
@@ -52,14 +57,14 @@ export async function deletePerson(
     timestamp: new Date(now).toISOString(), properties: { privacyRequestId: request.requestId }, context: { rapport: { privacyRequestId: request.requestId } },
   });
   const events = await logErasure.eraseEvents(tx, workspaceId, offsets);
-  const rejected = await logErasure.eraseRejected(tx, workspaceId, values);
+  const rejected = await logErasure.eraseRejected(tx, workspaceId, mentions);
   const audiences = await audiencesErasure.erase(tx, profileIds);
   const crm = await deps.crm.erasure.erase(tx, workspaceId, profileIds, values, now);
   const consent = await deps.privacy.consent.erase(tx, profileIds);
   const exports = await deps.privacy.requests.forget(tx, workspaceId, identifiers, profileIds);
   const profiles = await profilesErasure.erase(tx, profileIds);
-  const identity = await identityErasure.erase(tx, workspaceId, profileIds, values);
-  const auditChanges = await deps.audit.eraseChanges(tx, workspaceId, { targetIds: profileIds, mentioning: values });
+  const identity = await identityErasure.erase(tx, workspaceId, profileIds, mentions);
+  const auditChanges = await deps.audit.eraseChanges(tx, workspaceId, { targetIds: profileIds, mentioning: mentions });
   return {
     profileId: live?.id ?? null,
     result: {

@@ -165,6 +165,9 @@ describe.each(ENGINES)('deleting a person on $name', (engine) => {
     expect(dealAfter.name).toBe('[erased] renewal');
     expect(dealAfter.contactIds ?? dealAfter.contacts?.map((c: { id: string }) => c.id)).toEqual([otherId]);
 
+    // Entries about others keep their change (a short name is not looked for inside other words).
+    const audienceMade = (await call('GET', '/api/v1/audit?action=audience.create')).body.data[0];
+    expect(audienceMade.change).toMatchObject({ key: 'buyers', name: 'Buyers' });
     // The audit log still verifies; the entries about the person lost their change, not their place in the chain.
     expect(ok(await call('GET', '/api/v1/audit/verify'))).toMatchObject({ ok: true });
     const actions = (await call('GET', `/api/v1/audit?targetId=${made.id}`)).body.data.map((e: { action: string; change: unknown }) => [e.action, e.change]);
