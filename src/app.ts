@@ -5,13 +5,16 @@ import { sql } from 'kysely';
 import { accessMigrations, createAccess } from './modules/access/index.js';
 import { auditMigrations, createAudit } from './modules/audit/index.js';
 import { audienceRoutes, audiencesMigrations, audiencesRelations, createAudiencesService } from './modules/audiences/index.js';
-import { collectMigrations, collectRelations, createCollect, eventLog } from './modules/collect/index.js';
+import { collectMigrations, collectRelations, createCollect, eventLog, logErasure } from './modules/collect/index.js';
 import { createCrm, crmMigrations, crmRoutes, crmWorkRoutes } from './modules/crm/index.js';
 import { createDelivery, createDestinationsService, destinationRoutes, destinationsMigrations } from './modules/destinations/index.js';
 import { createDirectory, createIdentityService, identityMigrations, identityRelations, identityRoutes, normalizeLookup } from './modules/identity/index.js';
+import { createPrivacy, privacyMigrations, type Privacy } from './modules/privacy/index.js';
 import { createProfilesService, profileApiRoutes, profileManagementRoutes, profilesMigrations, profilesRelations } from './modules/profiles/index.js';
 import { mergeProfiles } from './workflows/merge-profiles.js';
 import { splitProfile } from './workflows/split-profile.js';
+import { deletePerson } from './workflows/delete-person.js';
+import { exportPerson } from './workflows/export-person.js';
 import { createPipeline, PIPELINE_CONSUMER } from './pipeline/processor.js';
 import { systemClock, type Clock } from './platform/clock.js';
 import type { Config } from './platform/config.js';
@@ -22,7 +25,7 @@ import { opsRoutes } from './platform/http/ops-routes.js';
 import { createLog, type Log } from './platform/log.js';
 import { createMetrics } from './platform/metrics.js';
 
-export const MIGRATIONS = [accessMigrations, collectMigrations, identityMigrations, profilesMigrations, audiencesMigrations, destinationsMigrations, crmMigrations, auditMigrations];
+export const MIGRATIONS = [accessMigrations, collectMigrations, identityMigrations, profilesMigrations, audiencesMigrations, destinationsMigrations, crmMigrations, auditMigrations, privacyMigrations];
 const API = '/api/v1';
 
 /** Opens the store, migrates it and builds every module's service, without HTTP (the CLI's setup uses this). */
@@ -71,6 +74,22 @@ export async function openRapport(config: Config, deps: { log?: Log; clock?: Clo
     },
     config.audiences,
   );
+  const privacy: Privacy = createPrivacy({
+    database, clock, log, metrics,
+    record: (db, ...entries) => audit.record(db, ...entries),
+    async resolve(db, workspaceId, identifier) {
+      const directory = createDirectory(db);
+      const p = await directory.byIdentifier(workspaceId, 'users', normalizeLookup(identifier));
+      return p ? { profileId: p.id, identifiers: (await directory.identifiers(p.id)).map((i) => ({ type: i.type, value: i.value })) } : null;
+    },
+    // Late-bound: the workflows compose modules built below.
+    erase: (tx, request) => deletePerson({ postgres: database.engine === 'postgres', privacy, crm, destinations, audit: audit.service }, tx, request),
+    export: (tx, request) => exportPerson({ profiles, audiences, crm, privacy }, tx, request),
+    readByAll: (db) => logErasure.readByAll(db),
+    offsetBefore: (db, receivedAt) => eventLog.offsetBefore(db, receivedAt),
+    eraseReceivedBefore: (db, workspaceId, before, upTo, limit) => logErasure.eraseReceivedBefore(db, workspaceId, before, upTo, limit),
+    options: { retentionEveryMs: config.privacy.retentionEveryMs },
+  });
   const destinations = createDestinationsService({
     now: () => clock.now(),
     readEvents: (db, workspaceId, offsets) => eventLog.at(db, workspaceId, offsets),
@@ -90,6 +109,7 @@ export async function openRapport(config: Config, deps: { log?: Log; clock?: Clo
     },
     audienceMembers: (db, audienceId, limit, after) => audiences.members(db, audienceId, limit, after),
     addresses: (db, profileIds) => createDirectory(db).addresses(profileIds),
+    consentOf: (db, profileIds) => privacy.consent.of(db, profileIds),
   });
   const delivery = createDelivery({ database, service: destinations, log, metrics, now: () => clock.now(), options: config.delivery });
   const directory = createDirectory(database.db);
@@ -111,16 +131,19 @@ export async function openRapport(config: Config, deps: { log?: Log; clock?: Clo
       return new Map(emails.map((e) => [e, found.get(`email:${normalizeLookup({ type: 'email', value: e }).value}`)] as const).filter((x): x is [string, string] => x[1] !== undefined));
     },
     byEmail: async (db, workspaceId, email) => (await createDirectory(db).byIdentifier(workspaceId, 'users', normalizeLookup({ type: 'email', value: email })))?.id,
+    suppressedEmail: (db, workspaceId, email) => privacy.suppression.holds(db, workspaceId, [normalizeLookup({ type: 'email', value: email })]),
     profileEvents: (db, profileId, before, limit) => profiles.timelineBefore(db, profileId, before, limit),
     eventsAt: (db, workspaceId, offsets) => eventLog.at(db, workspaceId, offsets),
     merges: (db, profileId) => createDirectory(db).mergeHistory(profileId),
     applied: async (db, workspaceId, messageId) => {
+      // Callers append the call first, so a call no longer in the log was dropped by the pipeline (a suppressed
+      // person) or is past retention: either way the pipeline is past it.
       const offset = await eventLog.offsetOf(db, workspaceId, messageId);
-      return offset !== undefined && (await eventLog.position(db, PIPELINE_CONSUMER, false)) >= offset;
+      return offset === undefined || (await eventLog.position(db, PIPELINE_CONSUMER, false)) >= offset;
     },
   });
-  const pipeline = createPipeline({ database, identity, profiles, audiences, destinations, crm, log, metrics, enqueued: () => delivery.poke() });
-  return { log, clock, database, metrics, audit, access, collect, identity, profiles, audiences, destinations, delivery, pipeline, directory, crm };
+  const pipeline = createPipeline({ database, identity, profiles, audiences, destinations, crm, privacy, log, metrics, enqueued: () => delivery.poke() });
+  return { log, clock, database, metrics, audit, access, collect, identity, profiles, audiences, destinations, delivery, pipeline, directory, crm, privacy };
 }
 
 export type RapportCore = Awaited<ReturnType<typeof openRapport>>;
@@ -137,7 +160,7 @@ export async function createRapport(config: Config, deps: { log?: Log; clock?: C
   const core = await openRapport(config, deps);
   const { access, collect, database, metrics, log } = core;
   const merge = (input: { workspaceId: string; primaryId: string; duplicateId: string; actor: string }) =>
-    mergeProfiles({ database, identity: core.identity, profiles: core.profiles, audiences: core.audiences, crm: core.crm }, { ...input, now: core.clock.now() });
+    mergeProfiles({ database, identity: core.identity, profiles: core.profiles, audiences: core.audiences, crm: core.crm, privacy: core.privacy }, { ...input, now: core.clock.now() });
   const app = createHttpServer({
     log,
     authenticators: {
@@ -201,12 +224,21 @@ export async function createRapport(config: Config, deps: { log?: Log; clock?: C
   await app.register(audienceRoutes, { prefix: API, db: database.db, audiences: core.audiences });
   await app.register(crmRoutes, { prefix: API, db: database.db, deals: core.crm.deals, contacts: core.crm.contacts, companies: core.crm.companies, imports: core.crm.imports, fields: core.crm.fields, merge, scopeOf: (p) => core.access.teams.scopeOf(p), now: () => core.clock.now() });
   await app.register(crmWorkRoutes, { prefix: API, db: database.db, activities: core.crm.activities, tasks: core.crm.tasks, tickets: core.crm.tickets, views: core.crm.views, search: core.crm.search, scopeOf: (p) => core.access.teams.scopeOf(p), now: () => core.clock.now() });
+  await core.privacy.register(app, {
+    managementPrefix: API,
+    profile: async (workspaceId, id) => {
+      const p = await core.directory.live(workspaceId, id);
+      return p ? { id: p.id } : undefined;
+    },
+    withdraw: (db, withdrawals) => core.destinations.withdraw(db, withdrawals),
+  });
   await app.register(destinationRoutes, { prefix: API, db: database.db, destinations: core.destinations, changed: () => core.delivery.refresh() });
   await app.ready();
   if (config.role !== 'api') {
     core.pipeline.start();
     core.delivery.start();
     core.crm.worker.start(database.db, (error) => core.log.error({ err: error }, 'CRM import step failed; retrying'));
+    core.privacy.worker.start();
   }
 
   let closing: Promise<void> | undefined;
@@ -222,6 +254,7 @@ export async function createRapport(config: Config, deps: { log?: Log; clock?: C
         await core.pipeline.stop();
         await core.delivery.stop();
         await core.crm.worker.stop();
+        await core.privacy.worker.stop();
         await database.close();
       })();
       return closing;

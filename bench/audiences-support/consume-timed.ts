@@ -66,6 +66,7 @@ const pipeline = createPipeline({
   audiences: timed('audiences.applyBatch', core.audiences, 'applyBatch'),
   destinations: core.destinations,
   crm: { profileStep: timed('crm.profileStep.applyBatch', core.crm.profileStep, 'applyBatch') },
+  privacy: core.privacy,
   log: core.log, metrics: createMetrics(), options: { batchSize: Number(process.env.BENCH_BATCH ?? 1000) },
 });
 let events = 0;

@@ -39,7 +39,7 @@ if (flags.mode === 'floor') {
     .addColumn('type', 'text', (c) => c.notNull()).addColumn('user_key', 'text', (c) => c.notNull()).execute();
   step = () => floorBatch(database);
 } else {
-  const pipeline = createPipeline({ database, identity: core.identity, profiles: core.profiles, audiences: core.audiences, destinations: core.destinations, crm: core.crm, log: core.log, metrics: createMetrics(), options: { batchSize } });
+  const pipeline = createPipeline({ database, identity: core.identity, profiles: core.profiles, audiences: core.audiences, destinations: core.destinations, crm: core.crm, privacy: core.privacy, log: core.log, metrics: createMetrics(), options: { batchSize } });
   step = () => pipeline.processBatch();
 }
 

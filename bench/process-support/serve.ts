@@ -15,7 +15,7 @@ const mode = process.env.BENCH_ROLE ?? 'all';
 const runsPipeline = mode !== 'api';
 const rapport = await createRapport({ ...loadConfig(), logLevel: 'warn', port: 0, host: '127.0.0.1', role: runsPipeline && !batch ? (mode === 'worker' ? 'worker' : 'all') : 'api' });
 const pipeline = runsPipeline && batch
-  ? createPipeline({ database: rapport.database, identity: rapport.core.identity, profiles: rapport.core.profiles, audiences: rapport.core.audiences, destinations: rapport.core.destinations, crm: rapport.core.crm, log: rapport.core.log, metrics: createMetrics(), options: { batchSize: batch } })
+  ? createPipeline({ database: rapport.database, identity: rapport.core.identity, profiles: rapport.core.profiles, audiences: rapport.core.audiences, destinations: rapport.core.destinations, crm: rapport.core.crm, privacy: rapport.core.privacy, log: rapport.core.log, metrics: createMetrics(), options: { batchSize: batch } })
   : undefined;
 pipeline?.start();
 await rapport.app.listen({ port: 0, host: '127.0.0.1' });

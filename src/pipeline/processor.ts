@@ -1,10 +1,11 @@
 import type { Kysely } from 'kysely';
 import { Counter, Histogram } from 'prom-client';
 import { AUDIENCES_SOURCE, type AudiencesService, type BatchEvent } from '../modules/audiences/index.js';
-import { eventLog, type LoggedEvent } from '../modules/collect/index.js';
+import { eventLog, logErasure, type LoggedEvent } from '../modules/collect/index.js';
 import { CRM_SOURCE, type CrmProfileStep } from '../modules/crm/index.js';
 import type { DeliverableEvent, DestinationsService } from '../modules/destinations/index.js';
 import { createDirectory, type BatchResolution, type IdentityService } from '../modules/identity/index.js';
+import type { Consent } from '../modules/privacy/index.js';
 import { traitsOf, type ProfilesService } from '../modules/profiles/index.js';
 import { relaxedTransaction, type Database } from '../platform/db/database.js';
 import type { Log } from '../platform/log.js';
@@ -32,13 +33,16 @@ export function createPipeline(deps: {
   database: Database; identity: IdentityService; profiles: ProfilesService; audiences: AudiencesService; destinations: DestinationsService;
   /** The CRM's step: search documents of profiles whose names or identifiers changed, CRM records of merged profiles. */
   crm: { profileStep: CrmProfileStep };
+  /** Consent stated by events, kept on their profiles before destinations judge what they may receive. */
+  privacy: { consent: Pick<Consent, 'applyBatch' | 'fold'>; suppression: { screen<E extends LoggedEvent>(db: Kysely<any>, events: E[]): Promise<{ kept: E[]; dropped: E[] }> } };
   log: Log; metrics: Metrics; options?: Partial<PipelineOptions>;
   /** Called after a batch that wrote to the outbox has committed (wakes the delivery workers). */
   enqueued?: () => void;
 }) {
-  const { database, identity, profiles, audiences, destinations, crm, log } = deps;
+  const { database, identity, profiles, audiences, destinations, crm, privacy, log } = deps;
   const options: PipelineOptions = { batchSize: 1000, idleMs: 25, ...deps.options };
   const processed = new Counter({ name: 'rapport_pipeline_events_processed_total', help: 'Log events applied by the pipeline.', registers: [deps.metrics] });
+  const suppressed = new Counter({ name: 'rapport_privacy_events_dropped_total', help: 'Events of suppressed or deleted people dropped by the pipeline (and erased from the log).', registers: [deps.metrics] });
   const failures = new Counter({ name: 'rapport_pipeline_batch_failures_total', help: 'Micro-batches that failed and will be retried.', registers: [deps.metrics] });
   const duration = new Histogram({
     name: 'rapport_pipeline_batch_seconds', help: 'Time to apply one micro-batch.', registers: [deps.metrics],
@@ -61,8 +65,14 @@ export function createPipeline(deps: {
 
   async function applyNext(tx: Kysely<any>): Promise<number> {
     const from = await eventLog.position(tx, PIPELINE_CONSUMER, database.engine === 'postgres');
-    const events = await eventLog.read(tx, from, options.batchSize);
-    if (events.length === 0) return 0;
+    const read = await eventLog.read(tx, from, options.batchSize);
+    if (read.length === 0) return 0;
+    // Events of suppressed identifiers and deleted people are dropped, and erased from the log.
+    const { kept: events, dropped } = await privacy.suppression.screen(tx, read);
+    if (dropped.length) {
+      for (const workspaceId of new Set(dropped.map((e) => e.workspaceId))) await logErasure.eraseEvents(tx, workspaceId, dropped.filter((e) => e.workspaceId === workspaceId).map((e) => e.offset));
+      suppressed.inc(dropped.length);
+    }
     const external = events.filter((e) => !DERIVED_SOURCES.has(e.sourceId));
     const resolution = await identity.resolveBatch(tx, external, sqlite);
     if (external.length < events.length) await attributeDerived(tx, events, resolution);
@@ -70,10 +80,17 @@ export function createPipeline(deps: {
     const attributed = batchEvents(events, resolution);
     await audiences.applyBatch(tx, attributed, resolution.merges.map((m) => ({ winner: m.winner, loser: m.loser, workspaceId: m.workspaceId })), new Set(resolution.created));
     await crm.profileStep.applyBatch(tx, attributed, resolution.merges, Date.now());
+    const withdrawn = await privacy.consent.applyBatch(tx, attributed.map((e) => ({ offset: e.offset, workspaceId: e.workspaceId, messageId: messageIdOf(e.message), timestamp: e.timestamp, profileId: e.profileId, message: e.message })));
+    // After the statements: an event can name a profile that a later event of the batch merged away.
+    await privacy.consent.fold(tx, resolution.merges);
+    // What was queued while consent stood goes once it is withdrawn; this batch's events are judged below.
+    await destinations.withdraw(tx, withdrawn);
     enqueued += await destinations.enqueue(tx, deliverable(events, resolution));
-    await eventLog.commit(tx, PIPELINE_CONSUMER, events[events.length - 1].offset);
-    return events.length;
+    await eventLog.commit(tx, PIPELINE_CONSUMER, read[read.length - 1].offset);
+    return read.length;
   }
+
+  const messageIdOf = (message: Record<string, unknown>) => String(message.messageId ?? '');
 
   /** Events Rapport appended itself (audience transitions, CRM changes) name their profile; follow it through merges. */
   async function attributeDerived(tx: Kysely<any>, events: LoggedEvent[], resolution: BatchResolution) {

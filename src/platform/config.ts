@@ -30,6 +30,10 @@ export interface Config {
     loginFailuresPerIp: number;
     loginWindowMinutes: number;
   };
+  privacy: {
+    /** How often raw events past a workspace's retention are deleted (and expired exports), in ms. */
+    retentionEveryMs: number;
+  };
   delivery: {
     /** How long an idle destination waits before looking for new messages (the pipeline also wakes it), in ms. */
     pollMs: number;
@@ -76,6 +80,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       loginWindowMinutes: positiveIntFromEnv(env, 'RAPPORT_LOGIN_WINDOW_MINUTES', 15),
     },
     audiences: { recheckMs: intFromEnv(env, 'RAPPORT_AUDIENCE_RECHECK_MS', 15_000) },
+    privacy: { retentionEveryMs: positiveIntFromEnv(env, 'RAPPORT_RETENTION_EVERY_MS', 3_600_000) },
     delivery: { pollMs: intFromEnv(env, 'RAPPORT_DELIVERY_POLL_MS', 500), leaseMs: intFromEnv(env, 'RAPPORT_DELIVERY_LEASE_MS', 10_000) },
     ...overrides,
   };

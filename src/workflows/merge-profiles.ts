@@ -1,6 +1,7 @@
 import type { AudiencesService } from '../modules/audiences/index.js';
 import { eventLog } from '../modules/collect/index.js';
 import type { CrmProfileStep } from '../modules/crm/index.js';
+import type { Consent } from '../modules/privacy/index.js';
 import type { IdentityService } from '../modules/identity/index.js';
 import type { ProfilesService } from '../modules/profiles/index.js';
 import type { Database } from '../platform/db/database.js';
@@ -13,7 +14,7 @@ import { PIPELINE_CONSUMER } from '../pipeline/processor.js';
  * the search index follows. One transaction holding the pipeline's lock, so no micro-batch interleaves.
  */
 export async function mergeProfiles(
-  deps: { database: Database; identity: IdentityService; profiles: ProfilesService; audiences: AudiencesService; crm: { profileStep: CrmProfileStep } },
+  deps: { database: Database; identity: IdentityService; profiles: ProfilesService; audiences: AudiencesService; crm: { profileStep: CrmProfileStep }; privacy: { consent: Pick<Consent, 'fold'> } },
   input: { workspaceId: string; primaryId: string; duplicateId: string; actor: string; now: number },
 ) {
   return deps.database.db.transaction().execute(async (tx) => {
@@ -22,6 +23,7 @@ export async function mergeProfiles(
     await deps.profiles.applyBatch(tx, [], new Map(), [merge]);
     await deps.audiences.applyBatch(tx, [], [merge], new Set(), input.now);
     await deps.crm.profileStep.applyBatch(tx, [], [merge], input.now);
+    await deps.privacy.consent.fold(tx, [merge]);
     return merge;
   });
 }

@@ -20,13 +20,14 @@ export interface TestServer {
 /** A real Rapport on a real store, listening on a free port, with a workspace already set up. */
 export async function startServer(
   engine: Engine,
-  overrides: { collect?: Partial<Config['collect']>; delivery?: Partial<Config['delivery']>; access?: Partial<Config['access']>; clock?: Clock } = {},
+  overrides: { collect?: Partial<Config['collect']>; delivery?: Partial<Config['delivery']>; access?: Partial<Config['access']>; privacy?: Partial<Config['privacy']>; clock?: Clock } = {},
 ): Promise<TestServer> {
   const store = await engine.create();
   const base = loadConfig({ RAPPORT_DATA_DIR: store.dataDir, ...(store.databaseUrl ? { DATABASE_URL: store.databaseUrl } : {}), LOG_LEVEL: 'warn' });
   const config: Config = {
     ...base, port: 0, host: '127.0.0.1',
     collect: { ...base.collect, ...overrides.collect }, delivery: { ...base.delivery, ...overrides.delivery }, access: { ...base.access, ...overrides.access },
+    privacy: { ...base.privacy, ...overrides.privacy },
   };
   const rapport = await createRapport(config, overrides.clock ? { clock: overrides.clock } : {});
   await rapport.app.listen({ port: 0, host: '127.0.0.1' });

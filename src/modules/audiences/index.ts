@@ -20,3 +20,4 @@ export const audiencesMigrations: Migrations = { '202611250900-audiences-init': 
  * computed_values(trait_id, profile_id, value JSON, value_number when a number), audience_members(audience_id, profile_id, entered_at).
  */
 export const audiencesRelations = { computedTraits: 'computed_traits', computedValues: 'computed_values', audiences: 'audiences', audienceMembers: 'audience_members' } as const;
+export { audiencesErasure } from './erasure.js';

@@ -16,6 +16,7 @@ export type { CollectService, Source } from './service.js';
 export { LIMITS, REJECT_REASONS, normalizeCall } from './normalize.js';
 export { eventLog, type LoggedEvent, type EventLog } from './log-reader.js';
 export type { LogEntry } from './event-log.js';
+export { logErasure } from './erasure.js';
 
 /** Tables other modules may read (never write) in SQL they compile themselves: audiences/compile.ts. */
 export const collectRelations = { events: 'events' } as const;

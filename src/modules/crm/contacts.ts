@@ -25,6 +25,8 @@ export interface ContactsDeps extends DealsDeps, TimelineDeps {
   byEmail(db: Kysely<any>, workspaceId: string, email: string): Promise<string | undefined>;
   /** Whether the pipeline has applied the log event with this messageId. */
   applied(db: Kysely<any>, workspaceId: string, messageId: string): Promise<boolean>;
+  /** Whether a privacy request keeps this email out (suppressed or deleted): its calls would be dropped. */
+  suppressedEmail?(db: Kysely<any>, workspaceId: string, email: string): Promise<boolean>;
 }
 
 export interface ContactInput {
@@ -174,6 +176,7 @@ export function createContacts(deps: ContactsDeps, fields: (db: Kysely<any>, wor
     async create(db: Kysely<any>, workspaceId: string, input: ContactInput): Promise<{ contact: Contact; created: boolean }> {
       validateValues(await fields(db, workspaceId), input.custom ?? {}, 'create');
       const email = input.email!.trim();
+      if (await deps.suppressedEmail?.(db, workspaceId, email)) throw errors.conflict('This person is suppressed or was deleted by a privacy request: their data is not accepted (unsuppress them first).');
       const existing = await deps.byEmail(db, workspaceId, email);
       await identify(db, workspaceId, traitsOf({ ...input, email }), existing);
       const profileId = existing ?? (await deps.byEmail(db, workspaceId, email));

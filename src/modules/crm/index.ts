@@ -12,6 +12,7 @@ import * as imports from './migrations/202611261300-crm-imports.js';
 import * as views from './migrations/202611261400-crm-views.js';
 import * as search from './migrations/202611261500-crm-search.js';
 import { createProfileStep } from './indexing.js';
+import { createCrmErasure } from './erasure.js';
 import { createSearch } from './search.js';
 import { createViews, VIEW_QUERIES, type ViewObject } from './views.js';
 import { Ajv } from 'ajv';
@@ -52,7 +53,7 @@ export function createCrm(rawDeps: Omit<ContactsDeps, 'search'> & {
     const check = viewQueries[object];
     if (!check(query)) throw errors.validation(`Invalid view query: ${check.errors?.[0]?.instancePath || 'the query'} ${check.errors?.[0]?.message ?? 'is not valid'}${check.errors?.[0]?.keyword === 'additionalProperties' ? ` ("${(check.errors[0].params as { additionalProperty: string }).additionalProperty}")` : ''}.`);
   });
-  return { search: deps.search, profileRelations: deps.relations, profileStep: createProfileStep(deps.relations, deps.search), fields, deals: dealService, activities, tasks: createTasks(deps), tickets, contacts: contactService, companies, imports: importService, views: viewService, worker: importWorker(importService) };
+  return { search: deps.search, profileRelations: deps.relations, profileStep: createProfileStep(deps.relations, deps.search), fields, deals: dealService, activities, tasks: createTasks(deps), tickets, contacts: contactService, companies, imports: importService, views: viewService, worker: importWorker(importService), erasure: createCrmErasure(deps.search) };
 }
 
 export type Crm = ReturnType<typeof createCrm>;

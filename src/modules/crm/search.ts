@@ -90,6 +90,15 @@ export function createSearch() {
     await t(db).deleteFrom('crm_search').where('object', '=', object).where('record_id', 'in', recordIds).execute();
   }
 
+  /**
+   * Rewrites SQLite's FTS5 index without what was deleted from it: a contentless table only marks deleted
+   * rows, and their words stay in its segments until they are merged. A privacy deletion must not leave
+   * them; it costs a rewrite of the whole index (rare, and worth it). PostgreSQL's tsvector goes with its row.
+   */
+  async function compact(db: Kysely<any>) {
+    if (!isPostgres(db)) await sql`insert into crm_search_fts (crm_search_fts) values ('optimize')`.execute(db);
+  }
+
   /** Writes documents, replacing those of the same records; a document that has not changed is left alone. */
   async function put(db: Kysely<any>, docs: SearchDocument[], now: number) {
     const pg = isPostgres(db);
@@ -122,6 +131,7 @@ export function createSearch() {
   }
 
   return {
+    compact,
     put,
     drop,
 

@@ -157,7 +157,7 @@ const common = {
   enabled: { type: 'boolean', description: 'Default true.' },
   filter: { $ref: 'rapport.destination-filter' },
   mapping: { $ref: 'rapport.destination-mapping' },
-  consent: { type: 'array', maxItems: 20, uniqueItems: true, items: { type: 'string', minLength: 1, maxLength: 100 }, description: 'Consent categories the event must grant (context.consent.categoryPreferences).' },
+  consent: { type: 'array', maxItems: 20, uniqueItems: true, items: { type: 'string', minLength: 1, maxLength: 100 }, description: 'Consent categories that must be granted, by the event (context.consent.categoryPreferences) or by the profile\'s consent, and refused by neither.' },
   rateLimit: { type: 'integer', minimum: 1, maximum: 1_000_000, description: 'Events per second, at most.' },
   retry: retrySchema,
 };

@@ -141,5 +141,24 @@ describe('which events a destination takes', () => {
       expect(passes(d, withConsent({ analytics: true }))).toBe(true);
       expect(passes(d, track('Order Viewed', { context: { consent: { categoryPreferences: { analytics: true } } } }))).toBe(false);
     });
+
+    it('takes the profile\'s consent when the event says nothing', () => {
+      const d = hook(undefined, ['analytics', 'ads']);
+      expect(passes(d, track('Order Completed'), { analytics: true, ads: true })).toBe(true);
+      expect(passes(d, track('Order Completed'), { analytics: true })).toBe(false);
+      expect(passes(d, withConsent({ analytics: true }), { ads: true })).toBe(true);
+    });
+
+    it('refuses when either the event or the profile refuses a category', () => {
+      const d = hook(undefined, ['analytics']);
+      expect(passes(d, withConsent({ analytics: true }), { analytics: false })).toBe(false);
+      expect(passes(d, withConsent({ analytics: false }), { analytics: true })).toBe(false);
+    });
+
+    it('leaves consent for later when told to (null), judging only the filter', () => {
+      const d = hook({ events: ['Order Completed'] }, ['analytics']);
+      expect(passes(d, track('Order Completed'), null)).toBe(true);
+      expect(passes(d, track('Order Viewed'), null)).toBe(false);
+    });
   });
 });

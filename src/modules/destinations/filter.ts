@@ -18,9 +18,11 @@ function nameOf(e: EventFacts): string | undefined {
 /**
  * Whether the event passes the destination's filter and consent requirements (audience membership, which
  * needs the store, is checked by the caller). Consent follows Segment's consent spec: every required
- * category must be `true` in `context.consent.categoryPreferences`.
+ * category must be granted (`true`) by the event's `context.consent.categoryPreferences` or by the
+ * profile's current consent, and refused (`false`) by neither: a profile's later refusal outranks what an
+ * event said, and an event's own refusal holds whatever the profile said before.
  */
-export function passes(d: DestinationDefinition, e: EventFacts): boolean {
+export function passes(d: DestinationDefinition, e: EventFacts, profileConsent?: Record<string, boolean> | null): boolean {
   const f = d.filter;
   if (f?.types && !f.types.includes(e.type as never)) return false;
   if (f?.events) {
@@ -28,10 +30,13 @@ export function passes(d: DestinationDefinition, e: EventFacts): boolean {
     if (name === undefined || !f.events.includes(name)) return false;
   }
   if (f?.where && !f.where.every((w) => testValue(w, readPath(e.message, w.path)))) return false;
-  if (d.consent?.length) {
-    const granted = readPath(e.message, 'context.consent.categoryPreferences');
-    if (!granted || typeof granted !== 'object') return false;
-    if (!d.consent.every((c) => (granted as Record<string, unknown>)[c] === true)) return false;
+  // null: consent is judged later, once the event's profile is known.
+  if (d.consent?.length && profileConsent !== null) {
+    const read = readPath(e.message, 'context.consent.categoryPreferences');
+    const stated = (read && typeof read === 'object' ? read : {}) as Record<string, unknown>;
+    const profile = profileConsent ?? {};
+    const allowed = (c: string) => stated[c] !== false && profile[c] !== false && (stated[c] === true || profile[c] === true);
+    if (!d.consent.every(allowed)) return false;
   }
   return true;
 }

@@ -38,6 +38,8 @@ export interface DestinationsDeps {
   memberships(db: Kysely<any>, workspaceId: string, audienceKeys: string[], profileIds: string[]): Promise<Map<string, Set<string>>>;
   audience(db: Kysely<any>, workspaceId: string, key: string): Promise<{ id: string; key: string; name: string } | undefined>;
   audienceMembers(db: Kysely<any>, audienceId: string, limit: number, after?: string): Promise<{ profile_id: string }[]>;
+  /** Profiles' current consent per category (the privacy module's), for destinations that require categories. */
+  consentOf?(db: Kysely<any>, profileIds: string[]): Promise<Map<string, Record<string, boolean>>>;
   /** user_id, anonymous_id, group_id and email of profiles, for resyncs. */
   addresses(db: Kysely<any>, profileIds: string[]): Promise<Map<string, { userId?: string; anonymousId?: string; groupId?: string; email?: string }>>;
 }
@@ -148,21 +150,25 @@ export function createDestinationsService(deps: DestinationsDeps) {
     return parse(row);
   }
 
-  /** Whether the destination takes the event, membership of its audience filter aside. */
-  function wants(d: Destination, e: Omit<DeliverableEvent, 'profileId'>): boolean {
+  /** Whether the destination takes the event, membership of its audience filter aside (and the profile's consent, when given). */
+  function wants(d: Destination, e: Omit<DeliverableEvent, 'profileId'>, profileConsent?: Record<string, boolean> | null): boolean {
     if (d.definition.type === 'audience_sync') {
       const keys = (d.definition.settings as AudienceSyncSettings).audiences;
       const key = (e.message.properties as { audience_key?: unknown } | undefined)?.audience_key;
       return e.type === 'track' && AUDIENCE_EVENTS.has(e.event ?? '') && typeof key === 'string' && keys.includes(key);
     }
-    return passes(d.definition, e);
+    return passes(d.definition, e, profileConsent);
   }
 
   /** Outbox rows for the events each destination takes; audience filters are checked against current membership. */
   async function rowsFor(db: Kysely<any>, destinations: Destination[], events: DeliverableEvent[], now: number): Promise<NewOutboxRow[]> {
     const rows: NewOutboxRow[] = [];
+    // Consent is judged against each profile's consent as it stands after the batch (like audience filters).
+    const consent = destinations.some((d) => d.definition.consent?.length) && deps.consentOf
+      ? await deps.consentOf(db, [...new Set(events.map((e) => e.profileId).filter((p): p is string => p !== null))])
+      : new Map<string, Record<string, boolean>>();
     for (const d of destinations) {
-      let taken = events.filter((e) => wants(d, e));
+      let taken = events.filter((e) => wants(d, e, e.profileId ? consent.get(e.profileId) : undefined));
       const audiences = d.definition.filter?.audiences;
       if (audiences?.length && taken.length) {
         const profiles = [...new Set(taken.map((e) => e.profileId).filter((p): p is string => p !== null))];
@@ -192,6 +198,39 @@ export function createDestinationsService(deps: DestinationsDeps) {
         const rows = await rowsFor(db, byWorkspace.get(workspaceId)!, list, now);
         await store.enqueue(db, rows);
         n += rows.length;
+      }
+      return n;
+    },
+
+    /**
+     * Privacy: drops a person's undelivered messages and dead letters (by profile, by order key: a user id or
+     * anonymous id, or by the log events being erased), then queues a `User Deleted` call for every enabled
+     * destination that takes one (webhook, segment), whatever its filter and consent: the receiver must hear of it.
+     */
+    async forget(db: Kysely<any>, workspaceId: string, person: { profileIds: string[]; keys: string[]; offsets: number[] }, userDeleted: Record<string, unknown>): Promise<{ dropped: number; notified: number }> {
+      const dropped = await store.forget(db, workspaceId, person);
+      const { byWorkspace } = await current(db);
+      const now = deps.now();
+      const rows: NewOutboxRow[] = (byWorkspace.get(workspaceId) ?? []).filter((d) => d.definition.type === 'webhook' || d.definition.type === 'segment').map((d) => ({
+        destination_id: d.row.id, workspace_id: workspaceId, event_offset: null, payload: JSON.stringify(userDeleted), profile_id: null,
+        key: String(userDeleted.messageId), next_attempt_at: now, enqueued_at: now,
+      }));
+      await store.enqueue(db, rows);
+      return { dropped, notified: rows.length };
+    },
+
+    /**
+     * Consent just withdrawn: the profiles' messages still queued for destinations that need the category go
+     * (they were queued while it was granted). Returns how many.
+     */
+    async withdraw(db: Kysely<any>, withdrawals: { workspaceId: string; profileId: string; category: string }[]): Promise<number> {
+      if (withdrawals.length === 0) return 0;
+      const { byWorkspace } = await current(db);
+      let n = 0;
+      for (const d of [...new Set(withdrawals.map((w) => w.workspaceId))].flatMap((ws) => byWorkspace.get(ws) ?? [])) {
+        const needs = new Set(d.definition.consent ?? []);
+        const profiles = [...new Set(withdrawals.filter((w) => w.workspaceId === d.row.workspace_id && needs.has(w.category)).map((w) => w.profileId))];
+        if (profiles.length) n += await store.dropQueued(db, d.row.id, profiles);
       }
       return n;
     },
@@ -271,7 +310,8 @@ export function createDestinationsService(deps: DestinationsDeps) {
       const events = await deps.readLog(db, Number(replay.next_offset), REPLAY_CHUNK);
       const inRange = events.filter((e) => e.offset <= Number(replay.end_offset) && e.workspaceId === replay.workspace_id && e.receivedAt >= Number(replay.from_at) && e.receivedAt < Number(replay.to_at));
       const attributed: DeliverableEvent[] = [];
-      for (const e of inRange.filter((x) => wants(d, x))) attributed.push({ ...e, profileId: await deps.profileOf(db, e.workspaceId, e) });
+      // The consent check is repeated by rowsFor, once the profile is known.
+      for (const e of inRange.filter((x) => wants(d, x, null))) attributed.push({ ...e, profileId: await deps.profileOf(db, e.workspaceId, e) });
       const rows = await rowsFor(db, [d], attributed, deps.now());
       await store.enqueue(db, rows);
       const last = events.length ? events[events.length - 1] : undefined;

@@ -119,6 +119,30 @@ export const destinationsStore = {
     }
   },
 
+  /** A person's undelivered messages and dead letters, by profile, order key or log offset (privacy deletions). */
+  async forget(db: Kysely<any>, workspaceId: string, person: { profileIds: string[]; keys: string[]; offsets: number[] }): Promise<number> {
+    let n = 0;
+    const lists = [['profile_id', person.profileIds], ['key', person.keys], ['event_offset', person.offsets]] as const;
+    for (const table of ['outbox', 'dead_letters'] as const) {
+      for (const [column, values] of lists) {
+        for (let i = 0; i < values.length; i += INSERT_CHUNK) {
+          const part = (values as readonly (string | number)[]).slice(i, i + INSERT_CHUNK);
+          n += Number((await t(db).deleteFrom(table).where('workspace_id', '=', workspaceId).where(column, 'in', part as never[]).executeTakeFirst()).numDeletedRows);
+        }
+      }
+    }
+    return n;
+  },
+
+  /** A destination's queued messages of these profiles. */
+  async dropQueued(db: Kysely<any>, destinationId: string, profileIds: string[]): Promise<number> {
+    let n = 0;
+    for (let i = 0; i < profileIds.length; i += INSERT_CHUNK) {
+      n += Number((await t(db).deleteFrom('outbox').where('destination_id', '=', destinationId).where('profile_id', 'in', profileIds.slice(i, i + INSERT_CHUNK)).executeTakeFirst()).numDeletedRows);
+    }
+    return n;
+  },
+
   async enqueue(db: Kysely<any>, rows: NewOutboxRow[]): Promise<void> {
     for (let i = 0; i < rows.length; i += INSERT_CHUNK) await t(db).insertInto('outbox').values(rows.slice(i, i + INSERT_CHUNK)).execute();
   },

@@ -14,3 +14,4 @@ export { explain, type Explanation } from './explain.js';
 
 /** Tables other modules may read (never write) in SQL they compile themselves: audiences/compile.ts. */
 export const identityRelations = { profiles: 'profiles', links: 'profile_links', identifiers: 'identifiers' } as const;
+export { identityErasure } from './erasure.js';

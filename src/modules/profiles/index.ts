@@ -16,3 +16,4 @@ export const profilesMigrations: Migrations = {
 
 /** Tables other modules may read (never write) in SQL they compile themselves: audiences/compile.ts. */
 export const profilesRelations = { traits: 'profile_traits', timeline: 'profile_events' } as const;
+export { profilesErasure } from './erasure.js';

@@ -7,10 +7,13 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
  * declares `config.audit` to name them itself, `false` to opt out, or, on a read, to be recorded too (an export).
  */
 export interface RouteAudit {
-  action?: string;
+  /** Fixed, or from the request (a privacy request's type). */
+  action?: string | ((request: FastifyRequest) => string);
   targetType?: string;
   /** The target's id when the path has none: from the response, e.g. `(body) => body.apiKey?.id`. */
   targetId?: (response: any, request: FastifyRequest) => unknown;
+  /** What to record as the change instead of the body (a body that holds a value the log must not keep). */
+  change?: (request: FastifyRequest) => unknown;
 }
 
 declare module 'fastify' {
@@ -123,10 +126,10 @@ export function auditRequests(app: FastifyInstance, { prefix, record }: { prefix
       await record({
         workspaceId: principal.workspaceId,
         actor: principal.actor,
-        action: declared.action ?? route.action,
+        action: (typeof declared.action === 'function' ? declared.action(request) : declared.action) ?? route.action,
         target: targetType || targetId ? { type: targetType ?? '', id: targetId || null } : null,
         // A write's body; for a read that is recorded (an export), what it asked for.
-        change: WRITE_VERBS[request.method] ? request.body : request.query,
+        change: declared.change ? declared.change(request) : WRITE_VERBS[request.method] ? request.body : request.query,
         requestId: request.id,
         ip: request.ip,
         userAgent: request.headers['user-agent'] ?? null,
