@@ -199,8 +199,8 @@ export async function createRapport(config: Config, deps: { log?: Log; clock?: C
   });
   await app.register(identityRoutes, { prefix: API, db: database.db, forget: (workspaceId) => core.identity.forgetRules(workspaceId) });
   await app.register(audienceRoutes, { prefix: API, db: database.db, audiences: core.audiences });
-  await app.register(crmRoutes, { prefix: API, db: database.db, deals: core.crm.deals, contacts: core.crm.contacts, companies: core.crm.companies, imports: core.crm.imports, fields: core.crm.fields, merge, scopeOf: (p) => core.access.teams.scopeOf(p), now: () => core.clock.now() });
-  await app.register(crmWorkRoutes, { prefix: API, db: database.db, activities: core.crm.activities, tasks: core.crm.tasks, tickets: core.crm.tickets, views: core.crm.views, search: core.crm.search, scopeOf: (p) => core.access.teams.scopeOf(p), now: () => core.clock.now() });
+  await app.register(crmRoutes, { prefix: API, db: database.db, deals: core.crm.deals, contacts: core.crm.contacts, companies: core.crm.companies, imports: core.crm.imports, fields: core.crm.fields, merge, scopeOf: (p) => core.access.teams.scopeOf(p), rules: core.crm.rules, now: () => core.clock.now() });
+  await app.register(crmWorkRoutes, { prefix: API, db: database.db, activities: core.crm.activities, tasks: core.crm.tasks, tickets: core.crm.tickets, views: core.crm.views, search: core.crm.search, scopeOf: (p) => core.access.teams.scopeOf(p), rules: core.crm.rules, now: () => core.clock.now() });
   await app.register(destinationRoutes, { prefix: API, db: database.db, destinations: core.destinations, changed: () => core.delivery.refresh() });
   await app.ready();
   if (config.role !== 'api') {
