@@ -179,8 +179,14 @@ export async function createRapport(config: Config, deps: { log?: Log; clock?: C
   await collect.register(app, { managementPrefix: API, workspace: (id) => access.service.workspace(id) });
   await access.register(app, { managementPrefix: API });
   await core.audit.register(app, { managementPrefix: API });
+  // Contacts and companies out of the caller's record visibility, for the modules that show profiles beside the CRM.
+  const hidden = async (principal: Parameters<typeof core.access.teams.scopeOf>[0], ids: string[]) => {
+    const found = await core.crm.rules.hiddenOf(database.db, await core.access.teams.scopeOf(principal), ids.flatMap((id) => [{ object: 'contact', id }, { object: 'company', id }]));
+    return new Set(ids.filter((id) => found.has(`contact:${id}`) || found.has(`company:${id}`)));
+  };
   await app.register(profileApiRoutes, {
     db: database.db,
+    hidden,
     directory: core.directory,
     profiles: core.profiles,
     eventsAt: (workspaceId, offsets) => eventLog.at(database.db, workspaceId, offsets),
@@ -196,9 +202,10 @@ export async function createRapport(config: Config, deps: { log?: Log; clock?: C
     profiles: core.profiles,
     split: (input) => splitProfile({ database, identity: core.identity, profiles: core.profiles, audiences: core.audiences }, { ...input, now: core.clock.now() }),
     merge: (input) => merge(input),
+    hidden,
   });
   await app.register(identityRoutes, { prefix: API, db: database.db, forget: (workspaceId) => core.identity.forgetRules(workspaceId) });
-  await app.register(audienceRoutes, { prefix: API, db: database.db, audiences: core.audiences });
+  await app.register(audienceRoutes, { prefix: API, db: database.db, audiences: core.audiences, hidden });
   await app.register(crmRoutes, { prefix: API, db: database.db, deals: core.crm.deals, contacts: core.crm.contacts, companies: core.crm.companies, imports: core.crm.imports, fields: core.crm.fields, merge, scopeOf: (p) => core.access.teams.scopeOf(p), rules: core.crm.rules, now: () => core.clock.now() });
   await app.register(crmWorkRoutes, { prefix: API, db: database.db, activities: core.crm.activities, tasks: core.crm.tasks, tickets: core.crm.tickets, views: core.crm.views, search: core.crm.search, scopeOf: (p) => core.access.teams.scopeOf(p), rules: core.crm.rules, now: () => core.clock.now() });
   await app.register(destinationRoutes, { prefix: API, db: database.db, destinations: core.destinations, changed: () => core.delivery.refresh() });

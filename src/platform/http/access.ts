@@ -22,6 +22,13 @@ export interface CallerPrincipal {
   can(permission: string): boolean;
 }
 
+/**
+ * Of these profile ids, those the caller may not see: contacts and companies out of its record visibility.
+ * app.ts gives it (from the CRM's rules) to the modules that show profiles beside the CRM: profiles, the
+ * Profile API, audiences.
+ */
+export type HiddenProfiles = (principal: CallerPrincipal, profileIds: string[]) => Promise<ReadonlySet<string>>;
+
 /** A session found from its cookie: who it is, and the check of the CSRF token its writes must carry. */
 export interface SessionCaller {
   principal: CallerPrincipal;
