@@ -27,7 +27,8 @@ export function ownerVisible(column: string, scope: RecordScope): RawBuilder<boo
 /** A SQL condition: the person in `column` is the caller or a teammate (an unassigned record is nobody's own). */
 function own(column: RawBuilder<unknown>, scope: RecordScope): RawBuilder<boolean> {
   if (scope.all) return TRUE;
-  return scope.ownerIds.length ? sql<boolean>`${column} in (${sql.join([...scope.ownerIds])})` : FALSE;
+  // Never null (an unassigned record's `in` would be), so the condition can be negated.
+  return scope.ownerIds.length ? sql<boolean>`(${column} is not null and ${column} in (${sql.join([...scope.ownerIds])}))` : FALSE;
 }
 
 export function isVisible(ownerId: string | null | undefined, scope: RecordScope): boolean {
