@@ -121,6 +121,22 @@ describe.each(ENGINES)('record visibility through other records on $name', (engi
     expect(found).toEqual([]);
   });
 
+  it('leaves the CRM\'s events about hidden records out of a visible contact\'s timeline', async () => {
+    const hiddenDeal = await created('/crm/deals', { name: 'Carol sells to alice\'s lead', ownerId: user.carol, contactIds: [id.aliceLead] });
+    const hiddenNote = await created('/crm/activities', { kind: 'note', subject: 'On carol\'s deal', contactIds: [id.aliceLead], dealIds: [id.carolDeal] });
+    await server.rapport.core.pipeline.drain();
+    const about = async (session?: BrowserSession) => {
+      const path = `/api/v1/crm/contacts/${id.aliceLead}/timeline?kinds=crm&limit=200`;
+      const items = (session ? await session.call('GET', path) : await server.call('GET', path)).body.data as { properties: Record<string, unknown> }[];
+      return items.map((i) => i.properties.deal_id ?? i.properties.activity_id);
+    };
+    expect(await about()).toEqual(expect.arrayContaining([hiddenDeal, hiddenNote, id.aliceDeal, id.noteByAlice]));
+    const seen = await about(alice);
+    expect(seen).toEqual(expect.arrayContaining([id.aliceDeal, id.noteByAlice]));
+    expect(seen).not.toContain(hiddenDeal);
+    expect(seen).not.toContain(hiddenNote);
+  });
+
   it('keeps hidden contacts out of profiles, the Profile API and audience member lists', async () => {
     for (const path of [`/api/v1/profiles/${id.carolLead}`, `/api/v1/profiles/${id.carolLead}/explain`, `/api/v1/profiles/${id.carolCo}`]) {
       expect((await alice.call('GET', path)).status, path).toBe(404);

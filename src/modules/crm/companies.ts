@@ -6,7 +6,7 @@ import { validateValues, type FieldDefinition } from './custom-fields.js';
 import { appendAndWait, appendCrmEvent } from './events.js';
 import { computedAndAudiencesOf, type ComputedAndAudiences } from './computed-traits.js';
 import { createProfileList, searchListFilter, type ListFilter, type ProfileListQuery } from './profile-list.js';
-import { timeline, type TimelineKind } from './timeline.js';
+import { timeline, type TimelineQuery } from './timeline.js';
 import { ALL_RECORDS, assertVisible, ownerVisible, type RecordScope } from './record-scope.js';
 
 export interface CompanyInput {
@@ -145,7 +145,7 @@ export function createCompanies(deps: ContactsDeps & { byGroupId(db: Kysely<any>
       if (Object.keys(traits).length) await appendAndWait(db, deps, workspaceId, { type: 'group', traits, profileId: company.id });
       return get(db, workspaceId, company.id);
     },
-    async timeline(db: Kysely<any>, workspaceId: string, id: string, q: { limit: number; before?: { at: number; seq: number }; kinds?: TimelineKind[] }, scope: RecordScope = ALL_RECORDS) {
+    async timeline(db: Kysely<any>, workspaceId: string, id: string, q: TimelineQuery, scope: RecordScope = ALL_RECORDS) {
       const company = await get(db, workspaceId, id, scope);
       return timeline(db, deps, workspaceId, company.id, q);
     },

@@ -7,7 +7,7 @@ import type { DealsDeps } from './deals.js';
 import { appendAndWait, appendCrmEvent } from './events.js';
 import { computedAndAudiencesOf, type ComputedAndAudiences } from './computed-traits.js';
 import { createProfileList, searchListFilter, type AudienceRelations, type ListFilter, type ProfileListQuery } from './profile-list.js';
-import { timeline, type TimelineDeps, type TimelineKind } from './timeline.js';
+import { timeline, type TimelineDeps, type TimelineQuery } from './timeline.js';
 
 export const LIFECYCLE_STAGES = ['subscriber', 'lead', 'marketing_qualified_lead', 'sales_qualified_lead', 'opportunity', 'customer', 'evangelist', 'other'] as const;
 
@@ -188,7 +188,7 @@ export function createContacts(deps: ContactsDeps, fields: (db: Kysely<any>, wor
     },
 
     /** The contact's timeline: its events (CRM ones included) and identity merges, newest first. */
-    async timeline(db: Kysely<any>, workspaceId: string, id: string, q: { limit: number; before?: { at: number; seq: number }; kinds?: TimelineKind[] }, scope: RecordScope = ALL_RECORDS) {
+    async timeline(db: Kysely<any>, workspaceId: string, id: string, q: TimelineQuery, scope: RecordScope = ALL_RECORDS) {
       const contact = await get(db, workspaceId, id, scope);
       return timeline(db, deps, workspaceId, contact.id, q);
     },

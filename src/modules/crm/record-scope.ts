@@ -60,6 +60,10 @@ export function recordRules(profiles: string) {
       : sql<boolean>`exists (select 1 from crm_deals hd where hd.id = ${id} and not ${ownerVisible('hd.owner_id', scope)})`,
     ticket: (id: RawBuilder<unknown>, scope: RecordScope): RawBuilder<boolean> => scope.all ? FALSE
       : sql<boolean>`exists (select 1 from crm_tickets ht where ht.id = ${id} and not ${ticketVisible('ht', scope)})`,
+    activity: (id: RawBuilder<unknown>, scope: RecordScope): RawBuilder<boolean> => scope.all ? FALSE
+      : sql<boolean>`exists (select 1 from crm_activities hw where hw.id = ${id} and not ${workVisible('activity', 'hw.id', 'hw.owner_id', scope)})`,
+    task: (id: RawBuilder<unknown>, scope: RecordScope): RawBuilder<boolean> => scope.all ? FALSE
+      : sql<boolean>`exists (select 1 from crm_tasks hw where hw.id = ${id} and not ${workVisible('task', 'hw.id', 'hw.assignee_id', scope)})`,
   };
 
   /** A ticket (table alias `alias`) is visible to its assignee's team, else when its contact and company are. */
@@ -85,7 +89,7 @@ export function recordRules(profiles: string) {
   async function hiddenOf(db: Kysely<any>, scope: RecordScope, records: { object: string; id: string }[]): Promise<Set<string>> {
     const out = new Set<string>();
     if (scope.all) return out;
-    for (const object of ['contact', 'company', 'deal', 'ticket'] as const) {
+    for (const object of ['contact', 'company', 'deal', 'ticket', 'activity', 'task'] as const) {
       const ids = [...new Set(records.filter((r) => r.object === object).map((r) => r.id))];
       if (!ids.length) continue;
       // VALUES' column is column1 on both engines.

@@ -12,7 +12,7 @@ import type { ComputedAndAudiences } from './computed-traits.js';
 import { profileListProperties, type ProfileListQuery } from './profile-list.js';
 import { createPipeline, deletePipeline, ensurePipelines, getPipeline, pipelineSchema, updatePipeline, type Pipeline, type PipelineInput } from './pipelines.js';
 import type { StageChangeRow } from './store.js';
-import { TIMELINE_KINDS, type TimelineKind } from './timeline.js';
+import { TIMELINE_KINDS, type TimelineKind, type TimelineQuery } from './timeline.js';
 import { errors } from '../../platform/errors.js';
 import type { RecordRules, RecordScope } from './record-scope.js';
 import { personalDataMask } from '../../platform/http/pii.js';
@@ -290,7 +290,7 @@ export async function crmRoutes(app: FastifyInstance, { db, deals, contacts, com
     return reply.header('etag', profileEtag(contact)).send(await one(request, contact, contactLinks, contactView));
   });
 
-  const timelineRoute = (path: string, what: string, permission: Permission, read$: (workspaceId: string, id: string, q: { limit: number; before?: { at: number; seq: number }; kinds?: TimelineKind[] }, visible: RecordScope) => ReturnType<Contacts['timeline']>) =>
+  const timelineRoute = (path: string, what: string, permission: Permission, read$: (workspaceId: string, id: string, q: TimelineQuery, visible: RecordScope) => ReturnType<Contacts['timeline']>) =>
     app.get(path, {
       config: can(permission),
       schema: {
@@ -311,7 +311,10 @@ export async function crmRoutes(app: FastifyInstance, { db, deals, contacts, com
         if (!Number.isSafeInteger(at) || !Number.isSafeInteger(seq)) throw errors.invalidRequest('The cursor is not one this API gave out.');
         before = { at, seq };
       }
-      const page = await read$(ws(request), id(request), { limit: q.limit, before, kinds }, await scope(request));
+      const visible = await scope(request);
+      // The CRM's events about deals, tickets, activities and tasks the caller may not see are left out.
+      const hide = visible.all ? undefined : (records: { object: string; id: string }[]) => rules.hiddenOf(db, visible, records);
+      const page = await read$(ws(request), id(request), { limit: q.limit, before, kinds, hide }, visible);
       return {
         data: page.items.map((i) => ({ kind: i.kind, at: iso(i.at), type: i.type, event: i.event, messageId: i.messageId ?? null, properties: i.properties })),
         nextCursor: page.next ? `${page.next.at}_${page.next.seq}` : null,
