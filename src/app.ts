@@ -6,7 +6,7 @@ import { accessMigrations, createAccess } from './modules/access/index.js';
 import { auditMigrations, createAudit } from './modules/audit/index.js';
 import { audienceRoutes, audiencesMigrations, audiencesRelations, createAudiencesService } from './modules/audiences/index.js';
 import { collectMigrations, collectRelations, createCollect, eventLog } from './modules/collect/index.js';
-import { createCrm, crmMigrations, crmRoutes, crmWorkRoutes } from './modules/crm/index.js';
+import { createCrm, crmEventRecord, crmMigrations, crmRoutes, crmWorkRoutes } from './modules/crm/index.js';
 import { createDelivery, createDestinationsService, destinationRoutes, destinationsMigrations } from './modules/destinations/index.js';
 import { createDirectory, createIdentityService, identityMigrations, identityRelations, identityRoutes, normalizeLookup } from './modules/identity/index.js';
 import { createProfilesService, profileApiRoutes, profileManagementRoutes, profilesMigrations, profilesRelations } from './modules/profiles/index.js';
@@ -184,9 +184,17 @@ export async function createRapport(config: Config, deps: { log?: Log; clock?: C
     const found = await core.crm.rules.hiddenOf(database.db, await core.access.teams.scopeOf(principal), ids.flatMap((id) => [{ object: 'contact', id }, { object: 'company', id }]));
     return new Set(ids.filter((id) => found.has(`contact:${id}`) || found.has(`company:${id}`)));
   };
+  const hiddenEvents = async (principal: Parameters<typeof core.access.teams.scopeOf>[0], events: { sourceId: string; properties: Record<string, unknown> }[]) => {
+    const scope = await core.access.teams.scopeOf(principal);
+    if (scope.all) return events.map(() => false);
+    const records = events.map((e) => crmEventRecord(e.sourceId, e.properties));
+    const found = await core.crm.rules.hiddenOf(database.db, scope, records.filter((r) => r !== undefined));
+    return records.map((r) => r !== undefined && found.has(`${r.object}:${r.id}`));
+  };
   await app.register(profileApiRoutes, {
     db: database.db,
     hidden,
+    hiddenEvents,
     directory: core.directory,
     profiles: core.profiles,
     eventsAt: (workspaceId, offsets) => eventLog.at(database.db, workspaceId, offsets),

@@ -135,6 +135,17 @@ describe.each(ENGINES)('record visibility through other records on $name', (engi
     expect(seen).toEqual(expect.arrayContaining([id.aliceDeal, id.noteByAlice]));
     expect(seen).not.toContain(hiddenDeal);
     expect(seen).not.toContain(hiddenNote);
+    // The Profile API's events of the contact, the same way.
+    const events = async (session?: BrowserSession) => {
+      const path = `/v1/spaces/${server.setup.workspaceId}/collections/users/profiles/email:lead-of-alice@example.com/events?limit=100`;
+      const data = (session ? await session.call('GET', path) : await server.call('GET', path)).body.data as { properties: Record<string, unknown> }[];
+      return data.map((e) => e.properties.deal_id ?? e.properties.activity_id).filter(Boolean);
+    };
+    expect(await events()).toEqual(expect.arrayContaining([hiddenDeal, hiddenNote, id.aliceDeal]));
+    const apiSeen = await events(alice);
+    expect(apiSeen).toEqual(expect.arrayContaining([id.aliceDeal, id.noteByAlice]));
+    expect(apiSeen).not.toContain(hiddenDeal);
+    expect(apiSeen).not.toContain(hiddenNote);
   });
 
   it('keeps hidden contacts out of profiles, the Profile API and audience member lists', async () => {

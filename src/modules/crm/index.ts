@@ -24,6 +24,7 @@ import { createTickets } from './tickets.js';
 export { crmRoutes } from './routes.js';
 export { crmWorkRoutes } from './work-routes.js';
 export { CRM_SOURCE } from './events.js';
+export { crmEventRecord } from './timeline.js';
 export { CONTACT_SEARCH_TRAITS, COMPANY_SEARCH_TRAITS, type ProfileChange } from './indexing.js';
 export type CrmProfileStep = ReturnType<typeof createProfileStep>;
 

@@ -50,11 +50,13 @@ export interface TimelineQuery {
 
 // The record a CRM event is about, by the property that names it.
 const RECORD_OF = [['deal_id', 'deal'], ['ticket_id', 'ticket'], ['activity_id', 'activity'], ['task_id', 'task']] as const;
-const recordOf = (item: TimelineItem) => {
-  if (item.kind !== 'crm') return undefined;
-  for (const [key, object] of RECORD_OF) if (typeof item.properties[key] === 'string') return { object, id: item.properties[key] as string };
+/** The deal, ticket, activity or task one of the CRM's events (from `sourceId`) is about, if any. */
+export function crmEventRecord(sourceId: string, properties: Record<string, unknown>): { object: (typeof RECORD_OF)[number][1]; id: string } | undefined {
+  if (!sourceId.startsWith('rapport:crm')) return undefined;
+  for (const [key, object] of RECORD_OF) if (typeof properties[key] === 'string') return { object, id: properties[key] as string };
   return undefined;
-};
+}
+const recordOf = (item: TimelineItem) => (item.kind === 'crm' ? crmEventRecord('rapport:crm', item.properties) : undefined);
 
 async function visibleOnly(items: TimelineItem[], hide: NonNullable<TimelineQuery['hide']>) {
   const records = items.map(recordOf);

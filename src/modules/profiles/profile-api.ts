@@ -3,7 +3,7 @@ import type { Kysely } from 'kysely';
 import type { LoggedEvent } from '../collect/index.js';
 import { parseExternalId, type Collection, type Directory, type IdentifierRow, type ProfileRow } from '../identity/index.js';
 import { errors } from '../../platform/errors.js';
-import type { HiddenProfiles } from '../../platform/http/access.js';
+import type { HiddenEvents, HiddenProfiles } from '../../platform/http/access.js';
 import type { ProfilesService } from './service.js';
 
 export interface ProfileApiDeps {
@@ -14,6 +14,8 @@ export interface ProfileApiDeps {
   /** Trait classes other modules compute (audiences: `audience`, `computed_trait`), by name. */
   /** Contacts and companies the caller may not see (record visibility): 404, as an unknown profile. */
   hidden: HiddenProfiles;
+  /** Events about records the caller may not see (the CRM's, about a hidden deal): left out of a page. */
+  hiddenEvents: HiddenEvents;
   classes?: Partial<Record<'audience' | 'computed_trait', (workspaceId: string, profileId: string) => Promise<{ name: string; value: unknown; updated_at: number }[]>>>;
 }
 
@@ -119,7 +121,10 @@ export async function profileApiRoutes(app: FastifyInstance, deps: ProfileApiDep
     });
     const page = rows.slice(0, q.limit);
     const byOffset = new Map((await deps.eventsAt(profile.workspace_id, page.map((r) => Number(r.event_offset)))).map((e) => [e.offset, e]));
-    const data = page.map((r) => {
+    const properties = (r: (typeof page)[number]) => (((byOffset.get(Number(r.event_offset))?.message ?? {}) as { properties?: Record<string, unknown> }).properties ?? {});
+    // Left out after the page is read: a page may be short, and `next` goes on.
+    const hidden = await deps.hiddenEvents(request.principal!, page.map((r) => ({ sourceId: byOffset.get(Number(r.event_offset))?.sourceId ?? '', properties: properties(r) })));
+    const data = page.filter((_, i) => !hidden[i]).map((r) => {
       const e = byOffset.get(Number(r.event_offset));
       const m = (e?.message ?? {}) as Record<string, unknown>;
       const ids = JSON.parse(r.identifiers) as string[];

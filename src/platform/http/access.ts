@@ -29,6 +29,9 @@ export interface CallerPrincipal {
  */
 export type HiddenProfiles = (principal: CallerPrincipal, profileIds: string[]) => Promise<ReadonlySet<string>>;
 
+/** Of these logged events (source and properties), which the caller may not see: the CRM's events about hidden records. */
+export type HiddenEvents = (principal: CallerPrincipal, events: { sourceId: string; properties: Record<string, unknown> }[]) => Promise<boolean[]>;
+
 /** A session found from its cookie: who it is, and the check of the CSRF token its writes must carry. */
 export interface SessionCaller {
   principal: CallerPrincipal;
