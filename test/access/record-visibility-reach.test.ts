@@ -89,6 +89,16 @@ describe.each(ENGINES)('record visibility through other records on $name', (engi
     expect((await server.call('GET', `/api/v1/crm/tickets/${id.ticketForDave}`)).body).toMatchObject({ status: 'open', contactId: id.carolLead });
   });
 
+  it('follows a contact merged since: what was logged under its old id takes the survivor\'s visibility', async () => {
+    const duplicate = await created('/crm/contacts', { email: 'carol-lead-again@example.com', name: 'Lead of carol, again' });
+    const note = await created('/crm/activities', { kind: 'note', subject: 'Logged on the duplicate', contactIds: [duplicate] });
+    expect((await alice.call('GET', `/api/v1/crm/activities/${note}`)).status).toBe(200);
+    expect((await server.call('POST', `/api/v1/crm/contacts/${id.carolLead}/merge`, { duplicateId: duplicate })).status).toBe(200);
+    expect((await alice.call('GET', `/api/v1/crm/activities/${note}`)).status).toBe(404);
+    expect((await alice.call('GET', `/api/v1/crm/activities?object=contact&id=${duplicate}`)).status).toBe(404);
+    expect((await server.call('GET', `/api/v1/crm/activities/${note}`)).body.contactIds).toEqual([duplicate]);
+  });
+
   it('names only the contacts and companies the caller sees, keeps the others on a change, and refuses hidden ones as unknown', async () => {
     const deal = await alice.call('GET', `/api/v1/crm/deals/${id.aliceDeal}`);
     expect(deal.body).toMatchObject({ contactIds: [id.aliceLead], companyId: null });
