@@ -121,6 +121,16 @@ describe.each(ENGINES)('record visibility through other records on $name', (engi
     }
   });
 
+  it('lets only a role with records:all import, since an import finds existing records whoever owns them', async () => {
+    const role = (await server.call('POST', '/api/v1/roles', { name: 'Importer', permissions: ['imports:write', 'contacts:read', 'contacts:write'] })).body.id;
+    const importer = (await server.call('POST', '/api/v1/api-keys', { name: 'importer', role })).body.key;
+    const body = { csv: 'email,stage\nlead-of-carol@example.com,customer\n', mapping: { email: 'email', stage: 'lifecycleStage' }, dryRun: true };
+    const refused = await server.call('POST', '/api/v1/crm/imports', body, importer);
+    expect(refused.status).toBe(403);
+    expect(refused.body.error.message).toContain('records:all');
+    expect((await server.call('POST', '/api/v1/crm/imports', body)).status).toBe(200);
+  });
+
   it('fills a search page with records the caller sees, however many hidden ones rank above them', async () => {
     await created('/crm/deals', { name: 'Zephyr one', ownerId: user.alice });
     for (const n of ['two', 'three', 'four']) await created('/crm/deals', { name: `Zephyr ${n}`, ownerId: user.carol });

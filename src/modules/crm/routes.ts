@@ -232,6 +232,9 @@ export async function crmRoutes(app: FastifyInstance, { db, deals, contacts, com
     // Importing is a permission of its own (as in HubSpot), and writes the object it imports.
     const object = (request.body as ImportInput).object ?? 'contact';
     demand(request, ({ contact: 'contacts:write', company: 'companies:write', deal: 'deals:write' } as const)[object]);
+    // An import finds existing contacts and companies by email or domain (and links deals to them) whoever owns
+    // them: under team visibility it needs every record in sight.
+    if (!(await scope(request)).all) demand(request, 'records:all');
     const result = await imports.start(db, ws(request), request.body as ImportInput, actor(request));
     // 202 while the pipeline still applies the rows' calls; deals (and imports with no good row) are done at once.
     return reply.status(result.status === 'processing' ? 202 : 200).send(result);
