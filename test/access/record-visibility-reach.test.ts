@@ -108,6 +108,14 @@ describe.each(ENGINES)('record visibility through other records on $name', (engi
     expect((await server.call('GET', `/api/v1/crm/tasks/${id.taskForAlice}`)).body.dealIds).toEqual([id.carolDeal]);
     const contact = (await alice.call('GET', `/api/v1/crm/contacts/${id.aliceLead}`)).body;
     expect(contact.companyIds).toEqual([]);
+    // Creating one the caller may not see, by its email or domain, neither shows nor changes it.
+    const again = await alice.call('POST', '/api/v1/crm/contacts', { email: 'lead-of-carol@example.com', name: 'Renamed by alice', ownerId: user.alice });
+    expect(again.status).toBe(409);
+    expect((await alice.call('POST', '/api/v1/crm/companies', { domain: 'carol-co.test', name: 'Mine' })).status).toBe(409);
+    const carolLead = (await server.call('GET', `/api/v1/crm/contacts/${id.carolLead}`)).body;
+    expect(carolLead.ownerId).toBe(user.carol);
+    expect(carolLead.name).not.toBe('Renamed by alice');
+    expect((await alice.call('POST', '/api/v1/crm/contacts', { email: 'lead-of-alice@example.com', title: 'Buyer' })).status).toBe(200);
     for (const [path, body, message] of [
       ['/crm/deals', { name: 'Sneaky', contactIds: [id.carolLead] }, `contact "${id.carolLead}" is not a person profile`],
       ['/crm/deals', { name: 'Sneaky', companyId: id.carolCo }, `company "${id.carolCo}" is not an account profile`],

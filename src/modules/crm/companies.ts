@@ -7,7 +7,7 @@ import { appendAndWait, appendCrmEvent } from './events.js';
 import { computedAndAudiencesOf, type ComputedAndAudiences } from './computed-traits.js';
 import { createProfileList, searchListFilter, type ListFilter, type ProfileListQuery } from './profile-list.js';
 import { timeline, type TimelineQuery } from './timeline.js';
-import { ALL_RECORDS, assertVisible, ownerVisible, type RecordScope } from './record-scope.js';
+import { ALL_RECORDS, assertVisible, isVisible, ownerVisible, type RecordScope } from './record-scope.js';
 
 export interface CompanyInput {
   groupId?: string;
@@ -122,11 +122,16 @@ export function createCompanies(deps: ContactsDeps & { byGroupId(db: Kysely<any>
       const page = await listPage(db, { workspaceId, collection: 'accounts', where, filters }, q);
       return { companies: await load(db, page.rows), nextCursor: page.nextCursor };
     },
-    async create(db: Kysely<any>, workspaceId: string, raw: CompanyInput): Promise<{ company: Company; created: boolean }> {
+    async create(db: Kysely<any>, workspaceId: string, raw: CompanyInput, scope: RecordScope = ALL_RECORDS): Promise<{ company: Company; created: boolean }> {
       const input = normalized(raw);
       validateValues(await fields(db, workspaceId), input.custom ?? {}, 'create');
       const groupId = (input.groupId ?? input.domain!).trim();
       const existing = await deps.byGroupId(db, workspaceId, groupId);
+      // The group id is the account's: one the caller may not see is neither shown nor changed (its traits included).
+      if (existing && !scope.all) {
+        const crm = await (db as Kysely<{ crm_companies: CompanyRow }>).selectFrom('crm_companies').select('owner_id').where('profile_id', '=', existing).executeTakeFirst();
+        if (!isVisible(crm?.owner_id, scope)) throw errors.conflict('A company with this group id or domain exists already, owned outside your teams.');
+      }
       await appendAndWait(db, deps, workspaceId, { type: 'group', groupId: existing ? undefined : groupId, traits: traitsOf(input), profileId: existing });
       const profileId = existing ?? (await deps.byGroupId(db, workspaceId, groupId));
       if (!profileId) throw errors.unavailable('The company\'s profile was not found after the pipeline applied it; retry.');

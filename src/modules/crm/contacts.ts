@@ -1,6 +1,6 @@
 import { sql, type Kysely, type RawBuilder } from 'kysely';
 import { errors } from '../../platform/errors.js';
-import { ALL_RECORDS, assertVisible, ownerVisible, type RecordScope } from './record-scope.js';
+import { ALL_RECORDS, assertVisible, isVisible, ownerVisible, type RecordScope } from './record-scope.js';
 import { checkIfMatch } from './concurrency.js';
 import { validateValues, type FieldDefinition } from './custom-fields.js';
 import type { DealsDeps } from './deals.js';
@@ -171,10 +171,15 @@ export function createContacts(deps: ContactsDeps, fields: (db: Kysely<any>, wor
     },
 
     /** Finds the person by email, or creates the profile, through the log; then sets the CRM's fields. */
-    async create(db: Kysely<any>, workspaceId: string, input: ContactInput): Promise<{ contact: Contact; created: boolean }> {
+    async create(db: Kysely<any>, workspaceId: string, input: ContactInput, scope: RecordScope = ALL_RECORDS): Promise<{ contact: Contact; created: boolean }> {
       validateValues(await fields(db, workspaceId), input.custom ?? {}, 'create');
       const email = input.email!.trim();
       const existing = await deps.byEmail(db, workspaceId, email);
+      // The email is the person's: one the caller may not see is neither shown nor changed (its traits included).
+      if (existing && !scope.all) {
+        const crm = await (db as Kysely<{ crm_contacts: ContactRow }>).selectFrom('crm_contacts').select('owner_id').where('profile_id', '=', existing).executeTakeFirst();
+        if (!isVisible(crm?.owner_id, scope)) throw errors.conflict('A contact with this email exists already, owned outside your teams.');
+      }
       await identify(db, workspaceId, traitsOf({ ...input, email }), existing);
       const profileId = existing ?? (await deps.byEmail(db, workspaceId, email));
       if (!profileId) throw errors.unavailable('The contact\'s profile was not found after the pipeline applied it; retry.');

@@ -215,7 +215,7 @@ export async function crmRoutes(app: FastifyInstance, { db, deals, contacts, com
     config: can('contacts:write'),
     schema: { tags, summary: 'Create a contact, or find it by email: its profile is found or created through the log (201 created, 200 found)', body: contactCreateSchema },
   }, async (request, reply) => {
-    const { contact, created } = await contacts.create(db, ws(request), request.body as ContactInput);
+    const { contact, created } = await contacts.create(db, ws(request), request.body as ContactInput, await scope(request));
     return reply.status(created ? 201 : 200).header('etag', profileEtag(contact)).send(await one(request, contact, contactLinks, contactView));
   });
   app.post('/crm/imports', {
@@ -346,7 +346,7 @@ export async function crmRoutes(app: FastifyInstance, { db, deals, contacts, com
     config: can('companies:write'),
     schema: { tags, summary: 'Create a company, or find it by group id (default: its domain), through the log like a group call (201 created, 200 found)', body: companyCreateSchema },
   }, async (request, reply) => {
-    const { company, created } = await companies.create(db, ws(request), request.body as CompanyInput);
+    const { company, created } = await companies.create(db, ws(request), request.body as CompanyInput, await scope(request));
     return reply.status(created ? 201 : 200).header('etag', profileEtag(company)).send(await one(request, company, companyLinks, companyView));
   });
   app.get('/crm/companies/:id', { config: can('companies:read'), schema: { tags, summary: 'One company with its contacts', params: ID } }, async (request, reply) => {
