@@ -92,11 +92,16 @@ describe.each(ENGINES)('record visibility through other records on $name', (engi
   it('follows a contact merged since: what was logged under its old id takes the survivor\'s visibility', async () => {
     const duplicate = await created('/crm/contacts', { email: 'carol-lead-again@example.com', name: 'Lead of carol, again' });
     const note = await created('/crm/activities', { kind: 'note', subject: 'Logged on the duplicate', contactIds: [duplicate] });
+    const task = await created('/crm/tasks', { title: 'Alice calls the duplicate', assigneeId: user.alice, contactIds: [duplicate] });
     expect((await alice.call('GET', `/api/v1/crm/activities/${note}`)).status).toBe(200);
     expect((await server.call('POST', `/api/v1/crm/contacts/${id.carolLead}/merge`, { duplicateId: duplicate })).status).toBe(200);
     expect((await alice.call('GET', `/api/v1/crm/activities/${note}`)).status).toBe(404);
     expect((await alice.call('GET', `/api/v1/crm/activities?object=contact&id=${duplicate}`)).status).toBe(404);
     expect((await server.call('GET', `/api/v1/crm/activities/${note}`)).body.contactIds).toEqual([duplicate]);
+    // Alice's own task keeps the contact she may no longer see when she changes its links.
+    expect((await alice.call('GET', `/api/v1/crm/tasks/${task}`)).body.contactIds).toEqual([]);
+    expect((await alice.call('PATCH', `/api/v1/crm/tasks/${task}`, { contactIds: [id.aliceLead] })).status).toBe(200);
+    expect((await server.call('GET', `/api/v1/crm/tasks/${task}`)).body.contactIds).toEqual([id.aliceLead, id.carolLead]);
   });
 
   it('names only the contacts and companies the caller sees, keeps the others on a change, and refuses hidden ones as unknown', async () => {

@@ -63,7 +63,10 @@ export async function scopedAssociations(db: Kysely<any>, deps: DealsDeps, rules
     lists[key] = [...new Set([...(lists[key] ?? []), ...kept])];
   }
   const targets = await resolveAssociations(db, deps, workspaceId, lists, what);
-  const fresh = targets.filter((t) => !hiddenHad.has(`${t.object}:${t.targetId}`)).map((t) => ({ object: t.object, id: t.targetId }));
+  // Targets resolve to live profiles: the hidden ones the record had, as they are now (merged ones followed).
+  const live = await deps.liveIds(db, had.filter((a) => a.object === 'contact' || a.object === 'company').map((a) => a.id));
+  const hiddenBefore = new Set(had.filter((a) => hiddenHad.has(`${a.object}:${a.id}`)).map((a) => `${a.object}:${live.get(a.id) ?? a.id}`));
+  const fresh = targets.filter((t) => !hiddenBefore.has(`${t.object}:${t.targetId}`)).map((t) => ({ object: t.object, id: t.targetId }));
   const hidden = await rules.hiddenOf(db, scope, fresh);
   const refused = fresh.find((t) => hidden.has(`${t.object}:${t.id}`));
   if (refused) throw errors.validation(`Invalid ${what}: ${UNKNOWN[refused.object](refused.id)}.`);
