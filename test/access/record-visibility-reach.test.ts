@@ -1,4 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { declaredRoutes } from '../../src/platform/http/access.js';
 import { ENGINES } from '../support/engines.js';
 import { signIn, type BrowserSession } from '../support/browser-session.js';
 import { startServer, type TestServer } from '../support/server.js';
@@ -205,5 +207,17 @@ describe.each(ENGINES)('record visibility through other records on $name', (engi
     const preview = (await alice.call('POST', '/api/v1/audiences/preview', { condition: { trait: 'email', op: 'exists' } })).body;
     expect(preview.sample).toContain(id.aliceLead);
     expect(preview.sample).not.toContain(id.carolLead);
+  });
+
+  it('answers no 5xx on any CRM, profile or audience route for a caller in a team, with ids that are not there', async () => {
+    const routes = declaredRoutes(server.rapport.app).filter((r) => /^\/(api\/v1\/(crm|profiles|audiences)|v1\/spaces)/.test(r.url));
+    expect(routes.length).toBeGreaterThan(50);
+    const wrong: string[] = [];
+    for (const route of routes) {
+      const path = route.url.replace(/:collection/, 'users').replace(/:spaceId/, server.setup.workspaceId).replace(/:[\w]+/g, () => randomUUID());
+      const answer = await alice.call(route.method, path, ['POST', 'PUT', 'PATCH'].includes(route.method) ? {} : undefined);
+      if (answer.status >= 500) wrong.push(`${route.method} ${route.url}: ${answer.status} ${JSON.stringify(answer.body).slice(0, 160)}`);
+    }
+    expect(wrong).toEqual([]);
   });
 });
