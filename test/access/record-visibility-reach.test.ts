@@ -87,7 +87,7 @@ describe.each(ENGINES)('record visibility through other records on $name', (engi
     // The support agent a ticket is assigned to works it, without being shown the contact they may not see.
     const queue = (await dave.call('GET', '/api/v1/crm/tickets')).body.data as { id: string; contactId: string | null }[];
     expect(queue).toMatchObject([{ id: id.ticketForDave, contactId: null }]);
-    expect((await dave.call('PATCH', `/api/v1/crm/tickets/${id.ticketForDave}`, { status: 'open' })).status).toBe(200);
+    expect((await dave.call('PATCH', `/api/v1/crm/tickets/${id.ticketForDave}`, { status: 'open', contactId: null })).status).toBe(200);
     expect((await server.call('GET', `/api/v1/crm/tickets/${id.ticketForDave}`)).body).toMatchObject({ status: 'open', contactId: id.carolLead });
   });
 
@@ -109,7 +109,8 @@ describe.each(ENGINES)('record visibility through other records on $name', (engi
   it('names only the contacts and companies the caller sees, keeps the others on a change, and refuses hidden ones as unknown', async () => {
     const deal = await alice.call('GET', `/api/v1/crm/deals/${id.aliceDeal}`);
     expect(deal.body).toMatchObject({ contactIds: [id.aliceLead], companyId: null });
-    expect((await alice.call('PATCH', `/api/v1/crm/deals/${id.aliceDeal}`, { contactIds: [id.aliceLead], name: 'Deal of alice, renamed' })).status).toBe(200);
+    // Written back as shown (the hidden contact and company left out), the deal keeps them.
+    expect((await alice.call('PATCH', `/api/v1/crm/deals/${id.aliceDeal}`, { contactIds: [id.aliceLead], companyId: null, name: 'Deal of alice, renamed' })).status).toBe(200);
     expect((await server.call('GET', `/api/v1/crm/deals/${id.aliceDeal}`)).body).toMatchObject({ contactIds: [id.aliceLead, id.carolLead], companyId: id.carolCo });
     expect((await alice.call('PATCH', `/api/v1/crm/tasks/${id.taskForAlice}`, { dealIds: [] })).status).toBe(200);
     expect((await server.call('GET', `/api/v1/crm/tasks/${id.taskForAlice}`)).body.dealIds).toEqual([id.carolDeal]);

@@ -83,11 +83,12 @@ function isRealDate(s: string): boolean {
 export function createDeals(deps: DealsDeps, rules: RecordRules, fields: (db: Kysely<any>, workspaceId: string) => Promise<FieldDefinition[]>) {
   /**
    * A deal's contacts and company in the caller's scope: one the caller may not see is refused as an unknown
-   * one, unless the deal had it; a new list of contacts keeps the hidden ones the deal had (the caller was not shown them).
+   * one, unless the deal had it; a new list of contacts keeps the hidden ones the deal had, and a hidden company
+   * stays when cleared (the caller was not shown them).
    */
   async function scoped(db: Kysely<any>, scope: RecordScope, found: { contacts: string[]; company: string | null | undefined }, had: { contacts: string[]; company: string | null } = { contacts: [], company: null }) {
     if (scope.all) return found;
-    const hiddenHad = await rules.hiddenOf(db, scope, had.contacts.map((id) => ({ object: 'contact', id })));
+    const hiddenHad = await rules.hiddenOf(db, scope, [...had.contacts.map((id) => ({ object: 'contact', id })), ...(had.company ? [{ object: 'company', id: had.company }] : [])]);
     const fresh = [
       ...found.contacts.filter((id) => !hiddenHad.has(`contact:${id}`)).map((id) => ({ object: 'contact', id })),
       ...(found.company && found.company !== had.company ? [{ object: 'company', id: found.company }] : []),
@@ -96,7 +97,9 @@ export function createDeals(deps: DealsDeps, rules: RecordRules, fields: (db: Ky
     const refused = fresh.find((r) => hidden.has(`${r.object}:${r.id}`));
     if (refused) throw errors.validation(`Invalid deal: ${refused.object} "${refused.id}" is not ${refused.object === 'contact' ? 'a person' : 'an account'} profile of this workspace.`);
     const kept = had.contacts.filter((id) => hiddenHad.has(`contact:${id}`) && !found.contacts.includes(id));
-    return { contacts: [...found.contacts, ...kept], company: found.company };
+    // A company it was shown as none (null) stays what it is: clearing it is not the caller's to do.
+    const company = found.company === null && had.company && hiddenHad.has(`company:${had.company}`) ? had.company : found.company;
+    return { contacts: [...found.contacts, ...kept], company };
   }
 
   async function resolveStage(db: Kysely<any>, workspaceId: string, pipelines: Pipeline[], pipelineId: string | undefined, stageId: string | undefined) {

@@ -139,13 +139,16 @@ export function createTickets(deps: DealsDeps, rules: RecordRules, fields: (db: 
       const status = input.status ?? current.status;
       const priority = input.priority ?? current.priority;
       const sla = priority === current.priority ? undefined : await targets(db, workspaceId, priority);
+      // A contact or company the caller was shown as none (null) stays when cleared: it is not the caller's to change.
+      const hiddenNow = await rules.hiddenOf(db, scope, [...(current.contact_id ? [{ object: 'contact', id: current.contact_id }] : []), ...(current.company_id ? [{ object: 'company', id: current.company_id }] : [])]);
+      const clears = (value: string | null | undefined, object: 'contact' | 'company', id: string | null) => value === null && id !== null && hiddenNow.has(`${object}:${id}`);
       const custom = input.custom ? { ...JSON.parse(current.custom), ...validateValues(await fields(db, workspaceId), input.custom, 'update') } : JSON.parse(current.custom);
       for (const [k, v] of Object.entries(custom)) if (v === null) delete custom[k];
       const set: Partial<TicketRow> = {
         subject: input.subject?.trim() ?? current.subject, description: input.description === undefined ? current.description : input.description, status, priority,
         channel: input.channel ?? current.channel, assignee_id: input.assigneeId === undefined ? current.assignee_id : input.assigneeId,
-        contact_id: input.contactId === undefined ? current.contact_id : await profileOrNull(db, workspaceId, input.contactId, 'users', 'contact', scope),
-        company_id: input.companyId === undefined ? current.company_id : await profileOrNull(db, workspaceId, input.companyId, 'accounts', 'company', scope),
+        contact_id: input.contactId === undefined || clears(input.contactId, 'contact', current.contact_id) ? current.contact_id : await profileOrNull(db, workspaceId, input.contactId, 'users', 'contact', scope),
+        company_id: input.companyId === undefined || clears(input.companyId, 'company', current.company_id) ? current.company_id : await profileOrNull(db, workspaceId, input.companyId, 'accounts', 'company', scope),
         custom: JSON.stringify(custom),
         first_responded_at: current.first_responded_at ?? (status === 'pending' || DONE.includes(status) ? now : null),
         resolved_at: DONE.includes(status) ? (current.resolved_at ?? now) : null,
