@@ -6,7 +6,7 @@ import { accessMigrations, createAccess } from './modules/access/index.js';
 import { auditMigrations, createAudit } from './modules/audit/index.js';
 import { audienceRoutes, audiencesMigrations, audiencesRelations, createAudiencesService } from './modules/audiences/index.js';
 import { collectMigrations, collectRelations, createCollect, eventLog, logErasure } from './modules/collect/index.js';
-import { createCrm, crmMigrations, crmRoutes, crmWorkRoutes } from './modules/crm/index.js';
+import { createCrm, crmEventRecord, crmMigrations, crmRoutes, crmWorkRoutes } from './modules/crm/index.js';
 import { createDelivery, createDestinationsService, destinationRoutes, destinationsMigrations } from './modules/destinations/index.js';
 import { createDirectory, createIdentityService, identityMigrations, identityRelations, identityRoutes, normalizeLookup } from './modules/identity/index.js';
 import { createPrivacy, privacyMigrations, type Privacy } from './modules/privacy/index.js';
@@ -202,8 +202,22 @@ export async function createRapport(config: Config, deps: { log?: Log; clock?: C
   await collect.register(app, { managementPrefix: API, workspace: (id) => access.service.workspace(id) });
   await access.register(app, { managementPrefix: API });
   await core.audit.register(app, { managementPrefix: API });
+  // Contacts and companies out of the caller's record visibility, for the modules that show profiles beside the CRM.
+  const hidden = async (principal: Parameters<typeof core.access.teams.scopeOf>[0], ids: string[]) => {
+    const found = await core.crm.rules.hiddenOf(database.db, await core.access.teams.scopeOf(principal), ids.flatMap((id) => [{ object: 'contact', id }, { object: 'company', id }]));
+    return new Set(ids.filter((id) => found.has(`contact:${id}`) || found.has(`company:${id}`)));
+  };
+  const hiddenEvents = async (principal: Parameters<typeof core.access.teams.scopeOf>[0], events: { sourceId: string; properties: Record<string, unknown> }[]) => {
+    const scope = await core.access.teams.scopeOf(principal);
+    if (scope.all) return events.map(() => false);
+    const records = events.map((e) => crmEventRecord(e.sourceId, e.properties));
+    const found = await core.crm.rules.hiddenOf(database.db, scope, records.filter((r) => r !== undefined));
+    return records.map((r) => r !== undefined && found.has(`${r.object}:${r.id}`));
+  };
   await app.register(profileApiRoutes, {
     db: database.db,
+    hidden,
+    hiddenEvents,
     directory: core.directory,
     profiles: core.profiles,
     eventsAt: (workspaceId, offsets) => eventLog.at(database.db, workspaceId, offsets),
@@ -219,11 +233,12 @@ export async function createRapport(config: Config, deps: { log?: Log; clock?: C
     profiles: core.profiles,
     split: (input) => splitProfile({ database, identity: core.identity, profiles: core.profiles, audiences: core.audiences }, { ...input, now: core.clock.now() }),
     merge: (input) => merge(input),
+    hidden,
   });
   await app.register(identityRoutes, { prefix: API, db: database.db, forget: (workspaceId) => core.identity.forgetRules(workspaceId) });
-  await app.register(audienceRoutes, { prefix: API, db: database.db, audiences: core.audiences });
-  await app.register(crmRoutes, { prefix: API, db: database.db, deals: core.crm.deals, contacts: core.crm.contacts, companies: core.crm.companies, imports: core.crm.imports, fields: core.crm.fields, merge, scopeOf: (p) => core.access.teams.scopeOf(p), now: () => core.clock.now() });
-  await app.register(crmWorkRoutes, { prefix: API, db: database.db, activities: core.crm.activities, tasks: core.crm.tasks, tickets: core.crm.tickets, views: core.crm.views, search: core.crm.search, scopeOf: (p) => core.access.teams.scopeOf(p), now: () => core.clock.now() });
+  await app.register(audienceRoutes, { prefix: API, db: database.db, audiences: core.audiences, hidden });
+  await app.register(crmRoutes, { prefix: API, db: database.db, deals: core.crm.deals, contacts: core.crm.contacts, companies: core.crm.companies, imports: core.crm.imports, fields: core.crm.fields, merge, scopeOf: (p) => core.access.teams.scopeOf(p), rules: core.crm.rules, now: () => core.clock.now() });
+  await app.register(crmWorkRoutes, { prefix: API, db: database.db, activities: core.crm.activities, tasks: core.crm.tasks, tickets: core.crm.tickets, views: core.crm.views, search: core.crm.search, scopeOf: (p) => core.access.teams.scopeOf(p), rules: core.crm.rules, now: () => core.clock.now() });
   await core.privacy.register(app, {
     managementPrefix: API,
     profile: async (workspaceId, id) => {

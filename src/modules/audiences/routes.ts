@@ -1,6 +1,7 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
 import { errors } from '../../platform/errors.js';
+import type { HiddenProfiles } from '../../platform/http/access.js';
 import type { DefinitionRow } from './catalog.js';
 import { audienceSchema, computedTraitSchema, sharedSchemas } from './definition.js';
 import type { AudiencesService } from './service.js';
@@ -23,7 +24,15 @@ function audienceView(r: DefinitionRow) {
 const definitionView = { type: 'object', additionalProperties: true, properties: { id: { type: 'string' }, key: { type: 'string' }, status: { type: 'string', description: STATUS } } };
 
 /** Management API of computed traits, scores and audiences. Definitions are documented by their schemas in the OpenAPI document. */
-export async function audienceRoutes(app: FastifyInstance, { db, audiences }: { db: Kysely<any>; audiences: AudiencesService }) {
+export async function audienceRoutes(app: FastifyInstance, { db, audiences, hidden }: {
+  db: Kysely<any>; audiences: AudiencesService;
+  /** Contacts and companies the caller may not see (record visibility), left out of member lists. Sizes and daily counts still count them. */
+  hidden: HiddenProfiles;
+}) {
+  const visibleOnly = async <T extends { profile_id: string }>(request: FastifyRequest, rows: T[]) => {
+    const out = await hidden(request.principal!, rows.map((r) => r.profile_id));
+    return rows.filter((r) => !out.has(r.profile_id));
+  };
   for (const s of sharedSchemas) app.addSchema(s);
   const read = { access: { permission: 'audiences:read' } } as const;
   const write = { access: { permission: 'audiences:write' } } as const;
@@ -67,7 +76,11 @@ export async function audienceRoutes(app: FastifyInstance, { db, audiences }: { 
       tags: ['audiences'], summary: 'Size and sample members of a condition, without saving it',
       body: { type: 'object', additionalProperties: false, required: ['condition'], properties: { collection: { enum: ['users', 'accounts'] }, condition: { $ref: 'rapport.condition' } } },
     },
-  }, async (request) => audiences.preview(db, ws(request), request.body as never));
+  }, async (request) => {
+    const preview = await audiences.preview(db, ws(request), request.body as never);
+    const out = await hidden(request.principal!, preview.sample);
+    return { ...preview, sample: preview.sample.filter((id) => !out.has(id)) };
+  });
   app.post('/audiences', {
     config: write, attachValidation: true,
     schema: {
@@ -110,7 +123,9 @@ export async function audienceRoutes(app: FastifyInstance, { db, audiences }: { 
     const q = request.query as { limit: number; cursor?: string };
     const rows = await audiences.members(db, a.id, q.limit + 1, q.cursor);
     const page = rows.slice(0, q.limit);
-    return { data: page.map((r) => ({ profileId: r.profile_id, enteredAt: iso(r.entered_at) })), nextCursor: rows.length > q.limit ? page[page.length - 1].profile_id : null };
+    // Members the caller may not see are left out after the page is read: a page may be short, nextCursor goes on.
+    const shown = await visibleOnly(request, page);
+    return { data: shown.map((r) => ({ profileId: r.profile_id, enteredAt: iso(r.entered_at) })), nextCursor: rows.length > q.limit ? page[page.length - 1].profile_id : null };
   });
   app.get('/audiences/:key/daily', {
     config: read,
@@ -133,8 +148,9 @@ export async function audienceRoutes(app: FastifyInstance, { db, audiences }: { 
     const q = request.query as { profileId?: string; limit: number; cursor?: number };
     const rows = await audiences.history(db, a.id, { profileId: q.profileId, limit: q.limit + 1, before: q.cursor });
     const page = rows.slice(0, q.limit);
+    const shown = await visibleOnly(request, page);
     return {
-      data: page.map((r) => ({ profileId: r.profile_id, enteredAt: iso(r.entered_at), exitedAt: iso(r.exited_at), exitReason: r.exit_reason })),
+      data: shown.map((r) => ({ profileId: r.profile_id, enteredAt: iso(r.entered_at), exitedAt: iso(r.exited_at), exitReason: r.exit_reason })),
       nextCursor: rows.length > q.limit ? Number(page[page.length - 1].id) : null,
     };
   });

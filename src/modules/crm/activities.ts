@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { errors } from '../../platform/errors.js';
-import { associationsSchema, associationsView, idsOfRecord, resolveAssociations, subjectOf, type AssociationsInput } from './associations.js';
+import { associationsSchema, idsOfRecord, scopedAssociations, subjectOf, type AssociationsInput } from './associations.js';
+import { ALL_RECORDS, type RecordRules, type RecordScope } from './record-scope.js';
 import { checkIfMatch } from './concurrency.js';
 import type { DealsDeps } from './deals.js';
 import { appendCrmEvent } from './events.js';
@@ -46,19 +47,21 @@ function check(kind: ActivityRow['kind'], a: { durationSeconds?: number | null; 
 }
 
 /** Notes, calls, emails and meetings logged on contacts, companies, deals and tickets. */
-export function createActivities(deps: DealsDeps, onLogged?: (db: Kysely<any>, activity: Activity) => Promise<void>) {
-  async function get(db: Kysely<any>, workspaceId: string, id: string, lock = false): Promise<Activity> {
-    const row = await store.get<ActivityRow>(db, 'crm_activities', workspaceId, id, lock && deps.postgres);
+export function createActivities(deps: DealsDeps, rules: RecordRules, onLogged?: (db: Kysely<any>, activity: Activity) => Promise<void>) {
+  const visible = (scope: RecordScope) => rules.workVisible('activity', 'crm_activities.id', 'crm_activities.owner_id', scope);
+
+  async function get(db: Kysely<any>, workspaceId: string, id: string, scope: RecordScope = ALL_RECORDS, lock = false): Promise<Activity> {
+    const row = await store.get<ActivityRow>(db, 'crm_activities', workspaceId, id, lock && deps.postgres, scope.all ? undefined : visible(scope));
     if (!row) throw errors.notFound('Activity');
     return { ...row, associations: (await store.associations(db, 'activity', [id])).get(id)! };
   }
 
   return {
     get,
-    async create(db: Kysely<any>, workspaceId: string, input: ActivityInput): Promise<Activity> {
+    async create(db: Kysely<any>, workspaceId: string, input: ActivityInput, scope: RecordScope = ALL_RECORDS): Promise<Activity> {
       const kind = input.kind!;
       check(kind, input);
-      const targets = await resolveAssociations(db, deps, workspaceId, input, 'activity');
+      const targets = await scopedAssociations(db, deps, rules, scope, workspaceId, input, 'activity');
       if (targets.length === 0) throw errors.validation('Invalid activity: log it on at least one contact, company, deal or ticket.');
       const now = deps.now();
       const row: ActivityRow = {
@@ -76,13 +79,13 @@ export function createActivities(deps: DealsDeps, onLogged?: (db: Kysely<any>, a
       await onLogged?.(db, activity);
       return activity;
     },
-    async update(db: Kysely<any>, workspaceId: string, id: string, input: ActivityInput, ifMatch?: string): Promise<Activity> {
-      const current = await get(db, workspaceId, id, true);
+    async update(db: Kysely<any>, workspaceId: string, id: string, input: ActivityInput, ifMatch?: string, scope: RecordScope = ALL_RECORDS): Promise<Activity> {
+      const current = await get(db, workspaceId, id, scope, true);
       checkIfMatch(ifMatch, current, 'activity');
       const merged = { durationSeconds: input.durationSeconds === undefined ? current.duration_s : input.durationSeconds, direction: input.direction === undefined ? current.direction : input.direction, outcome: input.outcome === undefined ? current.outcome : input.outcome };
       check(current.kind, merged);
       const relinks = ['contactIds', 'companyIds', 'dealIds', 'ticketIds'].some((k) => k in input);
-      const targets = relinks ? await resolveAssociations(db, deps, workspaceId, { ...associationsView(current.associations), ...input }, 'activity') : undefined;
+      const targets = relinks ? await scopedAssociations(db, deps, rules, scope, workspaceId, input, 'activity', current.associations) : undefined;
       if (targets && targets.length === 0) throw errors.validation('Invalid activity: log it on at least one contact, company, deal or ticket.');
       const set = {
         subject: input.subject === undefined ? current.subject : input.subject, body: input.body === undefined ? current.body : input.body,
@@ -93,16 +96,16 @@ export function createActivities(deps: DealsDeps, onLogged?: (db: Kysely<any>, a
       if (targets) await store.setAssociations(db, workspaceId, 'activity', id, targets);
       return get(db, workspaceId, id);
     },
-    async remove(db: Kysely<any>, workspaceId: string, id: string, ifMatch?: string): Promise<void> {
-      const current = await get(db, workspaceId, id, true);
+    async remove(db: Kysely<any>, workspaceId: string, id: string, ifMatch?: string, scope: RecordScope = ALL_RECORDS): Promise<void> {
+      const current = await get(db, workspaceId, id, scope, true);
       checkIfMatch(ifMatch, current, 'activity');
       await store.remove(db, 'crm_activities', 'activity', id);
     },
     /** Activities logged on one record, newest first, keyset-paged on (occurredAt, id); `before` a time to start from. */
-    async on(db: Kysely<any>, workspaceId: string, object: string, targetId: string, limit: number, from?: { before?: number; cursor?: { at: number; id: string } }): Promise<Activity[]> {
+    async on(db: Kysely<any>, workspaceId: string, object: string, targetId: string, limit: number, from?: { before?: number; cursor?: { at: number; id: string } }, scope: RecordScope = ALL_RECORDS): Promise<Activity[]> {
       const targets = await idsOfRecord(db, deps, workspaceId, object, targetId);
       let q = (db as Kysely<{ crm_activities: ActivityRow }>).selectFrom('crm_activities').selectAll()
-        .where('id', 'in', store.associatedWith(db, workspaceId, 'activity', object, targets));
+        .where('id', 'in', store.associatedWith(db, workspaceId, 'activity', object, targets)).where(visible(scope));
       if (from?.before !== undefined) q = q.where('occurred_at', '<', from.before);
       const c = from?.cursor;
       if (c) q = q.where((eb) => eb.or([eb('occurred_at', '<', c.at), eb.and([eb('occurred_at', '=', c.at), eb('id', '<', c.id)])]));

@@ -1,4 +1,4 @@
-import { sql, type Kysely } from 'kysely';
+import { sql, type Kysely, type RawBuilder } from 'kysely';
 import { errors } from '../../platform/errors.js';
 import { checkIfMatch } from './concurrency.js';
 import type { ContactsDeps } from './contacts.js';
@@ -6,7 +6,8 @@ import { validateValues, type FieldDefinition } from './custom-fields.js';
 import { appendAndWait, appendCrmEvent } from './events.js';
 import { computedAndAudiencesOf, type ComputedAndAudiences } from './computed-traits.js';
 import { createProfileList, searchListFilter, type ListFilter, type ProfileListQuery } from './profile-list.js';
-import { timeline, type TimelineKind } from './timeline.js';
+import { timeline, type TimelineQuery } from './timeline.js';
+import { ALL_RECORDS, assertVisible, isVisible, ownerVisible, type RecordScope } from './record-scope.js';
 
 export interface CompanyInput {
   groupId?: string;
@@ -71,11 +72,13 @@ export function createCompanies(deps: ContactsDeps & { byGroupId(db: Kysely<any>
     }));
   }
 
-  async function get(db: Kysely<any>, workspaceId: string, id: string): Promise<Company> {
+  async function get(db: Kysely<any>, workspaceId: string, id: string, scope: RecordScope = ALL_RECORDS): Promise<Company> {
     const p = await deps.profile(db, workspaceId, id);
     if (!p || p.collection !== 'accounts') throw errors.notFound('Company');
     const rows = await sql<{ id: string; created_at: number }>`select id, created_at from ${sql.table(r.profiles)} where id = ${p.id}`.execute(db);
-    return (await load(db, rows.rows))[0];
+    const company = (await load(db, rows.rows))[0];
+    assertVisible(company.crm?.owner_id, scope, 'Company');
+    return company;
   }
 
   const traitsOf = (input: CompanyInput) => Object.fromEntries((['name', 'domain', 'industry', 'employees'] as const).filter((k) => input[k] !== undefined).map((k) => [k, input[k]]));
@@ -110,19 +113,25 @@ export function createCompanies(deps: ContactsDeps & { byGroupId(db: Kysely<any>
   return {
     get,
     /** Account profiles, newest first or by a computed trait, filtered by owner, full-text search, audience and computed trait, keyset-paginated (see profile-list.ts). */
-    async list(db: Kysely<any>, workspaceId: string, q: ProfileListQuery & { ownerId?: string; q?: string }) {
+    async list(db: Kysely<any>, workspaceId: string, q: ProfileListQuery & { ownerId?: string; q?: string }, scope: RecordScope = ALL_RECORDS) {
+      const where: RawBuilder<unknown>[] = scope.all ? [] : [sql`not exists (select 1 from crm_companies c where c.profile_id = p.id and not ${ownerVisible('c.owner_id', scope)})`];
       const filters: ListFilter[] = q.ownerId
         ? [{ probe: (id) => sql`exists (select 1 from crm_companies c where c.profile_id = ${id} and c.owner_id = ${q.ownerId})`, set: sql`select c.profile_id from crm_companies c where c.workspace_id = ${workspaceId} and c.owner_id = ${q.ownerId}` }]
         : [];
       if (q.q) filters.push(await searchListFilter(db, deps.search, workspaceId, 'company', q.q));
-      const page = await listPage(db, { workspaceId, collection: 'accounts', where: [], filters }, q);
+      const page = await listPage(db, { workspaceId, collection: 'accounts', where, filters }, q);
       return { companies: await load(db, page.rows), nextCursor: page.nextCursor };
     },
-    async create(db: Kysely<any>, workspaceId: string, raw: CompanyInput): Promise<{ company: Company; created: boolean }> {
+    async create(db: Kysely<any>, workspaceId: string, raw: CompanyInput, scope: RecordScope = ALL_RECORDS): Promise<{ company: Company; created: boolean }> {
       const input = normalized(raw);
       validateValues(await fields(db, workspaceId), input.custom ?? {}, 'create');
       const groupId = (input.groupId ?? input.domain!).trim();
       const existing = await deps.byGroupId(db, workspaceId, groupId);
+      // The group id is the account's: one the caller may not see is neither shown nor changed (its traits included).
+      if (existing && !scope.all) {
+        const crm = await (db as Kysely<{ crm_companies: CompanyRow }>).selectFrom('crm_companies').select('owner_id').where('profile_id', '=', existing).executeTakeFirst();
+        if (!isVisible(crm?.owner_id, scope)) throw errors.conflict('A company with this group id or domain exists already, owned outside your teams.');
+      }
       await appendAndWait(db, deps, workspaceId, { type: 'group', groupId: existing ? undefined : groupId, traits: traitsOf(input), profileId: existing });
       const profileId = existing ?? (await deps.byGroupId(db, workspaceId, groupId));
       if (!profileId) throw errors.unavailable('The company\'s profile was not found after the pipeline applied it; retry.');
@@ -133,16 +142,16 @@ export function createCompanies(deps: ContactsDeps & { byGroupId(db: Kysely<any>
       });
       return { company: await get(db, workspaceId, profileId), created: existing === undefined };
     },
-    async update(db: Kysely<any>, workspaceId: string, id: string, raw: CompanyInput, ifMatch?: string): Promise<Company> {
+    async update(db: Kysely<any>, workspaceId: string, id: string, raw: CompanyInput, ifMatch?: string, scope: RecordScope = ALL_RECORDS): Promise<Company> {
       const input = normalized(raw);
-      const company = await get(db, workspaceId, id);
+      const company = await get(db, workspaceId, id, scope);
       await db.transaction().execute((tx) => saveCrm(tx, workspaceId, company.id, input, ifMatch));
       const traits = traitsOf(input);
       if (Object.keys(traits).length) await appendAndWait(db, deps, workspaceId, { type: 'group', traits, profileId: company.id });
       return get(db, workspaceId, company.id);
     },
-    async timeline(db: Kysely<any>, workspaceId: string, id: string, q: { limit: number; before?: { at: number; seq: number }; kinds?: TimelineKind[] }) {
-      const company = await get(db, workspaceId, id);
+    async timeline(db: Kysely<any>, workspaceId: string, id: string, q: TimelineQuery, scope: RecordScope = ALL_RECORDS) {
+      const company = await get(db, workspaceId, id, scope);
       return timeline(db, deps, workspaceId, company.id, q);
     },
   };

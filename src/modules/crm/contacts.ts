@@ -1,13 +1,13 @@
 import { sql, type Kysely, type RawBuilder } from 'kysely';
 import { errors } from '../../platform/errors.js';
-import { ALL_RECORDS, assertVisible, ownerVisible, type RecordScope } from './record-scope.js';
+import { ALL_RECORDS, assertVisible, isVisible, ownerVisible, type RecordScope } from './record-scope.js';
 import { checkIfMatch } from './concurrency.js';
 import { validateValues, type FieldDefinition } from './custom-fields.js';
 import type { DealsDeps } from './deals.js';
 import { appendAndWait, appendCrmEvent } from './events.js';
 import { computedAndAudiencesOf, type ComputedAndAudiences } from './computed-traits.js';
 import { createProfileList, searchListFilter, type AudienceRelations, type ListFilter, type ProfileListQuery } from './profile-list.js';
-import { timeline, type TimelineDeps, type TimelineKind } from './timeline.js';
+import { timeline, type TimelineDeps, type TimelineQuery } from './timeline.js';
 
 export const LIFECYCLE_STAGES = ['subscriber', 'lead', 'marketing_qualified_lead', 'sales_qualified_lead', 'opportunity', 'customer', 'evangelist', 'other'] as const;
 
@@ -173,11 +173,16 @@ export function createContacts(deps: ContactsDeps, fields: (db: Kysely<any>, wor
     },
 
     /** Finds the person by email, or creates the profile, through the log; then sets the CRM's fields. */
-    async create(db: Kysely<any>, workspaceId: string, input: ContactInput): Promise<{ contact: Contact; created: boolean }> {
+    async create(db: Kysely<any>, workspaceId: string, input: ContactInput, scope: RecordScope = ALL_RECORDS): Promise<{ contact: Contact; created: boolean }> {
       validateValues(await fields(db, workspaceId), input.custom ?? {}, 'create');
       const email = input.email!.trim();
       if (await deps.suppressedEmail?.(db, workspaceId, email)) throw errors.conflict('This person is suppressed or was deleted by a privacy request: their data is not accepted (unsuppress them first).');
       const existing = await deps.byEmail(db, workspaceId, email);
+      // The email is the person's: one the caller may not see is neither shown nor changed (its traits included).
+      if (existing && !scope.all) {
+        const crm = await (db as Kysely<{ crm_contacts: ContactRow }>).selectFrom('crm_contacts').select('owner_id').where('profile_id', '=', existing).executeTakeFirst();
+        if (!isVisible(crm?.owner_id, scope)) throw errors.conflict('A contact with this email exists already, owned outside your teams.');
+      }
       await identify(db, workspaceId, traitsOf({ ...input, email }), existing);
       const profileId = existing ?? (await deps.byEmail(db, workspaceId, email));
       if (!profileId) throw errors.unavailable('The contact\'s profile was not found after the pipeline applied it; retry.');
@@ -191,7 +196,7 @@ export function createContacts(deps: ContactsDeps, fields: (db: Kysely<any>, wor
     },
 
     /** The contact's timeline: its events (CRM ones included) and identity merges, newest first. */
-    async timeline(db: Kysely<any>, workspaceId: string, id: string, q: { limit: number; before?: { at: number; seq: number }; kinds?: TimelineKind[] }, scope: RecordScope = ALL_RECORDS) {
+    async timeline(db: Kysely<any>, workspaceId: string, id: string, q: TimelineQuery, scope: RecordScope = ALL_RECORDS) {
       const contact = await get(db, workspaceId, id, scope);
       return timeline(db, deps, workspaceId, contact.id, q);
     },

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
 import { errors } from '../../platform/errors.js';
-import { ALL_RECORDS, assertVisible, ownerVisible, type RecordScope } from './record-scope.js';
+import { ALL_RECORDS, assertVisible, ownerVisible, type RecordRules, type RecordScope } from './record-scope.js';
 import { validateValues, type FieldDefinition } from './custom-fields.js';
 import { checkIfMatch, etagOf } from './concurrency.js';
 import { appendCrmEvents, type CrmEvent, type CrmEventsDeps } from './events.js';
@@ -80,7 +80,28 @@ function isRealDate(s: string): boolean {
   return !Number.isNaN(d.getTime()) && d.toISOString().slice(0, 10) === s;
 }
 
-export function createDeals(deps: DealsDeps, fields: (db: Kysely<any>, workspaceId: string) => Promise<FieldDefinition[]>) {
+export function createDeals(deps: DealsDeps, rules: RecordRules, fields: (db: Kysely<any>, workspaceId: string) => Promise<FieldDefinition[]>) {
+  /**
+   * A deal's contacts and company in the caller's scope: one the caller may not see is refused as an unknown
+   * one, unless the deal had it; a new list of contacts keeps the hidden ones the deal had, and a hidden company
+   * stays when cleared (the caller was not shown them).
+   */
+  async function scoped(db: Kysely<any>, scope: RecordScope, found: { contacts: string[]; company: string | null | undefined }, had: { contacts: string[]; company: string | null } = { contacts: [], company: null }) {
+    if (scope.all) return found;
+    const hiddenHad = await rules.hiddenOf(db, scope, [...had.contacts.map((id) => ({ object: 'contact', id })), ...(had.company ? [{ object: 'company', id: had.company }] : [])]);
+    const fresh = [
+      ...found.contacts.filter((id) => !hiddenHad.has(`contact:${id}`)).map((id) => ({ object: 'contact', id })),
+      ...(found.company && found.company !== had.company ? [{ object: 'company', id: found.company }] : []),
+    ];
+    const hidden = await rules.hiddenOf(db, scope, fresh);
+    const refused = fresh.find((r) => hidden.has(`${r.object}:${r.id}`));
+    if (refused) throw errors.validation(`Invalid deal: ${refused.object} "${refused.id}" is not ${refused.object === 'contact' ? 'a person' : 'an account'} profile of this workspace.`);
+    const kept = had.contacts.filter((id) => hiddenHad.has(`contact:${id}`) && !found.contacts.includes(id));
+    // A company it was shown as none (null) stays what it is: clearing it is not the caller's to do.
+    const company = found.company === null && had.company && hiddenHad.has(`company:${had.company}`) ? had.company : found.company;
+    return { contacts: [...found.contacts, ...kept], company };
+  }
+
   async function resolveStage(db: Kysely<any>, workspaceId: string, pipelines: Pipeline[], pipelineId: string | undefined, stageId: string | undefined) {
     const pipeline = pipelineId ? pipelines.find((p) => p.id === pipelineId) : stageId ? pipelines.find((p) => p.stages.some((s) => s.id === stageId)) : pipelines[0];
     if (!pipeline) throw errors.validation(pipelineId ? `Invalid deal: no pipeline "${pipelineId}".` : `Invalid deal: no stage "${stageId}".`);
@@ -180,9 +201,10 @@ export function createDeals(deps: DealsDeps, fields: (db: Kysely<any>, workspace
       return { ...row, contact_ids: (await contactsOf(db, [id])).get(id)! };
     },
 
-    async create(db: Kysely<any>, workspaceId: string, input: DealInput, actor: string): Promise<Deal> {
+    async create(db: Kysely<any>, workspaceId: string, input: DealInput, actor: string, scope: RecordScope = ALL_RECORDS): Promise<Deal> {
       const now = deps.now();
       const d = await draft(db, workspaceId, input, { now, pipelines: await ensurePipelines(db, workspaceId, now), defs: await fields(db, workspaceId) });
+      await scoped(db, scope, { contacts: d.contacts, company: d.row.company_id });
       await insert(db, [d], actor);
       return { ...d.row, contact_ids: d.contacts };
     },
@@ -210,7 +232,8 @@ export function createDeals(deps: DealsDeps, fields: (db: Kysely<any>, workspace
         await stillThere(db, workspaceId, stage);
       }
       checkDate(input.closeDate);
-      const { contacts, company } = await checkProfiles(db, workspaceId, input.contactIds, input.companyId);
+      const had = { contacts: input.contactIds ? (await contactsOf(db, [id])).get(id)! : [], company: current.company_id };
+      const { contacts, company } = await scoped(db, scope, await checkProfiles(db, workspaceId, input.contactIds, input.companyId), had);
       const currency = input.currency ?? current.currency;
       checkCurrency(currency);
       const defs = await fields(db, workspaceId);

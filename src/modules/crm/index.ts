@@ -14,6 +14,7 @@ import * as search from './migrations/202611261500-crm-search.js';
 import { createProfileStep } from './indexing.js';
 import { createCrmErasure } from './erasure.js';
 import { createSearch } from './search.js';
+import { recordRules } from './record-scope.js';
 import { createViews, VIEW_QUERIES, type ViewObject } from './views.js';
 import { Ajv } from 'ajv';
 import { errors } from '../../platform/errors.js';
@@ -24,6 +25,7 @@ import { createTickets } from './tickets.js';
 export { crmRoutes } from './routes.js';
 export { crmWorkRoutes } from './work-routes.js';
 export { CRM_SOURCE } from './events.js';
+export { crmEventRecord } from './timeline.js';
 export { CONTACT_SEARCH_TRAITS, COMPANY_SEARCH_TRAITS, type ProfileChange } from './indexing.js';
 export type CrmProfileStep = ReturnType<typeof createProfileStep>;
 
@@ -36,10 +38,11 @@ export function createCrm(rawDeps: Omit<ContactsDeps, 'search'> & {
 }) {
   const deps = { ...rawDeps, search: createSearch() };
   const fields = createFields(deps.now);
-  const dealService = createDeals(deps, (db: Kysely<any>, workspaceId: string) => fields.of(db, workspaceId, 'deal'));
-  const tickets = createTickets(deps, (db: Kysely<any>, workspaceId: string) => fields.of(db, workspaceId, 'ticket'));
+  const rules = recordRules(deps.relations.profiles);
+  const dealService = createDeals(deps, rules, (db: Kysely<any>, workspaceId: string) => fields.of(db, workspaceId, 'deal'));
+  const tickets = createTickets(deps, rules, (db: Kysely<any>, workspaceId: string) => fields.of(db, workspaceId, 'ticket'));
   // An outbound email or call logged on a ticket is its first response.
-  const activities = createActivities(deps, async (db, activity) => {
+  const activities = createActivities(deps, rules, async (db, activity) => {
     if ((activity.kind !== 'email' && activity.kind !== 'call') || activity.direction !== 'outbound') return;
     for (const a of activity.associations) if (a.object === 'ticket') await tickets.responded(db, activity.workspace_id, a.target_id, activity.occurred_at);
   });
@@ -53,7 +56,7 @@ export function createCrm(rawDeps: Omit<ContactsDeps, 'search'> & {
     const check = viewQueries[object];
     if (!check(query)) throw errors.validation(`Invalid view query: ${check.errors?.[0]?.instancePath || 'the query'} ${check.errors?.[0]?.message ?? 'is not valid'}${check.errors?.[0]?.keyword === 'additionalProperties' ? ` ("${(check.errors[0].params as { additionalProperty: string }).additionalProperty}")` : ''}.`);
   });
-  return { search: deps.search, profileRelations: deps.relations, profileStep: createProfileStep(deps.relations, deps.search), fields, deals: dealService, activities, tasks: createTasks(deps), tickets, contacts: contactService, companies, imports: importService, views: viewService, worker: importWorker(importService), erasure: createCrmErasure(deps.search) };
+  return { rules, search: deps.search, profileRelations: deps.relations, profileStep: createProfileStep(deps.relations, deps.search), fields, deals: dealService, activities, tasks: createTasks(deps, rules), tickets, contacts: contactService, companies, imports: importService, views: viewService, worker: importWorker(importService), erasure: createCrmErasure(deps.search) };
 }
 
 export type Crm = ReturnType<typeof createCrm>;

@@ -12,9 +12,9 @@ import type { ComputedAndAudiences } from './computed-traits.js';
 import { profileListProperties, type ProfileListQuery } from './profile-list.js';
 import { createPipeline, deletePipeline, ensurePipelines, getPipeline, pipelineSchema, updatePipeline, type Pipeline, type PipelineInput } from './pipelines.js';
 import type { StageChangeRow } from './store.js';
-import { TIMELINE_KINDS, type TimelineKind } from './timeline.js';
+import { TIMELINE_KINDS, type TimelineKind, type TimelineQuery } from './timeline.js';
 import { errors } from '../../platform/errors.js';
-import type { RecordScope } from './record-scope.js';
+import type { RecordRules, RecordScope } from './record-scope.js';
 import { personalDataMask } from '../../platform/http/pii.js';
 import { demand } from '../../platform/http/access.js';
 import type { Permission } from '../access/index.js';
@@ -26,41 +26,49 @@ const pipelineView = (p: Pipeline) => ({
   id: p.id, name: p.name, position: p.position, createdAt: iso(p.created_at), updatedAt: iso(p.updated_at),
   stages: p.stages.map((s) => ({ id: s.id, name: s.name, position: s.position, probability: s.probability, outcome: s.outcome })),
 });
-const dealView = (d: Deal) => ({
+type Hidden = ReadonlySet<string>;
+const NONE: Hidden = new Set();
+type Link = { object: string; id: string };
+/** The records a view names, to leave out those the caller may not see (record visibility). */
+const dealLinks = (d: Deal): Link[] => [...d.contact_ids.map((id) => ({ object: 'contact', id })), ...(d.company_id ? [{ object: 'company', id: d.company_id }] : [])];
+const contactLinks = (c: Contact): Link[] => c.companyIds.map((id) => ({ object: 'company', id }));
+const companyLinks = (c: Company): Link[] => c.contactIds.map((id) => ({ object: 'contact', id }));
+
+const dealView = (d: Deal, hidden: Hidden = NONE) => ({
   id: d.id, name: d.name, pipelineId: d.pipeline_id, stageId: d.stage_id, status: d.status,
   amount: d.amount_minor === null ? null : fromMinor(d.amount_minor, d.currency), currency: d.currency, closeDate: d.close_date, ownerId: d.owner_id,
-  contactIds: d.contact_ids, companyId: d.company_id, custom: JSON.parse(d.custom) as Record<string, unknown>,
+  contactIds: d.contact_ids.filter((c) => !hidden.has(`contact:${c}`)), companyId: d.company_id && !hidden.has(`company:${d.company_id}`) ? d.company_id : null, custom: JSON.parse(d.custom) as Record<string, unknown>,
   closedAt: iso(d.closed_at), createdAt: iso(d.created_at), updatedAt: iso(d.updated_at), version: d.version,
 });
 /** A contact's or company's computed traits (scores among them) by key, and the audiences it is in. */
 const computedView = (c: ComputedAndAudiences) => ({
   computedTraits: c.computedTraits, audiences: c.audiences.map((a) => ({ id: a.id, key: a.key, name: a.name, enteredAt: iso(a.enteredAt) })),
 });
-const contactView = (c: Contact) => {
+const contactView = (c: Contact, hidden: Hidden = NONE) => {
   const t = c.traits as Record<string, string | undefined>;
   const first = t.firstName ?? t.first_name;
   const last = t.lastName ?? t.last_name;
   return {
     id: c.id, name: t.name ?? ([first, last].filter(Boolean).join(' ') || null), firstName: first ?? null, lastName: last ?? null,
-    email: t.email ?? null, phone: t.phone ?? null, title: t.title ?? null, companyIds: c.companyIds,
+    email: t.email ?? null, phone: t.phone ?? null, title: t.title ?? null, companyIds: c.companyIds.filter((id) => !hidden.has(`company:${id}`)),
     ownerId: c.crm?.owner_id ?? null, lifecycleStage: c.crm?.lifecycle_stage ?? null, custom: c.crm ? (JSON.parse(c.crm.custom) as Record<string, unknown>) : {},
     ...computedView(c), createdAt: iso(c.createdAt), version: Number(c.crm?.version ?? 0),
   };
 };
 /** A contact's or company's ETag: the version of the CRM's record beside the profile (0 before it has one). */
 const profileEtag = (r: { id: string; crm?: { version: number } }) => etagOf({ id: r.id, version: Number(r.crm?.version ?? 0) });
-const companyView = (c: Company) => {
+const companyView = (c: Company, hidden: Hidden = NONE) => {
   const t = c.traits as Record<string, unknown>;
   return {
-    id: c.id, name: t.name ?? null, domain: t.domain ?? t.website ?? null, industry: t.industry ?? null, employees: t.employees ?? null, contactIds: c.contactIds,
+    id: c.id, name: t.name ?? null, domain: t.domain ?? t.website ?? null, industry: t.industry ?? null, employees: t.employees ?? null, contactIds: c.contactIds.filter((id) => !hidden.has(`contact:${id}`)),
     ownerId: c.crm?.owner_id ?? null, custom: c.crm ? (JSON.parse(c.crm.custom) as Record<string, unknown>) : {}, ...computedView(c), createdAt: iso(c.createdAt), version: Number(c.crm?.version ?? 0),
   };
 };
 const changeView = (c: StageChangeRow) => ({ fromStageId: c.from_stage_id, toStageId: c.to_stage_id, at: iso(c.at), actor: c.actor });
 
 /** The CRM's management API: pipelines and stages, deals, custom fields. */
-export async function crmRoutes(app: FastifyInstance, { db, deals, contacts, companies, imports, fields, merge, scopeOf, now }: {
-  db: Kysely<any>; deals: Deals; contacts: Contacts; companies: Companies; imports: Imports; fields: Fields; now: () => number;
+export async function crmRoutes(app: FastifyInstance, { db, deals, contacts, companies, imports, fields, merge, scopeOf, rules, now }: {
+  db: Kysely<any>; deals: Deals; contacts: Contacts; companies: Companies; imports: Imports; fields: Fields; rules: RecordRules; now: () => number;
   /** Which owned contacts and deals the caller sees (record visibility). */
   scopeOf(principal: NonNullable<FastifyRequest['principal']>): Promise<RecordScope>;
   /** Merges two profiles of one person or account (the identity merge, with everything that follows it). */
@@ -73,6 +81,12 @@ export async function crmRoutes(app: FastifyInstance, { db, deals, contacts, com
   const id = (request: FastifyRequest) => (request.params as { id: string }).id;
   const ifMatch = (request: FastifyRequest) => request.headers['if-match'];
   const tags = ['crm'];
+  /** Views of records, without the contacts and companies they name that the caller may not see. */
+  const shown = async <T, V>(request: FastifyRequest, records: T[], links: (r: T) => Link[], view: (r: T, hidden: Hidden) => V): Promise<V[]> => {
+    const hidden = await rules.hiddenOf(db, await scope(request), records.flatMap(links));
+    return records.map((r) => view(r, hidden));
+  };
+  const one = async <T, V>(request: FastifyRequest, record: T, links: (r: T) => Link[], view: (r: T, hidden: Hidden) => V) => (await shown(request, [record], links, view))[0];
   const inTransaction = <T>(fn: (tx: Kysely<any>) => Promise<T>) => db.transaction().execute(fn);
 
   app.get('/crm/pipelines', { config: can('crm_settings:read'), schema: { tags, summary: 'Pipelines with their stages, in order (a default one is created on first use)' } }, async (request) => ({
@@ -109,12 +123,18 @@ export async function crmRoutes(app: FastifyInstance, { db, deals, contacts, com
       },
     },
   }, async (request) => {
-    const page = await deals.list(db, ws(request), request.query as DealQuery, await scope(request));
-    return { data: page.deals.map(dealView), nextCursor: page.nextCursor };
+    const q = request.query as DealQuery;
+    const visible = await scope(request);
+    // Deals of a contact or company the caller may not see: 404, as for an unknown one.
+    if (q.contactId) await rules.assertVisible(db, visible, 'contact', q.contactId);
+    if (q.companyId) await rules.assertVisible(db, visible, 'company', q.companyId);
+    const page = await deals.list(db, ws(request), q, visible);
+    return { data: await shown(request, page.deals, dealLinks, dealView), nextCursor: page.nextCursor };
   });
   app.post('/crm/deals', { config: can('deals:write'), schema: { tags, summary: 'Create a deal (appends Deal Created to the log)', body: dealCreateSchema } }, async (request, reply) => {
-    const deal = await inTransaction((tx) => deals.create(tx, ws(request), request.body as DealInput, actor(request)));
-    return reply.status(201).header('etag', etagOf(deal)).send(dealView(deal));
+    const visible = await scope(request);
+    const deal = await inTransaction((tx) => deals.create(tx, ws(request), request.body as DealInput, actor(request), visible));
+    return reply.status(201).header('etag', etagOf(deal)).send(await one(request, deal, dealLinks, dealView));
   });
   app.post('/crm/deals/bulk', {
     config: can('deals:write'),
@@ -142,15 +162,15 @@ export async function crmRoutes(app: FastifyInstance, { db, deals, contacts, com
     const result = await inTransaction(async (tx) => {
       const created: Deal[] = [];
       const updated: Deal[] = [];
-      for (const [i, d] of (body.create ?? []).entries()) created.push(await at('create', i, () => deals.create(tx, ws(request), d, actor(request))));
+      for (const [i, d] of (body.create ?? []).entries()) created.push(await at('create', i, () => deals.create(tx, ws(request), d, actor(request), visible)));
       for (const [i, u] of (body.update ?? []).entries()) updated.push(await at('update', i, () => deals.update(tx, ws(request), u.id, u.changes, actor(request), u.ifMatch, visible)));
       return { created, updated };
     });
-    return { created: result.created.map(dealView), updated: result.updated.map(dealView) };
+    return { created: await shown(request, result.created, dealLinks, dealView), updated: await shown(request, result.updated, dealLinks, dealView) };
   });
   app.get('/crm/deals/:id', { config: can('deals:read'), schema: { tags, summary: 'One deal, with its ETag', params: ID } }, async (request, reply) => {
     const deal = await deals.get(db, ws(request), id(request), await scope(request));
-    return reply.header('etag', etagOf(deal)).send(dealView(deal));
+    return reply.header('etag', etagOf(deal)).send(await one(request, deal, dealLinks, dealView));
   });
   app.patch('/crm/deals/:id', {
     config: can('deals:write'),
@@ -161,7 +181,7 @@ export async function crmRoutes(app: FastifyInstance, { db, deals, contacts, com
   }, async (request, reply) => {
     const visible = await scope(request);
     const deal = await inTransaction((tx) => deals.update(tx, ws(request), id(request), request.body as DealInput, actor(request), ifMatch(request), visible));
-    return reply.header('etag', etagOf(deal)).send(dealView(deal));
+    return reply.header('etag', etagOf(deal)).send(await one(request, deal, dealLinks, dealView));
   });
   app.delete('/crm/deals/:id', { config: can('deals:write'), schema: { tags, summary: 'Delete a deal (If-Match honoured)', params: ID } }, async (request, reply) => {
     const visible = await scope(request);
@@ -189,14 +209,14 @@ export async function crmRoutes(app: FastifyInstance, { db, deals, contacts, com
     },
   }, async (request) => {
     const page = await contacts.list(db, ws(request), request.query as ContactQuery, await scope(request));
-    return { data: page.contacts.map(contactView), nextCursor: page.nextCursor };
+    return { data: await shown(request, page.contacts, contactLinks, contactView), nextCursor: page.nextCursor };
   });
   app.post('/crm/contacts', {
     config: can('contacts:write'),
     schema: { tags, summary: 'Create a contact, or find it by email: its profile is found or created through the log (201 created, 200 found)', body: contactCreateSchema },
   }, async (request, reply) => {
-    const { contact, created } = await contacts.create(db, ws(request), request.body as ContactInput);
-    return reply.status(created ? 201 : 200).header('etag', profileEtag(contact)).send(contactView(contact));
+    const { contact, created } = await contacts.create(db, ws(request), request.body as ContactInput, await scope(request));
+    return reply.status(created ? 201 : 200).header('etag', profileEtag(contact)).send(await one(request, contact, contactLinks, contactView));
   });
   app.post('/crm/imports', {
     config: can('imports:write'), bodyLimit: 64 * 1024 * 1024,
@@ -212,6 +232,9 @@ export async function crmRoutes(app: FastifyInstance, { db, deals, contacts, com
     // Importing is a permission of its own (as in HubSpot), and writes the object it imports.
     const object = (request.body as ImportInput).object ?? 'contact';
     demand(request, ({ contact: 'contacts:write', company: 'companies:write', deal: 'deals:write' } as const)[object]);
+    // An import finds existing contacts and companies by email or domain (and links deals to them) whoever owns
+    // them: under team visibility it needs every record in sight.
+    if (!(await scope(request)).all) demand(request, 'records:all');
     const result = await imports.start(db, ws(request), request.body as ImportInput, actor(request));
     // 202 while the pipeline still applies the rows' calls; deals (and imports with no good row) are done at once.
     return reply.status(result.status === 'processing' ? 202 : 200).send(result);
@@ -227,7 +250,7 @@ export async function crmRoutes(app: FastifyInstance, { db, deals, contacts, com
     const lines: unknown[][] = [['id', 'email', 'name', 'firstName', 'lastName', 'phone', 'title', 'ownerId', 'lifecycleStage', 'companyIds', 'createdAt', ...custom.map((k) => `custom.${k}`)]];
     for (let cursor: string | null | undefined; cursor !== null;) {
       const page = await contacts.list(db, ws(request), { limit: 200, cursor: cursor ?? undefined }, visible);
-      for (const c of page.contacts.map((row) => mask(contactView(row)))) {
+      for (const c of (await shown(request, page.contacts, contactLinks, contactView)).map(mask)) {
         lines.push([c.id, c.email, c.name, c.firstName, c.lastName, c.phone, c.title, c.ownerId, c.lifecycleStage, c.companyIds.join(';'), c.createdAt,
           ...custom.map((k) => { const v = c.custom[k]; return v === undefined || v === null ? '' : typeof v === 'object' ? JSON.stringify(v) : v; })]);
       }
@@ -237,14 +260,14 @@ export async function crmRoutes(app: FastifyInstance, { db, deals, contacts, com
   });
   app.get('/crm/contacts/:id', { config: can('contacts:read'), schema: { tags, summary: 'One contact (any id of its profile, merged ones followed)', params: ID } }, async (request, reply) => {
     const contact = await contacts.get(db, ws(request), id(request), await scope(request));
-    return reply.header('etag', profileEtag(contact)).send(contactView(contact));
+    return reply.header('etag', profileEtag(contact)).send(await one(request, contact, contactLinks, contactView));
   });
   app.patch('/crm/contacts/:id', {
     config: can('contacts:write'),
     schema: { tags, summary: 'Change a contact: CRM fields at once (If-Match: 412 when stale), traits through the log', params: ID, body: contactUpdateSchema },
   }, async (request, reply) => {
     const contact = await contacts.update(db, ws(request), id(request), request.body as ContactInput, ifMatch(request), await scope(request));
-    return reply.header('etag', profileEtag(contact)).send(contactView(contact));
+    return reply.header('etag', profileEtag(contact)).send(await one(request, contact, contactLinks, contactView));
   });
 
   const MERGE = { type: 'object', required: ['duplicateId'], additionalProperties: false, properties: { duplicateId: { type: 'string', minLength: 1, description: 'The duplicate, merged into the record of the path.' } } };
@@ -267,10 +290,10 @@ export async function crmRoutes(app: FastifyInstance, { db, deals, contacts, com
   }, async (request, reply) => {
     const visible = await scope(request);
     const contact = await mergeInto(request, (workspaceId, contactId) => contacts.get(db, workspaceId, contactId, visible));
-    return reply.header('etag', profileEtag(contact)).send(contactView(contact));
+    return reply.header('etag', profileEtag(contact)).send(await one(request, contact, contactLinks, contactView));
   });
 
-  const timelineRoute = (path: string, what: string, permission: Permission, read$: (workspaceId: string, id: string, q: { limit: number; before?: { at: number; seq: number }; kinds?: TimelineKind[] }, visible: RecordScope) => ReturnType<Contacts['timeline']>) =>
+  const timelineRoute = (path: string, what: string, permission: Permission, read$: (workspaceId: string, id: string, q: TimelineQuery, visible: RecordScope) => ReturnType<Contacts['timeline']>) =>
     app.get(path, {
       config: can(permission),
       schema: {
@@ -291,14 +314,17 @@ export async function crmRoutes(app: FastifyInstance, { db, deals, contacts, com
         if (!Number.isSafeInteger(at) || !Number.isSafeInteger(seq)) throw errors.invalidRequest('The cursor is not one this API gave out.');
         before = { at, seq };
       }
-      const page = await read$(ws(request), id(request), { limit: q.limit, before, kinds }, await scope(request));
+      const visible = await scope(request);
+      // The CRM's events about deals, tickets, activities and tasks the caller may not see are left out.
+      const hide = visible.all ? undefined : (records: { object: string; id: string }[]) => rules.hiddenOf(db, visible, records);
+      const page = await read$(ws(request), id(request), { limit: q.limit, before, kinds, hide }, visible);
       return {
         data: page.items.map((i) => ({ kind: i.kind, at: iso(i.at), type: i.type, event: i.event, messageId: i.messageId ?? null, properties: i.properties })),
         nextCursor: page.next ? `${page.next.at}_${page.next.seq}` : null,
       };
     });
   timelineRoute('/crm/contacts/:id/timeline', 'contact', 'contacts:read', (w, i, q, visible) => contacts.timeline(db, w, i, q, visible));
-  timelineRoute('/crm/companies/:id/timeline', 'company', 'companies:read', (w, i, q) => companies.timeline(db, w, i, q));
+  timelineRoute('/crm/companies/:id/timeline', 'company', 'companies:read', (w, i, q, visible) => companies.timeline(db, w, i, q, visible));
 
   app.get('/crm/companies', {
     config: can('companies:read'),
@@ -313,26 +339,26 @@ export async function crmRoutes(app: FastifyInstance, { db, deals, contacts, com
       },
     },
   }, async (request) => {
-    const page = await companies.list(db, ws(request), request.query as ProfileListQuery & { ownerId?: string });
-    return { data: page.companies.map(companyView), nextCursor: page.nextCursor };
+    const page = await companies.list(db, ws(request), request.query as ProfileListQuery & { ownerId?: string }, await scope(request));
+    return { data: await shown(request, page.companies, companyLinks, companyView), nextCursor: page.nextCursor };
   });
   app.post('/crm/companies', {
     config: can('companies:write'),
     schema: { tags, summary: 'Create a company, or find it by group id (default: its domain), through the log like a group call (201 created, 200 found)', body: companyCreateSchema },
   }, async (request, reply) => {
-    const { company, created } = await companies.create(db, ws(request), request.body as CompanyInput);
-    return reply.status(created ? 201 : 200).header('etag', profileEtag(company)).send(companyView(company));
+    const { company, created } = await companies.create(db, ws(request), request.body as CompanyInput, await scope(request));
+    return reply.status(created ? 201 : 200).header('etag', profileEtag(company)).send(await one(request, company, companyLinks, companyView));
   });
   app.get('/crm/companies/:id', { config: can('companies:read'), schema: { tags, summary: 'One company with its contacts', params: ID } }, async (request, reply) => {
-    const company = await companies.get(db, ws(request), id(request));
-    return reply.header('etag', profileEtag(company)).send(companyView(company));
+    const company = await companies.get(db, ws(request), id(request), await scope(request));
+    return reply.header('etag', profileEtag(company)).send(await one(request, company, companyLinks, companyView));
   });
   app.patch('/crm/companies/:id', {
     config: can('companies:write'),
     schema: { tags, summary: 'Change a company: CRM fields at once (If-Match: 412 when stale), traits through the log', params: ID, body: companyUpdateSchema },
   }, async (request, reply) => {
-    const company = await companies.update(db, ws(request), id(request), request.body as CompanyInput, ifMatch(request));
-    return reply.header('etag', profileEtag(company)).send(companyView(company));
+    const company = await companies.update(db, ws(request), id(request), request.body as CompanyInput, ifMatch(request), await scope(request));
+    return reply.header('etag', profileEtag(company)).send(await one(request, company, companyLinks, companyView));
   });
 
   const OBJECT = { type: 'object', properties: { object: { enum: [...CRM_OBJECTS] } } };

@@ -138,13 +138,14 @@ export function createSearch() {
     /**
      * Records of the workspace matching every word of `q` (word prefixes), best first: the name weighs more
      * than the rest, then the newest document. `objects` narrows to some kinds of record. Of a query matching
-     * more than RANKED records, the best of RANKED of them.
+     * more than RANKED records, the best of RANKED of them. `visible`, a condition on the document (alias `s`),
+     * leaves out the records the caller may not see before ranking, so a page is short only when matches run out.
      */
-    async find(db: Kysely<any>, workspaceId: string, q: string, options: { objects?: SearchObject[]; limit: number }): Promise<SearchHit[]> {
+    async find(db: Kysely<any>, workspaceId: string, q: string, options: { objects?: SearchObject[]; limit: number; visible?: RawBuilder<boolean> }): Promise<SearchHit[]> {
       const pg = isPostgres(db);
       const match = matchOf(q, pg);
       if (!match) throw errors.invalidRequest('The search has no word to look for: q needs a letter or a digit.');
-      const objects = options.objects?.length ? sql`and s.object in (${sql.join(options.objects)})` : sql``;
+      const objects = sql`${options.objects?.length ? sql`and s.object in (${sql.join(options.objects)})` : sql``} ${options.visible ? sql`and ${options.visible}` : sql``}`;
       const rows = pg
         ? await sql<{ object: SearchObject; record_id: string; title: string; subtitle: string }>`select c.object, c.record_id, c.title, c.subtitle from (
               select s.id, s.object, s.record_id, s.title, s.subtitle, ts_rank(s.words, query) as score from crm_search s, to_tsquery('simple', ${match}) query

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { errors } from '../../platform/errors.js';
-import { associationsSchema, associationsView, idsOfRecord, resolveAssociations, subjectOf, type AssociationsInput } from './associations.js';
+import { associationsSchema, idsOfRecord, scopedAssociations, subjectOf, type AssociationsInput } from './associations.js';
+import { ALL_RECORDS, type RecordRules, type RecordScope } from './record-scope.js';
 import { checkIfMatch } from './concurrency.js';
 import { parseKeyset } from './cursor.js';
 import type { DealsDeps } from './deals.js';
@@ -50,13 +51,14 @@ export interface TaskQuery {
 const ABOUT = [['contactId', 'contact'], ['companyId', 'company'], ['dealId', 'deal'], ['ticketId', 'ticket']] as const;
 
 /** Tasks with a due date, an assignee, a status and a priority, about contacts, companies, deals or tickets. */
-export function createTasks(deps: DealsDeps) {
+export function createTasks(deps: DealsDeps, rules: RecordRules) {
+  const visible = (scope: RecordScope) => rules.workVisible('task', 'crm_tasks.id', 'crm_tasks.assignee_id', scope);
   const withState = (row: TaskRow, associations: AssociationRow[]): Task => ({
     ...row, associations, overdue: row.due_at !== null && (row.status === 'open' || row.status === 'in_progress') && row.due_at < deps.now(),
   });
 
-  async function get(db: Kysely<any>, workspaceId: string, id: string, lock = false): Promise<Task> {
-    const row = await store.get<TaskRow>(db, 'crm_tasks', workspaceId, id, lock && deps.postgres);
+  async function get(db: Kysely<any>, workspaceId: string, id: string, scope: RecordScope = ALL_RECORDS, lock = false): Promise<Task> {
+    const row = await store.get<TaskRow>(db, 'crm_tasks', workspaceId, id, lock && deps.postgres, scope.all ? undefined : visible(scope));
     if (!row) throw errors.notFound('Task');
     return withState(row, (await store.associations(db, 'task', [id])).get(id)!);
   }
@@ -71,8 +73,8 @@ export function createTasks(deps: DealsDeps) {
 
   return {
     get,
-    async create(db: Kysely<any>, workspaceId: string, input: TaskInput): Promise<Task> {
-      const targets = await resolveAssociations(db, deps, workspaceId, input, 'task');
+    async create(db: Kysely<any>, workspaceId: string, input: TaskInput, scope: RecordScope = ALL_RECORDS): Promise<Task> {
+      const targets = await scopedAssociations(db, deps, rules, scope, workspaceId, input, 'task');
       const now = deps.now();
       const status = input.status ?? 'open';
       const row: TaskRow = {
@@ -85,11 +87,11 @@ export function createTasks(deps: DealsDeps) {
       await announce(db, task, 'Task Created');
       return task;
     },
-    async update(db: Kysely<any>, workspaceId: string, id: string, input: TaskInput, ifMatch?: string): Promise<Task> {
-      const current = await get(db, workspaceId, id, true);
+    async update(db: Kysely<any>, workspaceId: string, id: string, input: TaskInput, ifMatch?: string, scope: RecordScope = ALL_RECORDS): Promise<Task> {
+      const current = await get(db, workspaceId, id, scope, true);
       checkIfMatch(ifMatch, current, 'task');
       const relinks = ['contactIds', 'companyIds', 'dealIds', 'ticketIds'].some((k) => k in input);
-      const targets = relinks ? await resolveAssociations(db, deps, workspaceId, { ...associationsView(current.associations), ...input }, 'task') : undefined;
+      const targets = relinks ? await scopedAssociations(db, deps, rules, scope, workspaceId, input, 'task', current.associations) : undefined;
       const now = deps.now();
       const status = input.status ?? current.status;
       const set = {
@@ -104,15 +106,15 @@ export function createTasks(deps: DealsDeps) {
       if (status === 'done' && current.status !== 'done') await announce(db, task, 'Task Completed');
       return task;
     },
-    async remove(db: Kysely<any>, workspaceId: string, id: string, ifMatch?: string): Promise<void> {
-      const current = await get(db, workspaceId, id, true);
+    async remove(db: Kysely<any>, workspaceId: string, id: string, ifMatch?: string, scope: RecordScope = ALL_RECORDS): Promise<void> {
+      const current = await get(db, workspaceId, id, scope, true);
       checkIfMatch(ifMatch, current, 'task');
       await store.remove(db, 'crm_tasks', 'task', id);
     },
     /** A page of tasks, soonest due first (undated last), keyset-paginated. */
-    async list(db: Kysely<any>, workspaceId: string, q: TaskQuery): Promise<{ tasks: Task[]; nextCursor: string | null }> {
+    async list(db: Kysely<any>, workspaceId: string, q: TaskQuery, scope: RecordScope = ALL_RECORDS): Promise<{ tasks: Task[]; nextCursor: string | null }> {
       const FAR = 8_640_000_000_000_000;
-      let query = (db as Kysely<{ crm_tasks: TaskRow }>).selectFrom('crm_tasks').selectAll().where('workspace_id', '=', workspaceId);
+      let query = (db as Kysely<{ crm_tasks: TaskRow }>).selectFrom('crm_tasks').selectAll().where('workspace_id', '=', workspaceId).where(visible(scope));
       if (q.assigneeId) query = query.where('assignee_id', '=', q.assigneeId);
       if (q.status === 'active') query = query.where('status', 'in', ['open', 'in_progress']);
       else if (q.status) query = query.where('status', '=', q.status);

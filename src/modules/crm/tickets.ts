@@ -7,6 +7,7 @@ import { idsOfRecord } from './associations.js';
 import type { DealsDeps } from './deals.js';
 import { appendCrmEvent } from './events.js';
 import { ticketDocument } from './search.js';
+import { ALL_RECORDS, type RecordRules, type RecordScope } from './record-scope.js';
 import { numeric, workStore as store, type Priority, type TicketRow, type TicketStatus } from './work-store.js';
 
 export interface TicketInput {
@@ -69,7 +70,8 @@ export interface TicketQuery {
 }
 
 /** Support tickets with SLA targets (first response, resolution) whose breaches are flagged. */
-export function createTickets(deps: DealsDeps, fields: (db: Kysely<any>, workspaceId: string) => Promise<FieldDefinition[]>) {
+export function createTickets(deps: DealsDeps, rules: RecordRules, fields: (db: Kysely<any>, workspaceId: string) => Promise<FieldDefinition[]>) {
+  const visible = (scope: RecordScope) => rules.ticketVisible('crm_tickets', scope);
   const state = (r: TicketRow, now = deps.now()): Ticket => ({
     ...r,
     first_response_breached: (r.first_responded_at ?? now) > r.first_response_due_at,
@@ -81,15 +83,18 @@ export function createTickets(deps: DealsDeps, fields: (db: Kysely<any>, workspa
     return own ? { firstResponse: Number(own.first_response_minutes), resolution: Number(own.resolution_minutes) } : DEFAULT_SLA[priority];
   }
 
-  async function profileOrNull(db: Kysely<any>, workspaceId: string, id: string | null | undefined, collection: 'users' | 'accounts', what: string) {
+  /** A contact or company of a ticket: one the caller may not see is refused as an unknown one. */
+  async function profileOrNull(db: Kysely<any>, workspaceId: string, id: string | null | undefined, collection: 'users' | 'accounts', what: 'contact' | 'company', scope: RecordScope) {
     if (!id) return id ?? null;
     const p = await deps.profile(db, workspaceId, id);
-    if (!p || p.collection !== collection) throw errors.validation(`Invalid ticket: ${what} "${id}" is not ${collection === 'users' ? 'a person' : 'an account'} profile of this workspace.`);
+    if (!p || p.collection !== collection || (await rules.hiddenOf(db, scope, [{ object: what, id: p.id }])).size) {
+      throw errors.validation(`Invalid ticket: ${what} "${id}" is not ${collection === 'users' ? 'a person' : 'an account'} profile of this workspace.`);
+    }
     return p.id;
   }
 
-  async function get(db: Kysely<any>, workspaceId: string, id: string, lock = false): Promise<Ticket> {
-    const row = await store.get<TicketRow>(db, 'crm_tickets', workspaceId, id, lock && deps.postgres);
+  async function get(db: Kysely<any>, workspaceId: string, id: string, scope: RecordScope = ALL_RECORDS, lock = false): Promise<Ticket> {
+    const row = await store.get<TicketRow>(db, 'crm_tickets', workspaceId, id, lock && deps.postgres, scope.all ? undefined : visible(scope));
     if (!row) throw errors.notFound('Ticket');
     return state(row);
   }
@@ -103,15 +108,15 @@ export function createTickets(deps: DealsDeps, fields: (db: Kysely<any>, workspa
 
   return {
     get,
-    async create(db: Kysely<any>, workspaceId: string, input: TicketInput): Promise<Ticket> {
+    async create(db: Kysely<any>, workspaceId: string, input: TicketInput, scope: RecordScope = ALL_RECORDS): Promise<Ticket> {
       const now = deps.now();
       const priority = input.priority ?? 'normal';
       const sla = await targets(db, workspaceId, priority);
       const status = input.status ?? 'new';
       const row: TicketRow = {
         id: randomUUID(), workspace_id: workspaceId, subject: input.subject!.trim(), description: input.description ?? null, status, priority, channel: input.channel ?? 'other',
-        assignee_id: input.assigneeId ?? null, contact_id: await profileOrNull(db, workspaceId, input.contactId, 'users', 'contact'),
-        company_id: await profileOrNull(db, workspaceId, input.companyId, 'accounts', 'company'),
+        assignee_id: input.assigneeId ?? null, contact_id: await profileOrNull(db, workspaceId, input.contactId, 'users', 'contact', scope),
+        company_id: await profileOrNull(db, workspaceId, input.companyId, 'accounts', 'company', scope),
         custom: JSON.stringify(validateValues(await fields(db, workspaceId), input.custom ?? {}, 'create')),
         first_response_due_at: now + sla.firstResponse * MINUTE, resolution_due_at: now + sla.resolution * MINUTE,
         first_responded_at: null, resolved_at: DONE.includes(status) ? now : null, version: 1, created_at: now, updated_at: now,
@@ -127,20 +132,23 @@ export function createTickets(deps: DealsDeps, fields: (db: Kysely<any>, workspa
      * recorded; resolving or closing stops the resolution clock and reopening restarts it; a new priority
      * re-targets the SLA from the ticket's creation.
      */
-    async update(db: Kysely<any>, workspaceId: string, id: string, input: TicketInput, ifMatch?: string): Promise<Ticket> {
-      const current = await get(db, workspaceId, id, true);
+    async update(db: Kysely<any>, workspaceId: string, id: string, input: TicketInput, ifMatch?: string, scope: RecordScope = ALL_RECORDS): Promise<Ticket> {
+      const current = await get(db, workspaceId, id, scope, true);
       checkIfMatch(ifMatch, current, 'ticket');
       const now = deps.now();
       const status = input.status ?? current.status;
       const priority = input.priority ?? current.priority;
       const sla = priority === current.priority ? undefined : await targets(db, workspaceId, priority);
+      // A contact or company the caller was shown as none (null) stays when cleared: it is not the caller's to change.
+      const hiddenNow = await rules.hiddenOf(db, scope, [...(current.contact_id ? [{ object: 'contact', id: current.contact_id }] : []), ...(current.company_id ? [{ object: 'company', id: current.company_id }] : [])]);
+      const clears = (value: string | null | undefined, object: 'contact' | 'company', id: string | null) => value === null && id !== null && hiddenNow.has(`${object}:${id}`);
       const custom = input.custom ? { ...JSON.parse(current.custom), ...validateValues(await fields(db, workspaceId), input.custom, 'update') } : JSON.parse(current.custom);
       for (const [k, v] of Object.entries(custom)) if (v === null) delete custom[k];
       const set: Partial<TicketRow> = {
         subject: input.subject?.trim() ?? current.subject, description: input.description === undefined ? current.description : input.description, status, priority,
         channel: input.channel ?? current.channel, assignee_id: input.assigneeId === undefined ? current.assignee_id : input.assigneeId,
-        contact_id: input.contactId === undefined ? current.contact_id : await profileOrNull(db, workspaceId, input.contactId, 'users', 'contact'),
-        company_id: input.companyId === undefined ? current.company_id : await profileOrNull(db, workspaceId, input.companyId, 'accounts', 'company'),
+        contact_id: input.contactId === undefined || clears(input.contactId, 'contact', current.contact_id) ? current.contact_id : await profileOrNull(db, workspaceId, input.contactId, 'users', 'contact', scope),
+        company_id: input.companyId === undefined || clears(input.companyId, 'company', current.company_id) ? current.company_id : await profileOrNull(db, workspaceId, input.companyId, 'accounts', 'company', scope),
         custom: JSON.stringify(custom),
         first_responded_at: current.first_responded_at ?? (status === 'pending' || DONE.includes(status) ? now : null),
         resolved_at: DONE.includes(status) ? (current.resolved_at ?? now) : null,
@@ -165,18 +173,18 @@ export function createTickets(deps: DealsDeps, fields: (db: Kysely<any>, workspa
       await deps.search.put(db, [ticketDocument({ ...current, ...set })], set.updated_at);
     },
 
-    async remove(db: Kysely<any>, workspaceId: string, id: string, ifMatch?: string): Promise<void> {
-      const current = await get(db, workspaceId, id, true);
+    async remove(db: Kysely<any>, workspaceId: string, id: string, ifMatch?: string, scope: RecordScope = ALL_RECORDS): Promise<void> {
+      const current = await get(db, workspaceId, id, scope, true);
       checkIfMatch(ifMatch, current, 'ticket');
       await store.remove(db, 'crm_tickets', 'ticket', id);
       await deps.search.drop(db, 'ticket', [id]);
     },
 
     /** The queue: most urgent first, then oldest, keyset-paginated. */
-    async list(db: Kysely<any>, workspaceId: string, q: TicketQuery): Promise<{ tickets: Ticket[]; nextCursor: string | null }> {
+    async list(db: Kysely<any>, workspaceId: string, q: TicketQuery, scope: RecordScope = ALL_RECORDS): Promise<{ tickets: Ticket[]; nextCursor: string | null }> {
       const now = deps.now();
       const rank = (eb: any) => eb.case().when('priority', '=', 'urgent').then(0).when('priority', '=', 'high').then(1).when('priority', '=', 'normal').then(2).else(3).end();
-      let query = (db as Kysely<{ crm_tickets: TicketRow }>).selectFrom('crm_tickets').selectAll().where('workspace_id', '=', workspaceId);
+      let query = (db as Kysely<{ crm_tickets: TicketRow }>).selectFrom('crm_tickets').selectAll().where('workspace_id', '=', workspaceId).where(visible(scope));
       if (q.status === 'active') query = query.where('status', 'not in', DONE);
       else if (q.status) query = query.where('status', '=', q.status);
       if (q.priority) query = query.where('priority', '=', q.priority);

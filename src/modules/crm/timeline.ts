@@ -40,7 +40,31 @@ const MAX_CHUNKS = 20;
  * changes and activities, audiences entered and left, all in the log) and its identity merges, newest first,
  * filtered by kind. Paged by (time, sequence); filtering reads on in chunks until the page is full.
  */
-export async function timeline(db: Kysely<any>, deps: TimelineDeps, workspaceId: string, profileId: string, q: { limit: number; before?: { at: number; seq: number }; kinds?: TimelineKind[] }) {
+export interface TimelineQuery {
+  limit: number;
+  before?: { at: number; seq: number };
+  kinds?: TimelineKind[];
+  /** Of these records, those the caller may not see (`object:id`): the CRM's events about them are left out. */
+  hide?: (records: { object: string; id: string }[]) => Promise<ReadonlySet<string>>;
+}
+
+// The record a CRM event is about, by the property that names it.
+const RECORD_OF = [['deal_id', 'deal'], ['ticket_id', 'ticket'], ['activity_id', 'activity'], ['task_id', 'task']] as const;
+/** The deal, ticket, activity or task one of the CRM's events (from `sourceId`) is about, if any. */
+export function crmEventRecord(sourceId: string, properties: Record<string, unknown>): { object: (typeof RECORD_OF)[number][1]; id: string } | undefined {
+  if (!sourceId.startsWith('rapport:crm')) return undefined;
+  for (const [key, object] of RECORD_OF) if (typeof properties[key] === 'string') return { object, id: properties[key] as string };
+  return undefined;
+}
+const recordOf = (item: TimelineItem) => (item.kind === 'crm' ? crmEventRecord('rapport:crm', item.properties) : undefined);
+
+async function visibleOnly(items: TimelineItem[], hide: NonNullable<TimelineQuery['hide']>) {
+  const records = items.map(recordOf);
+  const hidden = await hide(records.filter((r): r is { object: (typeof RECORD_OF)[number][1]; id: string } => r !== undefined));
+  return items.filter((_, i) => !records[i] || !hidden.has(`${records[i]!.object}:${records[i]!.id}`));
+}
+
+export async function timeline(db: Kysely<any>, deps: TimelineDeps, workspaceId: string, profileId: string, q: TimelineQuery) {
   const wanted = new Set(q.kinds?.length ? q.kinds : TIMELINE_KINDS);
   const items: TimelineItem[] = [];
   let cursor = q.before ? { at: q.before.at, offset: q.before.seq } : undefined;
@@ -50,13 +74,15 @@ export async function timeline(db: Kysely<any>, deps: TimelineDeps, workspaceId:
     if (rows.length < CHUNK) exhausted = true;
     if (rows.length === 0) break;
     const byOffset = new Map((await deps.eventsAt(db, workspaceId, rows.map((r) => r.offset))).map((e) => [e.offset, e]));
+    const found: TimelineItem[] = [];
     for (const r of rows) {
       const e = byOffset.get(r.offset);
       const kind = kindOf(e?.sourceId ?? '', r.type);
       if (!wanted.has(kind)) continue;
       const m = (e?.message ?? {}) as { properties?: Record<string, unknown>; traits?: Record<string, unknown>; name?: string };
-      items.push({ kind, at: r.timestamp, seq: r.offset, type: r.type, event: r.event ?? m.name ?? null, messageId: e?.messageId, properties: (r.type === 'identify' || r.type === 'group' ? m.traits : m.properties) ?? {} });
+      found.push({ kind, at: r.timestamp, seq: r.offset, type: r.type, event: r.event ?? m.name ?? null, messageId: e?.messageId, properties: (r.type === 'identify' || r.type === 'group' ? m.traits : m.properties) ?? {} });
     }
+    items.push(...(q.hide ? await visibleOnly(found, q.hide) : found));
     const last = rows[rows.length - 1];
     cursor = { at: last.timestamp, offset: last.offset };
     if (exhausted) break;

@@ -7,7 +7,7 @@ import { parseKeyset } from './cursor.js';
 import { demand } from '../../platform/http/access.js';
 import type { Permission } from '../access/index.js';
 import { reports } from './reports.js';
-import { visibleHits, type RecordScope } from './record-scope.js';
+import type { RecordRules, RecordScope, ScopedObject } from './record-scope.js';
 import { SEARCH_OBJECTS, type Search, type SearchObject } from './search.js';
 import { viewSchema, viewUpdateSchema, viewView, type Views } from './views.js';
 import { slaSchema, ticketCreateSchema, ticketUpdateSchema, type Ticket, type TicketInput, type TicketQuery, type Tickets } from './tickets.js';
@@ -19,17 +19,25 @@ const iso = (ms: number | null) => (ms === null ? null : new Date(Number(ms)).to
 const ID = { type: 'object', properties: { id: { type: 'string' } } };
 const PAGE = { limit: { type: 'integer', minimum: 1, maximum: 200, default: 50 }, cursor: { type: 'string' } };
 
-const activityView = (a: Activity) => ({
+type Hidden = ReadonlySet<string>;
+const NONE: Hidden = new Set();
+type Link = { object: string; id: string };
+/** The records a view names, to leave out those the caller may not see (record visibility). */
+const associationLinks = (r: { associations: { object: string; target_id: string }[] }): Link[] => r.associations.map((a) => ({ object: a.object, id: a.target_id }));
+const ticketLinks = (t: Ticket): Link[] => [...(t.contact_id ? [{ object: 'contact', id: t.contact_id }] : []), ...(t.company_id ? [{ object: 'company', id: t.company_id }] : [])];
+
+const activityView = (a: Activity, hidden: Hidden = NONE) => ({
   id: a.id, kind: a.kind, subject: a.subject, body: a.body, occurredAt: iso(a.occurred_at), durationSeconds: a.duration_s, direction: a.direction, outcome: a.outcome,
-  ownerId: a.owner_id, ...associationsView(a.associations), createdAt: iso(a.created_at), updatedAt: iso(a.updated_at), version: a.version,
+  ownerId: a.owner_id, ...associationsView(a.associations, hidden), createdAt: iso(a.created_at), updatedAt: iso(a.updated_at), version: a.version,
 });
-const taskView = (t: Task) => ({
+const taskView = (t: Task, hidden: Hidden = NONE) => ({
   id: t.id, title: t.title, body: t.body, dueAt: iso(t.due_at), assigneeId: t.assignee_id, status: t.status, priority: t.priority, overdue: t.overdue,
-  completedAt: iso(t.completed_at), ...associationsView(t.associations), createdAt: iso(t.created_at), updatedAt: iso(t.updated_at), version: t.version,
+  completedAt: iso(t.completed_at), ...associationsView(t.associations, hidden), createdAt: iso(t.created_at), updatedAt: iso(t.updated_at), version: t.version,
 });
-const ticketView = (t: Ticket) => ({
+const ticketView = (t: Ticket, hidden: Hidden = NONE) => ({
   id: t.id, subject: t.subject, description: t.description, status: t.status, priority: t.priority, channel: t.channel, assigneeId: t.assignee_id,
-  contactId: t.contact_id, companyId: t.company_id, custom: JSON.parse(t.custom) as Record<string, unknown>,
+  contactId: t.contact_id && !hidden.has(`contact:${t.contact_id}`) ? t.contact_id : null,
+  companyId: t.company_id && !hidden.has(`company:${t.company_id}`) ? t.company_id : null, custom: JSON.parse(t.custom) as Record<string, unknown>,
   sla: {
     firstResponseDueAt: iso(t.first_response_due_at), firstRespondedAt: iso(t.first_responded_at), firstResponseBreached: t.first_response_breached,
     resolutionDueAt: iso(t.resolution_due_at), resolvedAt: iso(t.resolved_at), resolutionBreached: t.resolution_breached,
@@ -38,8 +46,8 @@ const ticketView = (t: Ticket) => ({
 });
 
 /** Activities (notes, calls, emails, meetings), tasks, tickets and the CRM's reports. Every change takes If-Match. */
-export async function crmWorkRoutes(app: FastifyInstance, { db, activities, tasks, tickets, views, search, scopeOf, now }: {
-  db: Kysely<any>; activities: Activities; tasks: Tasks; tickets: Tickets; views: Views; search: Search; now: () => number;
+export async function crmWorkRoutes(app: FastifyInstance, { db, activities, tasks, tickets, views, search, scopeOf, rules, now }: {
+  db: Kysely<any>; activities: Activities; tasks: Tasks; tickets: Tickets; views: Views; search: Search; rules: RecordRules; now: () => number;
   /** Which owned contacts and deals the caller sees (record visibility). */
   scopeOf(principal: NonNullable<FastifyRequest['principal']>): Promise<RecordScope>;
 }) {
@@ -49,11 +57,22 @@ export async function crmWorkRoutes(app: FastifyInstance, { db, activities, task
   const id = (request: FastifyRequest) => (request.params as { id: string }).id;
   const ifMatch = (request: FastifyRequest) => request.headers['if-match'];
   const tags = ['crm'];
+  /** Views of records, without the contacts, companies, deals and tickets they name that the caller may not see. */
+  const shown = async <T, V>(request: FastifyRequest, records: T[], links: (r: T) => Link[], view: (r: T, hidden: Hidden) => V): Promise<V[]> => {
+    const hidden = await rules.hiddenOf(db, await scope(request), records.flatMap(links));
+    return records.map((r) => view(r, hidden));
+  };
+  const one = async <T, V>(request: FastifyRequest, record: T, links: (r: T) => Link[], view: (r: T, hidden: Hidden) => V) => (await shown(request, [record], links, view))[0];
+  /** A list about a record the caller may not see answers 404, as for an unknown one. */
+  const about = async (request: FastifyRequest, visible: RecordScope, records: [ScopedObject, string | undefined][]) => {
+    for (const [object, recordId] of records) if (recordId) await rules.assertVisible(db, visible, object, recordId);
+  };
   const tx = <T>(fn: (t: Kysely<any>) => Promise<T>) => db.transaction().execute(fn);
 
   app.post('/crm/activities', { config: can('activities:write'), schema: { tags, summary: 'Log a note, call, email or meeting on contacts, companies, deals or tickets', body: activityCreateSchema } }, async (request, reply) => {
-    const a = await tx((t) => activities.create(t, ws(request), request.body as ActivityInput));
-    return reply.status(201).header('etag', etagOf(a)).send(activityView(a));
+    const visible = await scope(request);
+    const a = await tx((t) => activities.create(t, ws(request), request.body as ActivityInput, visible));
+    return reply.status(201).header('etag', etagOf(a)).send(await one(request, a, associationLinks, activityView));
   });
   app.get('/crm/activities', {
     config: can('activities:read'),
@@ -70,27 +89,32 @@ export async function crmWorkRoutes(app: FastifyInstance, { db, activities, task
   }, async (request) => {
     const q = request.query as { object: string; id: string; limit: number; cursor?: string; before?: string };
     const cursor = q.cursor ? parseKeyset(q.cursor) : undefined;
-    const rows = await activities.on(db, ws(request), q.object, q.id, q.limit + 1, { before: q.before ? Date.parse(q.before) : undefined, cursor });
+    const visible = await scope(request);
+    await about(request, visible, [[q.object as ScopedObject, q.id]]);
+    const rows = await activities.on(db, ws(request), q.object, q.id, q.limit + 1, { before: q.before ? Date.parse(q.before) : undefined, cursor }, visible);
     const page = rows.slice(0, q.limit);
     const last = page[page.length - 1];
-    return { data: page.map(activityView), nextCursor: rows.length > q.limit ? `${last.occurred_at}_${last.id}` : null };
+    return { data: await shown(request, page, associationLinks, activityView), nextCursor: rows.length > q.limit ? `${last.occurred_at}_${last.id}` : null };
   });
   app.get('/crm/activities/:id', { config: can('activities:read'), schema: { tags, summary: 'One activity', params: ID } }, async (request, reply) => {
-    const a = await activities.get(db, ws(request), id(request));
-    return reply.header('etag', etagOf(a)).send(activityView(a));
+    const a = await activities.get(db, ws(request), id(request), await scope(request));
+    return reply.header('etag', etagOf(a)).send(await one(request, a, associationLinks, activityView));
   });
   app.patch('/crm/activities/:id', { config: can('activities:write'), schema: { tags, summary: 'Change an activity (If-Match: 412 when stale)', params: ID, body: activityUpdateSchema } }, async (request, reply) => {
-    const a = await tx((t) => activities.update(t, ws(request), id(request), request.body as ActivityInput, ifMatch(request)));
-    return reply.header('etag', etagOf(a)).send(activityView(a));
+    const visible = await scope(request);
+    const a = await tx((t) => activities.update(t, ws(request), id(request), request.body as ActivityInput, ifMatch(request), visible));
+    return reply.header('etag', etagOf(a)).send(await one(request, a, associationLinks, activityView));
   });
   app.delete('/crm/activities/:id', { config: can('activities:write'), schema: { tags, summary: 'Delete an activity', params: ID } }, async (request, reply) => {
-    await tx((t) => activities.remove(t, ws(request), id(request), ifMatch(request)));
+    const visible = await scope(request);
+    await tx((t) => activities.remove(t, ws(request), id(request), ifMatch(request), visible));
     return reply.status(204).send();
   });
 
   app.post('/crm/tasks', { config: can('tasks:write'), schema: { tags, summary: 'Create a task', body: taskCreateSchema } }, async (request, reply) => {
-    const t = await tx((x) => tasks.create(x, ws(request), request.body as TaskInput));
-    return reply.status(201).header('etag', etagOf(t)).send(taskView(t));
+    const visible = await scope(request);
+    const t = await tx((x) => tasks.create(x, ws(request), request.body as TaskInput, visible));
+    return reply.status(201).header('etag', etagOf(t)).send(await one(request, t, associationLinks, taskView));
   });
   app.get('/crm/tasks', {
     config: can('tasks:read'),
@@ -106,25 +130,31 @@ export async function crmWorkRoutes(app: FastifyInstance, { db, activities, task
       },
     },
   }, async (request) => {
-    const page = await tasks.list(db, ws(request), request.query as TaskQuery);
-    return { data: page.tasks.map(taskView), nextCursor: page.nextCursor };
+    const q = request.query as TaskQuery;
+    const visible = await scope(request);
+    await about(request, visible, [['contact', q.contactId], ['company', q.companyId], ['deal', q.dealId], ['ticket', q.ticketId]]);
+    const page = await tasks.list(db, ws(request), q, visible);
+    return { data: await shown(request, page.tasks, associationLinks, taskView), nextCursor: page.nextCursor };
   });
   app.get('/crm/tasks/:id', { config: can('tasks:read'), schema: { tags, summary: 'One task', params: ID } }, async (request, reply) => {
-    const t = await tasks.get(db, ws(request), id(request));
-    return reply.header('etag', etagOf(t)).send(taskView(t));
+    const t = await tasks.get(db, ws(request), id(request), await scope(request));
+    return reply.header('etag', etagOf(t)).send(await one(request, t, associationLinks, taskView));
   });
   app.patch('/crm/tasks/:id', { config: can('tasks:write'), schema: { tags, summary: 'Change a task (If-Match: 412 when stale)', params: ID, body: taskUpdateSchema } }, async (request, reply) => {
-    const t = await tx((x) => tasks.update(x, ws(request), id(request), request.body as TaskInput, ifMatch(request)));
-    return reply.header('etag', etagOf(t)).send(taskView(t));
+    const visible = await scope(request);
+    const t = await tx((x) => tasks.update(x, ws(request), id(request), request.body as TaskInput, ifMatch(request), visible));
+    return reply.header('etag', etagOf(t)).send(await one(request, t, associationLinks, taskView));
   });
   app.delete('/crm/tasks/:id', { config: can('tasks:write'), schema: { tags, summary: 'Delete a task', params: ID } }, async (request, reply) => {
-    await tx((x) => tasks.remove(x, ws(request), id(request), ifMatch(request)));
+    const visible = await scope(request);
+    await tx((x) => tasks.remove(x, ws(request), id(request), ifMatch(request), visible));
     return reply.status(204).send();
   });
 
   app.post('/crm/tickets', { config: can('tickets:write'), schema: { tags, summary: 'Open a ticket (its SLA targets follow its priority)', body: ticketCreateSchema } }, async (request, reply) => {
-    const t = await tx((x) => tickets.create(x, ws(request), request.body as TicketInput));
-    return reply.status(201).header('etag', etagOf(t)).send(ticketView(t));
+    const visible = await scope(request);
+    const t = await tx((x) => tickets.create(x, ws(request), request.body as TicketInput, visible));
+    return reply.status(201).header('etag', etagOf(t)).send(await one(request, t, ticketLinks, ticketView));
   });
   app.get('/crm/search', {
     config: { access: { anyPermission: SEARCH_OBJECTS.map((o) => SEARCH_PERMISSION[o]) } },
@@ -147,7 +177,7 @@ export async function crmWorkRoutes(app: FastifyInstance, { db, activities, task
     const asked = (query.objects?.split(',') as SearchObject[] | undefined) ?? SEARCH_OBJECTS;
     const objects = asked.filter((o) => readable.includes(o));
     if (!objects.length) demand(request, SEARCH_PERMISSION[asked[0]]);
-    return { data: await visibleHits(db, await search.find(db, ws(request), query.q, { objects, limit: query.limit }), await scope(request)) };
+    return { data: await search.find(db, ws(request), query.q, { objects, limit: query.limit, visible: rules.searchVisible(await scope(request)) }) };
   });
 
   app.get('/crm/tickets', {
@@ -164,19 +194,24 @@ export async function crmWorkRoutes(app: FastifyInstance, { db, activities, task
       },
     },
   }, async (request) => {
-    const page = await tickets.list(db, ws(request), request.query as TicketQuery);
-    return { data: page.tickets.map(ticketView), nextCursor: page.nextCursor };
+    const q = request.query as TicketQuery;
+    const visible = await scope(request);
+    await about(request, visible, [['contact', q.contactId]]);
+    const page = await tickets.list(db, ws(request), q, visible);
+    return { data: await shown(request, page.tickets, ticketLinks, ticketView), nextCursor: page.nextCursor };
   });
   app.get('/crm/tickets/:id', { config: can('tickets:read'), schema: { tags, summary: 'One ticket, with its SLA state', params: ID } }, async (request, reply) => {
-    const t = await tickets.get(db, ws(request), id(request));
-    return reply.header('etag', etagOf(t)).send(ticketView(t));
+    const t = await tickets.get(db, ws(request), id(request), await scope(request));
+    return reply.header('etag', etagOf(t)).send(await one(request, t, ticketLinks, ticketView));
   });
   app.patch('/crm/tickets/:id', { config: can('tickets:write'), schema: { tags, summary: 'Change a ticket (If-Match: 412 when stale)', params: ID, body: ticketUpdateSchema } }, async (request, reply) => {
-    const t = await tx((x) => tickets.update(x, ws(request), id(request), request.body as TicketInput, ifMatch(request)));
-    return reply.header('etag', etagOf(t)).send(ticketView(t));
+    const visible = await scope(request);
+    const t = await tx((x) => tickets.update(x, ws(request), id(request), request.body as TicketInput, ifMatch(request), visible));
+    return reply.header('etag', etagOf(t)).send(await one(request, t, ticketLinks, ticketView));
   });
   app.delete('/crm/tickets/:id', { config: can('tickets:write'), schema: { tags, summary: 'Delete a ticket', params: ID } }, async (request, reply) => {
-    await tx((x) => tickets.remove(x, ws(request), id(request), ifMatch(request)));
+    const visible = await scope(request);
+    await tx((x) => tickets.remove(x, ws(request), id(request), ifMatch(request), visible));
     return reply.status(204).send();
   });
   const RANGE = {

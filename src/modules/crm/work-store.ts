@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import type { Kysely, RawBuilder } from 'kysely';
 
 export interface ActivityRow {
   id: string; workspace_id: string; kind: 'note' | 'call' | 'email' | 'meeting'; subject: string | null; body: string | null; occurred_at: number;
@@ -37,8 +37,10 @@ export function numeric<T>(row: T): T {
 }
 
 export const workStore = {
-  async get<R>(db: Kysely<any>, table: Table, workspaceId: string, id: string, lock = false): Promise<R | undefined> {
+  /** One record; `visible`, a condition on the table's columns (by their table name), leaves out one the caller may not see. */
+  async get<R>(db: Kysely<any>, table: Table, workspaceId: string, id: string, lock = false, visible?: RawBuilder<boolean>): Promise<R | undefined> {
     let q = t(db).selectFrom(table).selectAll().where('workspace_id', '=', workspaceId).where('id', '=', id);
+    if (visible) q = q.where(visible);
     if (lock) q = q.forUpdate();
     const r = await q.executeTakeFirst();
     return r && (numeric(r) as R);

@@ -1,7 +1,8 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
 import { explain, parseExternalId, type Collection, type Directory, type Identifier, type ProfileRow } from '../identity/index.js';
 import { errors } from '../../platform/errors.js';
+import type { HiddenProfiles } from '../../platform/http/access.js';
 import { traitValueIn } from './trait-value.js';
 import type { ProfilesService } from './service.js';
 import type { ProfilesTables } from './store.js';
@@ -12,6 +13,8 @@ export interface ProfileManagementDeps {
   profiles: ProfilesService;
   split(input: { workspaceId: string; profileId: string; identifier: Identifier; actor: string }): Promise<{ profileId: string; newProfileId: string; movedEvents: number }>;
   merge(input: { workspaceId: string; primaryId: string; duplicateId: string; actor: string }): Promise<unknown>;
+  /** Contacts and companies the caller may not see (record visibility): 404, or left out of lists. */
+  hidden: HiddenProfiles;
 }
 
 const iso = (ms: number) => new Date(Number(ms)).toISOString();
@@ -44,9 +47,9 @@ export async function profileManagementRoutes(app: FastifyInstance, deps: Profil
     };
   }
 
-  async function owned(workspaceId: string, id: string): Promise<ProfileRow> {
-    const row = await directory.live(workspaceId, id);
-    if (!row) throw errors.notFound('Profile');
+  async function owned(request: FastifyRequest, id: string): Promise<ProfileRow> {
+    const row = await directory.live(request.principal!.workspaceId, id);
+    if (!row || (await deps.hidden(request.principal!, [row.id])).has(row.id)) throw errors.notFound('Profile');
     return row;
   }
 
@@ -88,7 +91,9 @@ export async function profileManagementRoutes(app: FastifyInstance, deps: Profil
       rows = page.slice(0, q.limit);
       if (page.length > q.limit) next = encodeCursor(rows[rows.length - 1]);
     }
-    const unique = [...new Map(rows.map((r) => [r.id, r])).values()];
+    // Contacts and companies the caller may not see are left out (a page may then be short; `next` goes on).
+    const hidden = await deps.hidden(request.principal!, rows.map((r) => r.id));
+    const unique = [...new Map(rows.filter((r) => !hidden.has(r.id)).map((r) => [r.id, r])).values()];
     return { data: await Promise.all(unique.map(summary)), cursor: { next, hasMore: next !== null } };
   });
 
@@ -96,9 +101,11 @@ export async function profileManagementRoutes(app: FastifyInstance, deps: Profil
     config: { access: { permission: 'profiles:read' } },
     schema: { tags: ['profiles'], summary: 'One profile: identifiers, traits (with their source and time), linked accounts or users, recent merge log', params: idParams },
   }, async (request) => {
-    const row = await owned(request.principal!.workspaceId, (request.params as { id: string }).id);
+    const row = await owned(request, (request.params as { id: string }).id);
     const collection = row.collection as Collection;
-    const [base, traits, links, log] = await Promise.all([summary(row), profiles.traits(deps.db, row.id), directory.links(row.id, collection), directory.mergeLog(row.id, 50)]);
+    const [base, traits, all, log] = await Promise.all([summary(row), profiles.traits(deps.db, row.id), directory.links(row.id, collection), directory.mergeLog(row.id, 50)]);
+    const hiddenLinks = await deps.hidden(request.principal!, all);
+    const links = all.filter((id) => !hiddenLinks.has(id));
     const linked = await Promise.all(links.map(async (id) => ({ id, identifiers: (await directory.identifiers(id)).map((i) => ({ type: i.type, value: i.value })) })));
     return {
       ...base,
@@ -113,7 +120,7 @@ export async function profileManagementRoutes(app: FastifyInstance, deps: Profil
     config: { access: { permission: 'profiles:read' } },
     schema: { tags: ['profiles'], summary: 'Why each identifier is on this profile, and the merge history behind it', params: idParams },
   }, async (request) => {
-    const row = await owned(request.principal!.workspaceId, (request.params as { id: string }).id);
+    const row = await owned(request, (request.params as { id: string }).id);
     return explain(row.id, await directory.identifiers(row.id), await directory.mergeHistory(row.id));
   });
 
@@ -127,7 +134,7 @@ export async function profileManagementRoutes(app: FastifyInstance, deps: Profil
     },
   }, async (request, reply) => {
     const workspaceId = request.principal!.workspaceId;
-    const row = await owned(workspaceId, (request.params as { id: string }).id);
+    const row = await owned(request, (request.params as { id: string }).id);
     if (row.id !== (request.params as { id: string }).id) throw errors.conflict(`This profile was merged into ${row.id}; split that one.`);
     const body = request.body as Identifier;
     const result = await deps.split({ workspaceId, profileId: row.id, identifier: body, actor: `${request.principal!.actor.type}:${request.principal!.actor.id}` });
@@ -146,11 +153,11 @@ export async function profileManagementRoutes(app: FastifyInstance, deps: Profil
     },
   }, async (request) => {
     const workspaceId = request.principal!.workspaceId;
-    const primary = await owned(workspaceId, (request.params as { id: string }).id);
-    const duplicate = await owned(workspaceId, (request.body as { duplicateId: string }).duplicateId);
+    const primary = await owned(request, (request.params as { id: string }).id);
+    const duplicate = await owned(request, (request.body as { duplicateId: string }).duplicateId);
     if (primary.id === duplicate.id) throw errors.conflict('These ids are one profile already.');
     await deps.merge({ workspaceId, primaryId: primary.id, duplicateId: duplicate.id, actor: `${request.principal!.actor.type}:${request.principal!.actor.id}` });
-    return summary({ ...(await owned(workspaceId, primary.id)) });
+    return summary({ ...(await owned(request, primary.id)) });
   });
 
   app.get('/profiles/settings', {

@@ -3,6 +3,7 @@ import type { Kysely } from 'kysely';
 import type { LoggedEvent } from '../collect/index.js';
 import { parseExternalId, type Collection, type Directory, type IdentifierRow, type ProfileRow } from '../identity/index.js';
 import { errors } from '../../platform/errors.js';
+import type { HiddenEvents, HiddenProfiles } from '../../platform/http/access.js';
 import type { ProfilesService } from './service.js';
 
 export interface ProfileApiDeps {
@@ -11,6 +12,10 @@ export interface ProfileApiDeps {
   profiles: ProfilesService;
   eventsAt(workspaceId: string, offsets: number[]): Promise<LoggedEvent[]>;
   /** Trait classes other modules compute (audiences: `audience`, `computed_trait`), by name. */
+  /** Contacts and companies the caller may not see (record visibility): 404, as an unknown profile. */
+  hidden: HiddenProfiles;
+  /** Events about records the caller may not see (the CRM's, about a hidden deal): left out of a page. */
+  hiddenEvents: HiddenEvents;
   classes?: Partial<Record<'audience' | 'computed_trait', (workspaceId: string, profileId: string) => Promise<{ name: string; value: unknown; updated_at: number }[]>>>;
 }
 
@@ -51,7 +56,7 @@ export async function profileApiRoutes(app: FastifyInstance, deps: ProfileApiDep
     if (spaceId !== request.principal!.workspaceId) throw errors.notFound('Profile');
     if (collection !== 'users' && collection !== 'accounts') throw errors.notFound('Collection');
     const profile = await directory.byIdentifier(spaceId, collection, parseExternalId(decodeURIComponent(externalId)));
-    if (!profile) throw errors.notFound('Profile');
+    if (!profile || (await deps.hidden(request.principal!, [profile.id])).has(profile.id)) throw errors.notFound('Profile');
     return { profile, collection };
   }
 
@@ -116,7 +121,10 @@ export async function profileApiRoutes(app: FastifyInstance, deps: ProfileApiDep
     });
     const page = rows.slice(0, q.limit);
     const byOffset = new Map((await deps.eventsAt(profile.workspace_id, page.map((r) => Number(r.event_offset)))).map((e) => [e.offset, e]));
-    const data = page.map((r) => {
+    const properties = (r: (typeof page)[number]) => (((byOffset.get(Number(r.event_offset))?.message ?? {}) as { properties?: Record<string, unknown> }).properties ?? {});
+    // Left out after the page is read: a page may be short, and `next` goes on.
+    const hidden = await deps.hiddenEvents(request.principal!, page.map((r) => ({ sourceId: byOffset.get(Number(r.event_offset))?.sourceId ?? '', properties: properties(r) })));
+    const data = page.filter((_, i) => !hidden[i]).map((r) => {
       const e = byOffset.get(Number(r.event_offset));
       const m = (e?.message ?? {}) as Record<string, unknown>;
       const ids = JSON.parse(r.identifiers) as string[];
@@ -148,7 +156,9 @@ export async function profileApiRoutes(app: FastifyInstance, deps: ProfileApiDep
   route('links', "The accounts a user belongs to (or the users of an account)", {}, async (request) => {
     const { profile, collection } = await resolve(request);
     const other: Collection = collection === 'users' ? 'accounts' : 'users';
-    const linked = await directory.links(profile.id, collection);
+    const all = await directory.links(profile.id, collection);
+    const hidden = await deps.hidden(request.principal!, all);
+    const linked = all.filter((id) => !hidden.has(id));
     const data = [];
     for (const id of linked) data.push({ to_collection: other, external_ids: (await directory.identifiers(id)).map(externalIdView) });
     return { data, cursor: cursor(request, null) };

@@ -22,6 +22,16 @@ export interface CallerPrincipal {
   can(permission: string): boolean;
 }
 
+/**
+ * Of these profile ids, those the caller may not see: contacts and companies out of its record visibility.
+ * app.ts gives it (from the CRM's rules) to the modules that show profiles beside the CRM: profiles, the
+ * Profile API, audiences.
+ */
+export type HiddenProfiles = (principal: CallerPrincipal, profileIds: string[]) => Promise<ReadonlySet<string>>;
+
+/** Of these logged events (source and properties), which the caller may not see: the CRM's events about hidden records. */
+export type HiddenEvents = (principal: CallerPrincipal, events: { sourceId: string; properties: Record<string, unknown> }[]) => Promise<boolean[]>;
+
 /** A session found from its cookie: who it is, and the check of the CSRF token its writes must carry. */
 export interface SessionCaller {
   principal: CallerPrincipal;
