@@ -12,6 +12,7 @@ import { createDirectory, createIdentityService, identityMigrations, identityRel
 import { createProfilesService, profileApiRoutes, profileManagementRoutes, profilesMigrations, profilesRelations } from './modules/profiles/index.js';
 import { mergeProfiles } from './workflows/merge-profiles.js';
 import { splitProfile } from './workflows/split-profile.js';
+import { setupOwner } from './workflows/setup-workspace.js';
 import { createPipeline, PIPELINE_CONSUMER } from './pipeline/processor.js';
 import { systemClock, type Clock } from './platform/clock.js';
 import type { Config } from './platform/config.js';
@@ -19,6 +20,7 @@ import { openDatabase, type Database } from './platform/db/database.js';
 import { migrateToLatest } from './platform/db/migrate.js';
 import { createHttpServer } from './platform/http/server.js';
 import { opsRoutes } from './platform/http/ops-routes.js';
+import { webAppRoutes } from './platform/http/web-app.js';
 import { createLog, type Log } from './platform/log.js';
 import { createMetrics } from './platform/metrics.js';
 
@@ -177,7 +179,7 @@ export async function createRapport(config: Config, deps: { log?: Log; clock?: C
     },
   });
   await collect.register(app, { managementPrefix: API, workspace: (id) => access.service.workspace(id) });
-  await access.register(app, { managementPrefix: API });
+  await access.register(app, { managementPrefix: API, setUp: (input) => setupOwner({ access: access.service, collect: collect.service }, input) });
   await core.audit.register(app, { managementPrefix: API });
   await app.register(profileApiRoutes, {
     db: database.db,
@@ -202,6 +204,7 @@ export async function createRapport(config: Config, deps: { log?: Log; clock?: C
   await app.register(crmRoutes, { prefix: API, db: database.db, deals: core.crm.deals, contacts: core.crm.contacts, companies: core.crm.companies, imports: core.crm.imports, fields: core.crm.fields, merge, scopeOf: (p) => core.access.teams.scopeOf(p), now: () => core.clock.now() });
   await app.register(crmWorkRoutes, { prefix: API, db: database.db, activities: core.crm.activities, tasks: core.crm.tasks, tickets: core.crm.tickets, views: core.crm.views, search: core.crm.search, scopeOf: (p) => core.access.teams.scopeOf(p), now: () => core.clock.now() });
   await app.register(destinationRoutes, { prefix: API, db: database.db, destinations: core.destinations, changed: () => core.delivery.refresh() });
+  await app.register(webAppRoutes, { webDir: config.webDir });
   await app.ready();
   if (config.role !== 'api') {
     core.pipeline.start();

@@ -1,0 +1,53 @@
+import { Center, Loader } from '@mantine/core';
+import { lazy, Suspense } from 'react';
+import { Navigate, Route, Routes } from 'react-router';
+import { Shell } from './shell';
+import { SessionProvider, useSessionQuery } from './session';
+import { Welcome } from './welcome';
+import { ErrorPanel } from './ui';
+
+// Each screen is its own chunk, fetched when first visited.
+const Overview = lazy(() => import('./pages/overview'));
+// const Sources = lazy(() => import('./pages/sources'));
+// const SourcePage = lazy(() => import('./pages/source'));
+// const Profiles = lazy(() => import('./pages/profiles'));
+// const ProfilePage = lazy(() => import('./pages/profile'));
+// const Contacts = lazy(() => import('./pages/contacts'));
+// const ContactPage = lazy(() => import('./pages/contact'));
+// const Deals = lazy(() => import('./pages/deals'));
+const NotFound = lazy(() => import('./pages/not-found'));
+
+export function Loading() {
+  return (
+    <Center h="60vh" aria-busy="true">
+      <Loader aria-label="Loading" />
+    </Center>
+  );
+}
+
+export function App() {
+  const session = useSessionQuery();
+  if (session.isPending) return <Loading />;
+  if (session.isError) return <ErrorPanel error={session.error} />;
+  if (!session.data) return <Welcome />;
+  return (
+    <SessionProvider session={session.data}>
+      <Shell>
+        <Suspense fallback={<Loading />}>
+          <Routes>
+            <Route path="/" element={<Overview />} />
+            {/* <Route path="/sources" element={<Sources />} /> */}
+            {/* <Route path="/sources/:id" element={<SourcePage />} /> */}
+            {/* <Route path="/profiles" element={<Profiles />} /> */}
+            {/* <Route path="/profiles/:id" element={<ProfilePage />} /> */}
+            {/* <Route path="/crm/contacts" element={<Contacts />} /> */}
+            {/* <Route path="/crm/contacts/:id" element={<ContactPage />} /> */}
+            {/* <Route path="/crm/deals" element={<Deals />} /> */}
+            <Route path="/sign-in" element={<Navigate to="/" replace />} />
+            <Route path="*" element={<NotFound />} />
+          </Routes>
+        </Suspense>
+      </Shell>
+    </SessionProvider>
+  );
+}
