@@ -8,8 +8,8 @@ import { ErrorPanel } from './ui';
 
 // Each screen is its own chunk, fetched when first visited.
 const Overview = lazy(() => import('./pages/overview'));
-// const Sources = lazy(() => import('./pages/sources'));
-// const SourcePage = lazy(() => import('./pages/source'));
+const Sources = lazy(() => import('./pages/sources'));
+const SourcePage = lazy(() => import('./pages/source'));
 // const Profiles = lazy(() => import('./pages/profiles'));
 // const ProfilePage = lazy(() => import('./pages/profile'));
 // const Contacts = lazy(() => import('./pages/contacts'));
@@ -36,8 +36,8 @@ export function App() {
         <Suspense fallback={<Loading />}>
           <Routes>
             <Route path="/" element={<Overview />} />
-            {/* <Route path="/sources" element={<Sources />} /> */}
-            {/* <Route path="/sources/:id" element={<SourcePage />} /> */}
+            <Route path="/sources" element={<Sources />} />
+            <Route path="/sources/:id" element={<SourcePage />} />
             {/* <Route path="/profiles" element={<Profiles />} /> */}
             {/* <Route path="/profiles/:id" element={<ProfilePage />} /> */}
             {/* <Route path="/crm/contacts" element={<Contacts />} /> */}
