@@ -10,8 +10,8 @@ import { ErrorPanel } from './ui';
 const Overview = lazy(() => import('./pages/overview'));
 const Sources = lazy(() => import('./pages/sources'));
 const SourcePage = lazy(() => import('./pages/source'));
-// const Profiles = lazy(() => import('./pages/profiles'));
-// const ProfilePage = lazy(() => import('./pages/profile'));
+const Profiles = lazy(() => import('./pages/profiles'));
+const ProfilePage = lazy(() => import('./pages/profile'));
 // const Contacts = lazy(() => import('./pages/contacts'));
 // const ContactPage = lazy(() => import('./pages/contact'));
 // const Deals = lazy(() => import('./pages/deals'));
@@ -38,8 +38,8 @@ export function App() {
             <Route path="/" element={<Overview />} />
             <Route path="/sources" element={<Sources />} />
             <Route path="/sources/:id" element={<SourcePage />} />
-            {/* <Route path="/profiles" element={<Profiles />} /> */}
-            {/* <Route path="/profiles/:id" element={<ProfilePage />} /> */}
+            <Route path="/profiles" element={<Profiles />} />
+            <Route path="/profiles/:id" element={<ProfilePage />} />
             {/* <Route path="/crm/contacts" element={<Contacts />} /> */}
             {/* <Route path="/crm/contacts/:id" element={<ContactPage />} /> */}
             {/* <Route path="/crm/deals" element={<Deals />} /> */}

@@ -28,9 +28,10 @@ const queryClient = new QueryClient({
 createRoot(document.getElementById('root')!).render(
   <StrictMode>
     <MantineProvider theme={theme} defaultColorScheme="light">
-      <Notifications position="top-right" />
       <QueryClientProvider client={queryClient}>
         <BrowserRouter>
+          {/* Inside the router: a notification may hold a link. */}
+          <Notifications position="top-right" />
           <App />
         </BrowserRouter>
       </QueryClientProvider>
