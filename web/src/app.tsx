@@ -12,9 +12,9 @@ const Sources = lazy(() => import('./pages/sources'));
 const SourcePage = lazy(() => import('./pages/source'));
 const Profiles = lazy(() => import('./pages/profiles'));
 const ProfilePage = lazy(() => import('./pages/profile'));
-// const Contacts = lazy(() => import('./pages/contacts'));
-// const ContactPage = lazy(() => import('./pages/contact'));
-// const Deals = lazy(() => import('./pages/deals'));
+const Contacts = lazy(() => import('./pages/contacts'));
+const ContactPage = lazy(() => import('./pages/contact'));
+const Deals = lazy(() => import('./pages/deals'));
 const NotFound = lazy(() => import('./pages/not-found'));
 
 export function Loading() {
@@ -40,9 +40,9 @@ export function App() {
             <Route path="/sources/:id" element={<SourcePage />} />
             <Route path="/profiles" element={<Profiles />} />
             <Route path="/profiles/:id" element={<ProfilePage />} />
-            {/* <Route path="/crm/contacts" element={<Contacts />} /> */}
-            {/* <Route path="/crm/contacts/:id" element={<ContactPage />} /> */}
-            {/* <Route path="/crm/deals" element={<Deals />} /> */}
+            <Route path="/crm/contacts" element={<Contacts />} />
+            <Route path="/crm/contacts/:id" element={<ContactPage />} />
+            <Route path="/crm/deals" element={<Deals />} />
             <Route path="/sign-in" element={<Navigate to="/" replace />} />
             <Route path="*" element={<NotFound />} />
           </Routes>
