@@ -54,8 +54,8 @@ export async function screenshot(page: Page, name: string): Promise<void> {
   if (!process.env.RAPPORT_SCREENSHOTS) return;
   const dir = fileURLToPath(new URL('../../docs/screenshots/', import.meta.url));
   mkdirSync(dir, { recursive: true });
-  // Spinners and transitions settle before the picture.
-  await page.waitForLoadState('networkidle').catch(() => undefined);
+  // Transitions (200 ms in the kit) settle before the picture; only when pictures are asked for.
+  await page.evaluate(() => new Promise((resolve) => setTimeout(resolve, 300)));
   await page.screenshot({ path: `${dir}${name}.png`, fullPage: false });
 }
 

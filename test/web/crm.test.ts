@@ -48,6 +48,7 @@ describe.skipIf(!runBrowserTests)('the web app: the CRM', () => {
     await page.waitForURL(/q=ada/);
     await table.getByRole('link', { name: 'Ken Thompson' }).waitFor({ state: 'detached' });
     await page.getByRole('textbox', { name: 'Search' }).fill('');
+    await page.waitForURL((url) => !url.searchParams.has('q'));
     await page.getByRole('combobox', { name: 'Lifecycle stage' }).click();
     await page.getByRole('option', { name: 'Lead', exact: true }).click();
     await page.waitForURL(/lifecycleStage=lead/);

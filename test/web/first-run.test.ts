@@ -90,9 +90,21 @@ describe.skipIf(!runBrowserTests)('the web app: first run, sign-in and workspace
     await page.getByRole('option', { name: 'Globex' }).click();
     await page.waitForFunction(() => fetch('/api/v1/auth/session').then((r) => r.json()).then((s) => s.workspace.name === 'Globex'));
     expect(await switcher.inputValue()).toBe('Globex');
-    // The new session's CSRF token is the one the app now sends: a write works.
     const sources = await page.evaluate(() => fetch('/api/v1/sources').then((r) => r.json()));
     expect(sources.data).toEqual([]);
+    // Only into one's own workspaces, and only with the CSRF token.
+    const post = (body: unknown, csrf: boolean) => page.evaluate(async ({ body, csrf }) => {
+      const session = await fetch('/api/v1/auth/session').then((r) => r.json());
+      const headers: Record<string, string> = { 'content-type': 'application/json', ...(csrf ? { 'x-csrf-token': session.csrfToken } : {}) };
+      return (await fetch('/api/v1/auth/switch-workspace', { method: 'POST', headers, body: JSON.stringify(body) })).status;
+    }, { body, csrf });
+    expect(await post({ workspaceId: 'not-mine' }, true)).toBe(403);
+    expect(await post({ workspaceId: workspace.id }, false)).toBe(403);
+    expect(await post({}, true)).toBe(400);
+    const withKey = await fetch(`${server.url}/api/v1/auth/switch-workspace`, {
+      method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer rk_nope' }, body: JSON.stringify({ workspaceId: workspace.id }),
+    });
+    expect(withKey.status).toBe(401);
     expect(problems).toEqual([]);
     await context.close();
   });

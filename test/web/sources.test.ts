@@ -65,10 +65,12 @@ describe.skipIf(!runBrowserTests)('the web app: sources, the install snippet and
     });
     expect(refused.status).toBe(200);
     await events.getByText('missing_event_name').waitFor();
-    await page.getByText('Rejected', { exact: true }).click();
+    await page.locator('label').filter({ hasText: /^Rejected$/ }).click();
     await events.getByText('missing_event_name').waitFor();
     expect(await events.getByText('accepted', { exact: true }).count()).toBe(0);
-    await page.getByText('All', { exact: true }).click();
+    await page.locator('label').filter({ hasText: /^All$/ }).click();
+    await events.getByText('accepted', { exact: true }).first().waitFor();
+    await events.scrollIntoViewIfNeeded();
     await screenshot(page, 'source-debugger');
     expect(problems).toEqual([]);
     await context.close();

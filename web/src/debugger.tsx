@@ -66,7 +66,7 @@ export function LiveDebugger({ sourceId }: { sourceId: string }) {
       <Group justify="space-between" mb="sm">
         <Group gap="sm">
           <Title order={2} size="h4">Live debugger</Title>
-          <Badge variant="dot" color={connection === 'live' ? 'green.9' : connection === 'paused' ? 'gray.8' : 'orange.9'} aria-live="polite">
+          <Badge variant="dot" color={connection === 'live' ? 'green' : connection === 'paused' ? 'gray' : 'orange'} aria-live="polite">
             {connection}
           </Badge>
         </Group>
@@ -101,7 +101,7 @@ export function LiveDebugger({ sourceId }: { sourceId: string }) {
                 <Table.Tr>
                   <Table.Td><When at={entry.receivedAt} /></Table.Td>
                   <Table.Td>
-                    <Badge variant="light" color={entry.status === 'accepted' ? 'green.9' : 'red.9'}>{entry.status}</Badge>
+                    <Badge variant="light" color={entry.status === 'accepted' ? 'green' : 'red'}>{entry.status}</Badge>
                   </Table.Td>
                   <Table.Td>
                     <UnstyledButton onClick={() => setOpen(open === key ? null : key)} aria-expanded={open === key} fw={600} c="blue.8">

@@ -13,7 +13,7 @@ export interface TimelineItem {
   properties: Record<string, unknown> | null;
 }
 
-const KIND_COLOR: Record<string, string> = { web: 'blue.8', track: 'violet.8', identify: 'teal.9', merge: 'orange.9', audience: 'grape.8', activity: 'green.9', crm: 'cyan.9' };
+const KIND_COLOR: Record<string, string> = { web: 'blue', track: 'violet', identify: 'teal', merge: 'orange', audience: 'grape', activity: 'green', crm: 'cyan' };
 
 function title(item: TimelineItem): string {
   if (item.kind === 'web') return `Viewed ${item.event ?? (item.properties?.path as string | undefined) ?? 'a page'}`;
@@ -44,7 +44,7 @@ export function RecordTimeline({ object, id }: { object: 'contacts' | 'companies
             title={
               <Group gap="xs">
                 <UnstyledButton fw={600} size="sm" onClick={() => setOpen(open === index ? null : index)} aria-expanded={open === index}>{title(item)}</UnstyledButton>
-                <Badge size="xs" variant="light" color={KIND_COLOR[item.kind] ?? 'gray.8'}>{item.kind}</Badge>
+                <Badge size="xs" variant="light" color={KIND_COLOR[item.kind] ?? 'gray'}>{item.kind}</Badge>
               </Group>
             }
           >

@@ -35,7 +35,7 @@ export function Json({ value }: { value: unknown }) {
 }
 
 export function StatusBadge({ ok, yes, no }: { ok: boolean; yes: string; no: string }) {
-  return <Badge color={ok ? 'green.9' : 'red.9'} variant="light">{ok ? yes : no}</Badge>;
+  return <Badge color={ok ? 'green' : 'red'} variant="light">{ok ? yes : no}</Badge>;
 }
 
 export function money(amount: number | null | undefined, currency = 'USD'): string {

@@ -64,7 +64,7 @@ export default function ContactPage() {
                   ))}
                 </Table.Tbody>
               </Table>
-              <Group gap={4} mt="sm">{c.audiences.map((a) => <Badge key={a} variant="light" color="grape.8" tt="none">{a}</Badge>)}</Group>
+              <Group gap={4} mt="sm">{c.audiences.map((a) => <Badge key={a} variant="light" color="grape" tt="none">{a}</Badge>)}</Group>
             </Card>
             <Card withBorder>
               <Title order={2} size="h4" mb="sm">Deals</Title>

@@ -89,7 +89,7 @@ export default function Contacts() {
         />
         {selectedView && can('crm:write') && (
           <Tooltip label="Delete this view">
-            <ActionIcon variant="subtle" color="red.9" size="lg" aria-label="Delete view" onClick={() => deleteView.mutate(selectedView)}>×</ActionIcon>
+            <ActionIcon variant="subtle" color="red" size="lg" aria-label="Delete view" onClick={() => deleteView.mutate(selectedView)}>×</ActionIcon>
           </Tooltip>
         )}
         <TextInput label="Search" placeholder="Name or email" value={search} onChange={(e) => setSearch(e.currentTarget.value)} w={220} />
@@ -156,7 +156,7 @@ export default function Contacts() {
               <Table.Td>{c.email}</Table.Td>
               <Table.Td>{c.lifecycleStage ? stageLabel(c.lifecycleStage) : '—'}</Table.Td>
               <Table.Td>
-                <Group gap={4}>{c.audiences.map((a) => <Badge key={a} size="sm" variant="light" color="grape.8" tt="none">{a}</Badge>)}</Group>
+                <Group gap={4}>{c.audiences.map((a) => <Badge key={a} size="sm" variant="light" color="grape" tt="none">{a}</Badge>)}</Group>
               </Table.Td>
               <Table.Td><When at={c.createdAt} /></Table.Td>
             </Table.Tr>
@@ -170,7 +170,8 @@ export default function Contacts() {
         </Group>
       )}
       <Modal opened={saving} onClose={saveModal.close} title="Save this view">
-        <SaveViewForm query={current} onDone={(id) => {
+        {/* What the inputs show, even when the search box has not reached the address yet. */}
+        <SaveViewForm query={Object.fromEntries(Object.entries({ ...current, q: search.trim() }).filter(([, v]) => v))} onDone={(id) => {
           saveModal.close();
           if (id) setParams((p) => {
             p.set('view', id);

@@ -146,7 +146,7 @@ function StageColumn({ stage, stages, deals, canWrite, onOpen, onMove }: {
       <Stack gap={2} mb="xs">
         <Group justify="space-between">
           <Title order={2} size="h6">{stage.name}</Title>
-          <Badge size="sm" variant="light" color={stage.outcome === 'won' ? 'green.9' : stage.outcome === 'lost' ? 'red.9' : 'blue.8'}>{deals.length}</Badge>
+          <Badge size="sm" variant="light" color={stage.outcome === 'won' ? 'green' : stage.outcome === 'lost' ? 'red' : 'blue'}>{deals.length}</Badge>
         </Group>
         <Text size="xs" c="dimmed" data-testid="stage-total">{totals(deals)}{stage.outcome === 'open' ? ` · weighted ${money(weighted)}` : ''}</Text>
       </Stack>
@@ -177,7 +177,7 @@ function DealCard({ deal, stages, canWrite, onOpen, onMove }: { deal: Deal; stag
         </Text>
         {canWrite && (
           <Group gap={2} wrap="nowrap">
-          <ActionIcon size="sm" variant="subtle" color="gray.8" aria-label={`Drag ${deal.name}`} {...attributes} aria-roledescription="draggable deal" onKeyDown={listeners?.onKeyDown as KeyboardEventHandler<HTMLButtonElement> | undefined}>⠿</ActionIcon>
+          <ActionIcon size="sm" variant="subtle" color="gray" aria-label={`Drag ${deal.name}`} {...attributes} aria-roledescription="draggable deal" onKeyDown={listeners?.onKeyDown as KeyboardEventHandler<HTMLButtonElement> | undefined}>⠿</ActionIcon>
           <Menu position="bottom-end" withinPortal>
             <Menu.Target>
               <Button size="compact-xs" variant="subtle" aria-label={`Move ${deal.name}`} onPointerDown={(e) => e.stopPropagation()}>Move</Button>

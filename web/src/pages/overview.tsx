@@ -90,6 +90,7 @@ export default function Overview() {
           dataKey="minute"
           series={[{ name: 'Accepted', color: 'blue.8' }, { name: 'Rejected', color: 'red.8' }]}
           curveType="monotone"
+          withDots={false}
           withLegend
           tickLine="x"
           aria-label="Events per minute over the last hour"
@@ -107,7 +108,7 @@ export default function Overview() {
                 const row = a?.sources.find((x) => x.sourceId === s.id);
                 return (
                   <Table.Tr key={s.id}>
-                    <Table.Td><Anchor component={Link} to={`/sources/${s.id}`}>{s.name}</Anchor>{!s.enabled && <Badge ml="xs" size="xs" color="gray.8">disabled</Badge>}</Table.Td>
+                    <Table.Td><Anchor component={Link} to={`/sources/${s.id}`}>{s.name}</Anchor>{!s.enabled && <Badge ml="xs" size="xs" color="gray">disabled</Badge>}</Table.Td>
                     <Table.Td>{(row?.accepted ?? 0).toLocaleString()}{row?.rejected ? <Text span c="red.9" size="sm"> · {row.rejected} refused</Text> : null}</Table.Td>
                     <Table.Td>{row?.lastEventAt ? <When at={row.lastEventAt} /> : <Text span size="sm" c="dimmed">none this hour</Text>}</Table.Td>
                   </Table.Tr>
@@ -130,7 +131,7 @@ export default function Overview() {
                     <Text size="sm" fw={600}>{d.name}</Text>
                     <Text size="xs" c="dimmed">{d.type}{s ? ` · ${s.queued} queued · ${s.waiting} retrying · ${s.deadLetters} dead letters` : ''}</Text>
                   </Stack>
-                  <Badge variant="light" color={!d.enabled ? 'gray.8' : bad ? 'red.9' : 'green.9'}>{!d.enabled ? 'disabled' : bad ? 'failing' : 'healthy'}</Badge>
+                  <Badge variant="light" color={!d.enabled ? 'gray' : bad ? 'red' : 'green'}>{!d.enabled ? 'disabled' : bad ? 'failing' : 'healthy'}</Badge>
                 </Group>
               );
             })}

@@ -101,7 +101,7 @@ export default function ProfilePage() {
                       </Table.Td>
                       {canSplit && (
                         <Table.Td w={70}>
-                          <Button size="compact-xs" variant="subtle" color="red.9" onClick={() => setSplitting({ type: i.type, value: i.value })} aria-label={`Split ${i.type} ${i.value}`}>Split</Button>
+                          <Button size="compact-xs" variant="subtle" color="red" onClick={() => setSplitting({ type: i.type, value: i.value })} aria-label={`Split ${i.type} ${i.value}`}>Split</Button>
                         </Table.Td>
                       )}
                     </Table.Tr>
@@ -141,7 +141,7 @@ export default function ProfilePage() {
             <Card withBorder>
               <Title order={2} size="h4" mb="sm">Audiences</Title>
               <Group gap={6}>
-                {Object.entries(audiences.data ?? {}).filter(([, v]) => v !== false).map(([key]) => <Badge key={key} variant="light" color="grape.8" tt="none">{key}</Badge>)}
+                {Object.entries(audiences.data ?? {}).filter(([, v]) => v !== false).map(([key]) => <Badge key={key} variant="light" color="grape" tt="none">{key}</Badge>)}
                 {audiences.isSuccess && Object.values(audiences.data).filter((v) => v !== false).length === 0 && <Text size="sm" c="dimmed">In no audience.</Text>}
               </Group>
               <Title order={3} size="h5" mt="md" mb="xs">Computed traits</Title>
@@ -172,7 +172,7 @@ export default function ProfilePage() {
             {split.isError && <ErrorPanel error={split.error} />}
             <Group justify="flex-end">
               <Button variant="default" onClick={() => setSplitting(null)}>Cancel</Button>
-              <Button color="red.9" loading={split.isPending} onClick={() => split.mutate(splitting)}>Split off</Button>
+              <Button color="red" loading={split.isPending} onClick={() => split.mutate(splitting)}>Split off</Button>
             </Group>
           </Stack>
         )}

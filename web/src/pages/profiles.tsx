@@ -95,7 +95,7 @@ export default function Profiles() {
               <Table.Td><Anchor component={Link} to={`/profiles/${p.id}`}>{profileName(p)}</Anchor></Table.Td>
               <Table.Td>
                 <Group gap={4}>
-                  {p.identifiers.slice(0, 4).map((i) => <Badge key={`${i.type}:${i.value}`} variant="outline" color="gray.8" tt="none">{i.type}: {i.value}</Badge>)}
+                  {p.identifiers.slice(0, 4).map((i) => <Badge key={`${i.type}:${i.value}`} variant="outline" color="gray" tt="none">{i.type}: {i.value}</Badge>)}
                   {p.identifiers.length > 4 && <Text size="xs" c="dimmed">+{p.identifiers.length - 4}</Text>}
                 </Group>
               </Table.Td>

@@ -63,7 +63,7 @@ export default function SourcePage() {
             <CopyButton value={s.writeKey}>
               {({ copied, copy }) => <Button size="xs" variant="default" onClick={copy}>{copied ? 'Copied' : 'Copy'}</Button>}
             </CopyButton>
-            {canWrite && <Button size="xs" variant="subtle" color="red.9" onClick={rotate.open}>Rotate…</Button>}
+            {canWrite && <Button size="xs" variant="subtle" color="red" onClick={rotate.open}>Rotate…</Button>}
           </Group>
         </Card>
         <Card withBorder>
@@ -90,7 +90,7 @@ export default function SourcePage() {
           {rotation.isError && <ErrorPanel error={rotation.error} />}
           <Group justify="flex-end">
             <Button variant="default" onClick={rotate.close}>Cancel</Button>
-            <Button color="red.9" loading={rotation.isPending} onClick={() => rotation.mutate()}>Rotate write key</Button>
+            <Button color="red" loading={rotation.isPending} onClick={() => rotation.mutate()}>Rotate write key</Button>
           </Group>
         </Stack>
       </Modal>

@@ -50,7 +50,7 @@ export default function Sources() {
             <Table.Tr key={source.id}>
               <Table.Td><Anchor component={Link} to={`/sources/${source.id}`}>{source.name}</Anchor></Table.Td>
               <Table.Td>{source.type}</Table.Td>
-              <Table.Td><Badge variant="light" color={source.enabled ? 'green.9' : 'gray.8'}>{source.enabled ? 'enabled' : 'disabled'}</Badge></Table.Td>
+              <Table.Td><Badge variant="light" color={source.enabled ? 'green' : 'gray'}>{source.enabled ? 'enabled' : 'disabled'}</Badge></Table.Td>
               <Table.Td><When at={source.createdAt} /></Table.Td>
             </Table.Tr>
           ))}
