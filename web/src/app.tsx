@@ -15,6 +15,9 @@ const ProfilePage = lazy(() => import('./pages/profile'));
 const Contacts = lazy(() => import('./pages/contacts'));
 const ContactPage = lazy(() => import('./pages/contact'));
 const Deals = lazy(() => import('./pages/deals'));
+const Audiences = lazy(() => import('./pages/audiences'));
+const AudienceBuilder = lazy(() => import('./pages/audience-builder'));
+const AudiencePage = lazy(() => import('./pages/audience'));
 const NotFound = lazy(() => import('./pages/not-found'));
 
 export function Loading() {
@@ -40,6 +43,9 @@ export function App() {
             <Route path="/sources/:id" element={<SourcePage />} />
             <Route path="/profiles" element={<Profiles />} />
             <Route path="/profiles/:id" element={<ProfilePage />} />
+            <Route path="/audiences" element={<Audiences />} />
+            <Route path="/audiences/new" element={<AudienceBuilder />} />
+            <Route path="/audiences/:key" element={<AudiencePage />} />
             <Route path="/crm/contacts" element={<Contacts />} />
             <Route path="/crm/contacts/:id" element={<ContactPage />} />
             <Route path="/crm/deals" element={<Deals />} />

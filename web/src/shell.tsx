@@ -19,6 +19,7 @@ const SECTIONS: { heading: string; items: Section[] }[] = [
       { label: 'Overview', to: '/', permission: 'sources:read' },
       { label: 'Sources', to: '/sources', permission: 'sources:read' },
       { label: 'Profiles', to: '/profiles', permission: 'profiles:read' },
+      { label: 'Audiences', to: '/audiences', permission: 'audiences:read' },
     ],
   },
   {
