@@ -13,9 +13,9 @@ export interface SessionView {
 }
 
 /**
- * Whether the session may do `permission` ("crm:read"). Permissions may be split finer over time
- * ("crm.deals:read"); any finer permission of the same area and action counts, so the UI shows a screen
- * when the user can use some of it, and each call's own 403 tells the rest.
+ * Whether the session may do `permission` ("deals:write"). Should a permission be split finer later
+ * ("deals.pipeline:write"), any finer permission of the same area and action counts, so the UI shows a
+ * screen when the user can use some of it, and each call's own 403 tells the rest.
  */
 export function allows(permissions: readonly string[], permission: string): boolean {
   if (permissions.includes(permission)) return true;

@@ -25,8 +25,8 @@ const SECTIONS: { heading: string; items: Section[] }[] = [
   {
     heading: 'CRM',
     items: [
-      { label: 'Contacts', to: '/crm/contacts', permission: 'crm:read' },
-      { label: 'Deals', to: '/crm/deals', permission: 'crm:read' },
+      { label: 'Contacts', to: '/crm/contacts', permission: 'contacts:read' },
+      { label: 'Deals', to: '/crm/deals', permission: 'deals:read' },
     ],
   },
 ];

@@ -5,6 +5,7 @@ import { useState } from 'react';
 import { Link, useNavigate } from 'react-router';
 import { api, messageOf } from '../api';
 import { incomplete, keyFrom, newRow, toCondition, VALUE_OPS, type ConditionRow, type RowKind } from '../audience-condition';
+import { useSession } from '../session';
 import { ErrorPanel, PageHeader } from '../ui';
 import type { Audience } from './audiences';
 import { profileName, type ProfileSummary } from './profiles';
@@ -19,13 +20,14 @@ const KINDS: { value: RowKind; label: string }[] = [
 export default function AudienceBuilder() {
   const navigate = useNavigate();
   const client = useQueryClient();
+  const { can } = useSession();
   const [name, setName] = useState('');
   const [key, setKey] = useState('');
   const [keyEdited, setKeyEdited] = useState(false);
   const [collection, setCollection] = useState<'users' | 'accounts'>('users');
   const [match, setMatch] = useState<'all' | 'any'>('all');
   const [rows, setRows] = useState<ConditionRow[]>([newRow()]);
-  const computed = useQuery({ queryKey: ['computed-traits'], queryFn: () => api.get<{ data: { key: string; name: string }[] }>('/computed-traits').then((r) => r.data) });
+  const computed = useQuery({ queryKey: ['computed-traits'], enabled: can('computed_traits:read'), queryFn: () => api.get<{ data: { key: string; name: string }[] }>('/computed-traits').then((r) => r.data) });
   const audiences = useQuery({ queryKey: ['audiences'], queryFn: () => api.get<{ data: Audience[] }>('/audiences').then((r) => r.data) });
 
   const problem = rows.map(incomplete).find(Boolean) ?? null;

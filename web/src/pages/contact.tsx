@@ -29,7 +29,7 @@ export default function ContactPage() {
   if (contact.isError) return <ErrorPanel error={contact.error} />;
   if (!contact.data) return null;
   const c = contact.data;
-  const canWrite = can('crm:write');
+  const canWrite = can('contacts:write');
   return (
     <>
       <PageHeader
@@ -78,7 +78,7 @@ export default function ContactPage() {
                 ))}
               </Stack>
             </Card>
-            {canWrite && (
+            {can('activities:write') && (
               <Card withBorder>
                 <Title order={2} size="h4" mb="sm">Log activity</Title>
                 <LogActivity record={{ object: 'contact', id: c.id }} />

@@ -43,10 +43,10 @@ export default function Contacts() {
   });
   const computed = useQuery({
     queryKey: ['computed-traits'],
-    enabled: can('audiences:read'),
+    enabled: can('computed_traits:read'),
     queryFn: () => api.get<{ data: { key: string; name: string }[] }>('/computed-traits').then((r) => r.data),
   });
-  const views = useQuery({ queryKey: ['views', 'contact'], queryFn: () => api.get<{ data: SavedView[] }>('/crm/views?object=contact').then((r) => r.data) });
+  const views = useQuery({ queryKey: ['views', 'contact'], enabled: can('crm_settings:read'), queryFn: () => api.get<{ data: SavedView[] }>('/crm/views?object=contact').then((r) => r.data) });
   const selectedView = params.get('view');
   const applyView = (id: string | null) => {
     const view = views.data?.find((v) => v.id === id);
@@ -75,7 +75,7 @@ export default function Contacts() {
       <PageHeader
         title="Contacts"
         description="Every known person: each contact is a unified profile, with its web activity, audiences and scores."
-        actions={can('crm:write') && <Button onClick={createModal.open}>New contact</Button>}
+        actions={can('contacts:write') && <Button onClick={createModal.open}>New contact</Button>}
       />
       <Group gap="sm" mb="sm" align="flex-end">
         <Select
@@ -87,7 +87,7 @@ export default function Contacts() {
           data={(views.data ?? []).map((v) => ({ value: v.id, label: v.name }))}
           w={200}
         />
-        {selectedView && can('crm:write') && (
+        {selectedView && can('crm_settings:write') && (
           <Tooltip label="Delete this view">
             <ActionIcon variant="subtle" color="red" size="lg" aria-label="Delete view" onClick={() => deleteView.mutate(selectedView)}>×</ActionIcon>
           </Tooltip>
@@ -136,7 +136,7 @@ export default function Contacts() {
           ]}
           w={210}
         />
-        {can('crm:write') && <Button variant="default" onClick={saveModal.open}>Save view</Button>}
+        {can('crm_settings:write') && <Button variant="default" onClick={saveModal.open}>Save view</Button>}
       </Group>
       {contacts.isError && <ErrorPanel error={contacts.error} />}
       <Table striped highlightOnHover aria-label="Contacts">

@@ -43,7 +43,7 @@ export default function Deals() {
   const [announcement, setAnnouncement] = useState('');
   const [creating, createModal] = useDisclosure(false);
   const openDeal = params.get('deal');
-  const canWrite = can('crm:write');
+  const canWrite = can('deals:write');
 
   const move = useMutation({
     mutationFn: ({ deal, stageId }: { deal: Deal; stageId: string }) => api.patch<Deal>(`/crm/deals/${deal.id}`, { stageId }, { headers: { 'if-match': etagOf(deal) } }),
@@ -288,7 +288,7 @@ function DealPanel({ id, pipelines }: { id: string; pipelines: Pipeline[] }) {
       <Stack gap={2}>
         {history.data?.map((h, i) => <Text key={i} size="sm">{h.fromStageId ? `${stageName(h.fromStageId)} → ` : 'Created in '}{stageName(h.toStageId)} · <When at={h.at} /></Text>)}
       </Stack>
-      {can('crm:write') && (
+      {can('activities:write') && (
         <>
           <Title order={3} size="h5">Log activity</Title>
           <LogActivity record={{ object: 'deal', id: d.id }} alsoContacts={d.contactIds} />

@@ -83,7 +83,7 @@ export default function ProfilePage() {
       <PageHeader
         title={profileName(p)}
         description={<><Anchor component={Link} to="/profiles" size="sm">Profiles</Anchor> · {p.collection === 'users' ? 'person' : 'account'} · first seen <When at={p.createdAt} /></>}
-        actions={can('crm:read') && p.collection === 'users' && <Button component={Link} to={`/crm/contacts/${p.id}`} variant="default">Open as contact</Button>}
+        actions={can('contacts:read') && p.collection === 'users' && <Button component={Link} to={`/crm/contacts/${p.id}`} variant="default">Open as contact</Button>}
       />
       <Grid gap="lg">
         <Grid.Col span={{ base: 12, md: 5 }}>
@@ -159,7 +159,7 @@ export default function ProfilePage() {
         <Grid.Col span={{ base: 12, md: 7 }}>
           <Card withBorder>
             <Title order={2} size="h4" mb="sm">Timeline</Title>
-            {can('crm:read') ? <RecordTimeline object={p.collection === 'users' ? 'contacts' : 'companies'} id={p.id} /> : <Text size="sm" c="dimmed">Your role cannot read timelines.</Text>}
+            {can(p.collection === 'users' ? 'contacts:read' : 'companies:read') ? <RecordTimeline object={p.collection === 'users' ? 'contacts' : 'companies'} id={p.id} /> : <Text size="sm" c="dimmed">Your role cannot read timelines.</Text>}
           </Card>
         </Grid.Col>
       </Grid>
