@@ -18,6 +18,7 @@ const Deals = lazy(() => import('./pages/deals'));
 const Audiences = lazy(() => import('./pages/audiences'));
 const AudienceBuilder = lazy(() => import('./pages/audience-builder'));
 const AudiencePage = lazy(() => import('./pages/audience'));
+const Import = lazy(() => import('./pages/import'));
 const NotFound = lazy(() => import('./pages/not-found'));
 
 export function Loading() {
@@ -48,6 +49,7 @@ export function App() {
             <Route path="/audiences/:key" element={<AudiencePage />} />
             <Route path="/crm/contacts" element={<Contacts />} />
             <Route path="/crm/contacts/:id" element={<ContactPage />} />
+            <Route path="/crm/import" element={<Import />} />
             <Route path="/crm/deals" element={<Deals />} />
             <Route path="/sign-in" element={<Navigate to="/" replace />} />
             <Route path="*" element={<NotFound />} />

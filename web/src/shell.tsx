@@ -27,6 +27,7 @@ const SECTIONS: { heading: string; items: Section[] }[] = [
     items: [
       { label: 'Contacts', to: '/crm/contacts', permission: 'contacts:read' },
       { label: 'Deals', to: '/crm/deals', permission: 'deals:read' },
+      { label: 'Import', to: '/crm/import', permission: 'imports:write' },
     ],
   },
 ];
