@@ -33,7 +33,7 @@ describe.skipIf(!runBrowserTests)('the web app: what each role sees', () => {
 
   it('shows a support agent the contacts, not the sources, deals or audiences', async () => {
     const { context, page, links } = await navigation('sam@acme.test');
-    expect(links).toEqual(['Profiles', 'Contacts']);
+    expect(links).toEqual(['Profiles', 'Contacts', 'Members']);
     await page.goto(`${server.url}/crm/contacts`);
     await page.getByRole('button', { name: 'New contact' }).waitFor();
     // No crm_settings:write: views can be used, not saved.
@@ -46,7 +46,7 @@ describe.skipIf(!runBrowserTests)('the web app: what each role sees', () => {
 
   it('shows a marketer the CDP and a read-only CRM', async () => {
     const { context, page, links } = await navigation('mia@acme.test');
-    expect(links).toEqual(['Overview', 'Sources', 'Profiles', 'Audiences', 'Contacts', 'Deals']);
+    expect(links).toEqual(['Overview', 'Sources', 'Profiles', 'Audiences', 'Contacts', 'Deals', 'Members']);
     await page.goto(`${server.url}/crm/contacts`);
     await page.getByRole('heading', { name: 'Contacts' }).waitFor();
     await page.getByRole('table', { name: 'Contacts' }).waitFor();

@@ -1,6 +1,7 @@
 import { Center, Loader } from '@mantine/core';
 import { lazy, Suspense } from 'react';
-import { Navigate, Route, Routes } from 'react-router';
+import { Navigate, Route, Routes, useLocation } from 'react-router';
+import { AcceptInvitation } from './accept-invitation';
 import { Shell } from './shell';
 import { SessionProvider, useSessionQuery } from './session';
 import { Welcome } from './welcome';
@@ -19,6 +20,7 @@ const Audiences = lazy(() => import('./pages/audiences'));
 const AudienceBuilder = lazy(() => import('./pages/audience-builder'));
 const AudiencePage = lazy(() => import('./pages/audience'));
 const Import = lazy(() => import('./pages/import'));
+const Members = lazy(() => import('./pages/members'));
 const NotFound = lazy(() => import('./pages/not-found'));
 
 export function Loading() {
@@ -31,6 +33,9 @@ export function Loading() {
 
 export function App() {
   const session = useSessionQuery();
+  const { pathname } = useLocation();
+  // An invitation is accepted signed in or not: it may be for another account or workspace.
+  if (pathname === '/accept-invitation') return <AcceptInvitation />;
   if (session.isPending) return <Loading />;
   if (session.isError) return <ErrorPanel error={session.error} />;
   if (!session.data) return <Welcome />;
@@ -51,6 +56,7 @@ export function App() {
             <Route path="/crm/contacts/:id" element={<ContactPage />} />
             <Route path="/crm/import" element={<Import />} />
             <Route path="/crm/deals" element={<Deals />} />
+            <Route path="/settings/members" element={<Members />} />
             <Route path="/sign-in" element={<Navigate to="/" replace />} />
             <Route path="*" element={<NotFound />} />
           </Routes>

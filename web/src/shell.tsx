@@ -30,6 +30,10 @@ const SECTIONS: { heading: string; items: Section[] }[] = [
       { label: 'Import', to: '/crm/import', permission: 'imports:write' },
     ],
   },
+  {
+    heading: 'Settings',
+    items: [{ label: 'Members', to: '/settings/members', permission: 'users:read' }],
+  },
 ];
 
 function isActive(pathname: string, to: string): boolean {
