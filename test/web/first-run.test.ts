@@ -121,6 +121,14 @@ describe.skipIf(!runBrowserTests)('the web app: first run, sign-in and workspace
     const script = await fetch(server.url + asset);
     expect(script.status).toBe(200);
     expect(script.headers.get('cache-control')).toBe('public, max-age=31536000, immutable');
+    // Sent compressed as the browser accepts (fetch decodes it): the same bytes either way.
+    const as = (encoding: string) => fetch(server.url + asset, { headers: { 'accept-encoding': encoding } });
+    const [brotli, gzip, plain] = await Promise.all([as('gzip, deflate, br'), as('gzip'), as('identity')]);
+    expect([brotli, gzip, plain].map((r) => r.headers.get('content-encoding'))).toEqual(['br', 'gzip', null]);
+    const text = await plain.text();
+    expect(text.length).toBeGreaterThan(1000);
+    expect(await brotli.text()).toBe(text);
+    expect(await gzip.text()).toBe(text);
     expect((await fetch(`${server.url}/assets/nope.js`)).status).toBe(404);
     expect((await fetch(`${server.url}/assets/..%2f..%2fpackage.json`)).status).toBeGreaterThanOrEqual(400);
     for (const path of ['/api/v1/nope', '/v1/nope', '/api', '/metricsx/../metrics']) {

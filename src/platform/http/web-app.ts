@@ -33,7 +33,8 @@ function appPage(reply: FastifyReply) {
 export async function webAppRoutes(app: FastifyInstance, { webDir }: { webDir: string }) {
   const built = existsSync(join(webDir, 'index.html'));
   if (!built) app.log.warn({ webDir }, 'the web app is not built (npm run build); the APIs are served, and / says so');
-  await app.register(fastifyStatic, { root: webDir, serve: false });
+  // The build writes .br and .gz twins of the assets; the one the browser accepts is sent.
+  await app.register(fastifyStatic, { root: webDir, serve: false, preCompressed: true });
 
   app.get('/assets/*', { config: { access: 'public' }, schema: { hide: true } }, (request, reply) => {
     const file = (request.params as { '*': string })['*'];
