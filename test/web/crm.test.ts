@@ -39,6 +39,12 @@ describe.skipIf(!runBrowserTests)('the web app: the CRM', () => {
     await dialog.getByLabel('Name').fill('Ada Lovelace');
     await dialog.getByRole('button', { name: 'Create contact' }).click();
     await page.getByRole('heading', { name: 'Ada Lovelace' }).waitFor();
+    // Edited in place: Enter saves.
+    await page.getByRole('textbox', { name: 'Job title' }).fill('Analyst');
+    await page.getByRole('textbox', { name: 'Job title' }).press('Enter');
+    await page.getByText('Saved.').waitFor();
+    const ada = (await server.call('GET', '/api/v1/crm/contacts?q=ada')).body.data[0];
+    expect(ada).toMatchObject({ title: 'Analyst', lifecycleStage: 'lead' });
 
     await page.getByRole('link', { name: 'Contacts' }).first().click();
     const table = page.getByRole('table', { name: 'Contacts' });

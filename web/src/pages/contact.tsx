@@ -1,4 +1,5 @@
-import { Anchor, Badge, Button, Card, Grid, Group, Select, Stack, Table, Text, Title } from '@mantine/core';
+import { Anchor, Badge, Button, Card, Grid, Group, Select, Stack, Table, Text, TextInput, Title } from '@mantine/core';
+import { useEffect, useState } from 'react';
 import { notifications } from '@mantine/notifications';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { Link, useParams } from 'react-router';
@@ -8,6 +9,35 @@ import { contactName, etagOf, LIFECYCLE_STAGES, stageLabel, type Contact, type D
 import { useSession } from '../session';
 import { RecordTimeline } from '../timeline';
 import { ErrorPanel, money, PageHeader, When } from '../ui';
+
+const FIELD_LABELS = { name: 'Name', email: 'Email', phone: 'Phone', title: 'Job title' } as const;
+
+/** A field edited where it is shown: saved on Enter or when focus leaves, restored on Escape. */
+function InlineText({ label, value, disabled, onSave }: { label: string; value: string | null; disabled: boolean; onSave: (value: string) => void }) {
+  const [draft, setDraft] = useState(value ?? '');
+  useEffect(() => setDraft(value ?? ''), [value]);
+  const save = () => {
+    const next = draft.trim();
+    if (next && next !== (value ?? '')) onSave(next);
+    else setDraft(value ?? '');
+  };
+  return (
+    <TextInput
+      aria-label={label}
+      size="xs"
+      variant="filled"
+      disabled={disabled}
+      value={draft}
+      placeholder="—"
+      onChange={(e) => setDraft(e.currentTarget.value)}
+      onBlur={save}
+      onKeyDown={(e) => {
+        if (e.key === 'Enter') e.currentTarget.blur();
+        if (e.key === 'Escape') setDraft(value ?? '');
+      }}
+    />
+  );
+}
 
 export default function ContactPage() {
   const { id = '' } = useParams();
@@ -20,6 +50,7 @@ export default function ContactPage() {
     onSuccess: (next) => {
       client.setQueryData(['contact', id], next);
       void client.invalidateQueries({ queryKey: ['contacts'] });
+      notifications.show({ color: 'green', message: 'Saved.' });
     },
     onError: (error) => {
       notifications.show({ color: 'red', title: 'Not saved', message: messageOf(error) });
@@ -44,8 +75,14 @@ export default function ContactPage() {
               <Title order={2} size="h4" mb="sm">About</Title>
               <Table aria-label="About" verticalSpacing={4}>
                 <Table.Tbody>
-                  <Table.Tr><Table.Th fw={500} w="40%">Email</Table.Th><Table.Td>{c.email ?? '—'}</Table.Td></Table.Tr>
-                  <Table.Tr><Table.Th fw={500}>Phone</Table.Th><Table.Td>{c.phone ?? '—'}</Table.Td></Table.Tr>
+                  {(['name', 'email', 'phone', 'title'] as const).map((field) => (
+                    <Table.Tr key={field}>
+                      <Table.Th fw={500} w="40%">{FIELD_LABELS[field]}</Table.Th>
+                      <Table.Td>
+                        <InlineText label={FIELD_LABELS[field]} value={c[field]} disabled={!canWrite} onSave={(value) => update.mutate({ [field]: value })} />
+                      </Table.Td>
+                    </Table.Tr>
+                  ))}
                   <Table.Tr>
                     <Table.Th fw={500}>Lifecycle stage</Table.Th>
                     <Table.Td>
