@@ -9,6 +9,9 @@ if (!existsSync(CHROMIUM) && !process.env.CI) {
   process.stderr.write(`note: ${CHROMIUM} is missing, so the web app's browser tests are skipped (apt-get install chromium)\n`);
 }
 
+/** A journey takes a few seconds alone; on a CI machine busy with every other suite, several times that. */
+export const BROWSER_TEST_TIMEOUT = 120_000;
+
 export const OWNER = { email: 'owner@acme.test', password: 'correct horse battery staple' };
 
 export async function launchBrowser(): Promise<Browser> {

@@ -2,18 +2,11 @@ import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENGINES } from '../support/engines.js';
 import { startServer, type TestServer } from '../support/server.js';
-import { launchBrowser, openApp, runBrowserTests, screenshot, signInThroughForm } from '../support/web.js';
+import { until } from '../support/wait.js';
+import { BROWSER_TEST_TIMEOUT, launchBrowser, openApp, runBrowserTests, screenshot, signInThroughForm } from '../support/web.js';
 
-async function until<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (done(value) || Date.now() > deadline) return value;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
-describe.skipIf(!runBrowserTests)('the web app: audiences', () => {
+describe.skipIf(!runBrowserTests)('the web app: audiences', { timeout: BROWSER_TEST_TIMEOUT }, () => {
   let server: TestServer;
   let browser: Browser;
 
@@ -32,8 +25,7 @@ describe.skipIf(!runBrowserTests)('the web app: audiences', () => {
       ] }),
     });
     expect(res.status).toBe(200);
-    const seen = await until(() => server.call('GET', '/api/v1/profiles?trait=plan:pro'), (r) => r.body.data?.length === 2);
-    expect(seen.body.data).toHaveLength(2);
+    await until('both pro users resolved', async () => (await server.call('GET', '/api/v1/profiles?trait=plan:pro')).body.data?.length === 2);
   });
   afterAll(async () => {
     await browser?.close();

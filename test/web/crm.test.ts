@@ -2,7 +2,7 @@ import type { Browser, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENGINES } from '../support/engines.js';
 import { startServer, type TestServer } from '../support/server.js';
-import { launchBrowser, openApp, runBrowserTests, screenshot, signInThroughForm } from '../support/web.js';
+import { BROWSER_TEST_TIMEOUT, launchBrowser, openApp, runBrowserTests, screenshot, signInThroughForm } from '../support/web.js';
 
 /** A pointer drag as a person makes it: press, move in steps (the board starts a drag after a few pixels), release. */
 async function drag(page: Page, from: Locator, to: Locator) {
@@ -15,7 +15,7 @@ async function drag(page: Page, from: Locator, to: Locator) {
   await page.mouse.up();
 }
 
-describe.skipIf(!runBrowserTests)('the web app: the CRM', () => {
+describe.skipIf(!runBrowserTests)('the web app: the CRM', { timeout: BROWSER_TEST_TIMEOUT }, () => {
   let server: TestServer;
   let browser: Browser;
 

@@ -2,11 +2,11 @@ import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENGINES } from '../support/engines.js';
 import { startBareServer } from '../support/server.js';
-import { launchBrowser, openApp, runBrowserTests, screenshot, signInThroughForm } from '../support/web.js';
+import { BROWSER_TEST_TIMEOUT, launchBrowser, openApp, runBrowserTests, screenshot, signInThroughForm } from '../support/web.js';
 
 const OWNER = { email: 'founder@acme.test', password: 'a long first-run passphrase' };
 
-describe.skipIf(!runBrowserTests)('the web app: first run, sign-in and workspaces', () => {
+describe.skipIf(!runBrowserTests)('the web app: first run, sign-in and workspaces', { timeout: BROWSER_TEST_TIMEOUT }, () => {
   let server: Awaited<ReturnType<typeof startBareServer>>;
   let browser: Browser;
 

@@ -2,7 +2,7 @@ import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENGINES } from '../support/engines.js';
 import { startServer, type TestServer } from '../support/server.js';
-import { launchBrowser, openApp, runBrowserTests, screenshot, signInThroughForm } from '../support/web.js';
+import { BROWSER_TEST_TIMEOUT, launchBrowser, openApp, runBrowserTests, screenshot, signInThroughForm } from '../support/web.js';
 
 const CSV = `E-mail,Full name,Stage,Notes
 grace@navy.test,Grace Hopper,customer,first compiler
@@ -10,7 +10,7 @@ not-an-email,Nobody,lead,
 alan@bletchley.test,Alan Turing,lead,
 `;
 
-describe.skipIf(!runBrowserTests)('the web app: importing a CSV', () => {
+describe.skipIf(!runBrowserTests)('the web app: importing a CSV', { timeout: BROWSER_TEST_TIMEOUT }, () => {
   let server: TestServer;
   let browser: Browser;
 

@@ -2,18 +2,11 @@ import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENGINES } from '../support/engines.js';
 import { startServer, type TestServer } from '../support/server.js';
-import { launchBrowser, openApp, runBrowserTests, screenshot, signInThroughForm } from '../support/web.js';
+import { until } from '../support/wait.js';
+import { BROWSER_TEST_TIMEOUT, launchBrowser, openApp, runBrowserTests, screenshot, signInThroughForm } from '../support/web.js';
 
-async function until<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (done(value) || Date.now() > deadline) return value;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
-describe.skipIf(!runBrowserTests)('the web app: overview', () => {
+describe.skipIf(!runBrowserTests)('the web app: overview', { timeout: BROWSER_TEST_TIMEOUT }, () => {
   let server: TestServer;
   let browser: Browser;
 
@@ -36,8 +29,7 @@ describe.skipIf(!runBrowserTests)('the web app: overview', () => {
       body: JSON.stringify({ batch: [{ type: 'track', userId: 'u1', event: 'A' }, { type: 'track', userId: 'u2', event: 'B' }, { type: 'track', userId: 'u3' }] }),
     });
     expect(res.status).toBe(200);
-    const stats = await until(() => server.call('GET', `/api/v1/destinations/${hook.body.id}/stats`), (r) => r.body.consecutiveFailures > 0);
-    expect(stats.body.consecutiveFailures).toBeGreaterThan(0);
+    await until('the webhook to fail a delivery', async () => (await server.call('GET', `/api/v1/destinations/${hook.body.id}/stats`)).body.consecutiveFailures > 0);
 
     const { context, page, problems } = await openApp(browser, server.url);
     await signInThroughForm(page);
@@ -58,7 +50,8 @@ describe.skipIf(!runBrowserTests)('the web app: overview', () => {
     await page.reload();
     await page.getByLabel('Events (last hour)', { exact: true }).getByText('2').waitFor();
     const elapsed = Date.now() - started;
-    expect(elapsed, `first screen took ${elapsed} ms`).toBeLessThan(2_500);
+    // About 550 ms on a developer's machine; CI shares two cores with every other suite.
+    expect(elapsed, `first screen took ${elapsed} ms`).toBeLessThan(process.env.CI ? 5_000 : 2_500);
     expect(problems).toEqual([]);
     await context.close();
   });

@@ -2,11 +2,11 @@ import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENGINES } from '../support/engines.js';
 import { startServer, type TestServer } from '../support/server.js';
-import { launchBrowser, openApp, runBrowserTests, signInThroughForm } from '../support/web.js';
+import { BROWSER_TEST_TIMEOUT, launchBrowser, openApp, runBrowserTests, signInThroughForm } from '../support/web.js';
 
 const PASSWORD = 'a long and private passphrase';
 
-describe.skipIf(!runBrowserTests)('the web app: what each role sees', () => {
+describe.skipIf(!runBrowserTests)('the web app: what each role sees', { timeout: BROWSER_TEST_TIMEOUT }, () => {
   let server: TestServer;
   let browser: Browser;
 

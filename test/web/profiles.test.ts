@@ -2,18 +2,11 @@ import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENGINES } from '../support/engines.js';
 import { startServer, type TestServer } from '../support/server.js';
-import { launchBrowser, openApp, runBrowserTests, screenshot, signInThroughForm } from '../support/web.js';
+import { until } from '../support/wait.js';
+import { BROWSER_TEST_TIMEOUT, launchBrowser, openApp, runBrowserTests, screenshot, signInThroughForm } from '../support/web.js';
 
-async function until<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (done(value) || Date.now() > deadline) return value;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
-describe.skipIf(!runBrowserTests)('the web app: profiles', () => {
+describe.skipIf(!runBrowserTests)('the web app: profiles', { timeout: BROWSER_TEST_TIMEOUT }, () => {
   let server: TestServer;
   let browser: Browser;
 
@@ -38,11 +31,7 @@ describe.skipIf(!runBrowserTests)('the web app: profiles', () => {
     await send([{ type: 'page', anonymousId: 'phone-1', name: 'Docs', properties: { path: '/docs' } }]);
     await send([{ type: 'track', anonymousId: 'phone-1', userId: 'grace-1', event: 'Logged In' }]);
     await server.call('POST', '/api/v1/audiences', { key: 'pro_plan', name: 'Pro plan', condition: { trait: 'plan', op: 'eq', value: 'pro' } });
-    const found = await until(
-      () => server.call('GET', '/api/v1/profiles?q=phone-1'),
-      (r) => r.body.data?.[0]?.identifiers.length === 4,
-    );
-    expect(found.body.data[0].identifiers).toHaveLength(4);
+    await until('both devices on one profile', async () => (await server.call('GET', '/api/v1/profiles?q=phone-1')).body.data?.[0]?.identifiers.length === 4);
   });
   afterAll(async () => {
     await browser?.close();
@@ -81,7 +70,7 @@ describe.skipIf(!runBrowserTests)('the web app: profiles', () => {
     await timeline.getByText('Identified').waitFor();
     await timeline.getByText('Logged In').waitFor();
     await page.getByRole('table', { name: 'Traits' }).getByText('pro', { exact: true }).waitFor();
-    await until(() => server.call('GET', '/api/v1/audiences/pro_plan'), (r) => r.body.size === 1);
+    await until('the audience to count Grace', async () => (await server.call('GET', '/api/v1/audiences/pro_plan')).body.size === 1);
     await page.reload();
     await page.getByText('pro_plan').waitFor();
     await screenshot(page, 'profile');
@@ -97,8 +86,7 @@ describe.skipIf(!runBrowserTests)('the web app: profiles', () => {
     await page.getByRole('dialog').getByRole('button', { name: 'Split off' }).click();
     await page.getByText('Profile split').waitFor();
     await page.getByRole('table', { name: 'Identities' }).getByText('laptop-1', { exact: true }).waitFor();
-    await until(() => page.getByRole('table', { name: 'Identities' }).getByText('phone-1', { exact: true }).count(), (n) => n === 0);
-    expect(await page.getByRole('table', { name: 'Identities' }).getByText('phone-1', { exact: true }).count()).toBe(0);
+    await page.getByRole('table', { name: 'Identities' }).getByText('phone-1', { exact: true }).waitFor({ state: 'detached' });
     const phone = await server.call('GET', '/api/v1/profiles?q=phone-1');
     expect(phone.body.data[0].identifiers).toEqual([{ type: 'anonymous_id', value: 'phone-1' }]);
     await page.getByLabel('Merge log').getByText(/^Split off/).waitFor();
