@@ -90,6 +90,8 @@ describe.skipIf(!runBrowserTests)('the web app: the CRM', { timeout: BROWSER_TES
     await dialog.getByRole('combobox', { name: 'Contact' }).fill('ada');
     await page.getByRole('option', { name: /Ada Lovelace/ }).click();
     await dialog.getByRole('button', { name: 'Create deal' }).click();
+    // The dialog's overlay is gone before the board is touched.
+    await dialog.waitFor({ state: 'detached' });
 
     const qualification = page.getByRole('region', { name: 'Stage Qualification' });
     const proposal = page.getByRole('region', { name: 'Stage Proposal' });
@@ -119,6 +121,13 @@ describe.skipIf(!runBrowserTests)('the web app: the CRM', { timeout: BROWSER_TES
     expect(activities.body.data).toEqual([expect.objectContaining({ kind: 'call', subject: 'Discovery call', outcome: 'connected' })]);
     expect((await server.call('GET', `/api/v1/crm/deals/${deal.id}/stage-history`)).body.data.map((h: { toStageId: string }) => h.toStageId))
       .toEqual([stage('Qualification'), stage('Proposal')]);
+
+    // The header's search finds the contact; her page shows the call logged on the deal.
+    await page.keyboard.press('Escape');
+    await page.getByRole('combobox', { name: 'Search contacts, companies and deals' }).fill('Lovelace');
+    await page.getByRole('option', { name: /Ada Lovelace/ }).click();
+    await page.getByRole('heading', { name: 'Ada Lovelace' }).waitFor();
+    await page.getByLabel('Activities').getByText('Discovery call').waitFor();
     expect(problems).toEqual([]);
     await context.close();
   });

@@ -4,6 +4,7 @@ import { notifications } from '@mantine/notifications';
 import type { ReactNode } from 'react';
 import { Link, useLocation, useNavigate } from 'react-router';
 import { messageOf } from './api';
+import { CrmSearch } from './search';
 import { useSession } from './session';
 
 interface Section {
@@ -66,6 +67,7 @@ export function Shell({ children }: { children: ReactNode }) {
             <Title order={2} size="h4" c="blue.8">Rapport</Title>
           </Group>
           <Group gap="sm" wrap="nowrap">
+            {(can('contacts:read') || can('deals:read') || can('companies:read')) && <CrmSearch />}
             {session.workspaces.length > 0 && (
               <Select
                 aria-label="Workspace"
