@@ -63,6 +63,8 @@ describe.skipIf(!runBrowserTests)('the web app: profiles', { timeout: BROWSER_TE
     const log = page.getByLabel('Merge log');
     await log.getByText(/^Merged in/).first().waitFor();
     await log.getByText(/One event carried .*"phone-1"/).first().waitFor();
+    // Drawn too: four identifiers, one profile merged in.
+    await page.getByRole('img', { name: 'Identity graph: 4 identifiers; 1 profile merged in.' }).waitFor();
     // One timeline: the anonymous pricing visit, the sign-up and the phone's log-in.
     const timeline = page.getByLabel('Timeline');
     await timeline.getByText('Viewed Pricing').waitFor();

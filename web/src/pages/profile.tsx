@@ -5,6 +5,7 @@ import { useState } from 'react';
 import { Link, useParams } from 'react-router';
 import { api } from '../api';
 import { useSession } from '../session';
+import { IdentityGraph } from '../identity-graph';
 import { RecordTimeline } from '../timeline';
 import { ErrorPanel, PageHeader, When } from '../ui';
 import { profileName, type Identifier, type ProfileSummary } from './profiles';
@@ -157,6 +158,12 @@ export default function ProfilePage() {
           </Stack>
         </Grid.Col>
         <Grid.Col span={{ base: 12, md: 7 }}>
+          {explain.data && explain.data.identifiers.length > 0 && (
+            <Card withBorder mb="lg">
+              <Title order={2} size="h4" mb="sm">Identity graph</Title>
+              <IdentityGraph identifiers={explain.data.identifiers} />
+            </Card>
+          )}
           <Card withBorder>
             <Title order={2} size="h4" mb="sm">Timeline</Title>
             {can(p.collection === 'users' ? 'contacts:read' : 'companies:read') ? <RecordTimeline object={p.collection === 'users' ? 'contacts' : 'companies'} id={p.id} /> : <Text size="sm" c="dimmed">Your role cannot read timelines.</Text>}
