@@ -34,6 +34,9 @@ describe.skipIf(!runBrowserTests)('the web app: what each role sees', { timeout:
   it('shows a support agent the contacts, not the sources, deals or audiences', async () => {
     const { context, page, links } = await navigation('sam@acme.test');
     expect(links).toEqual(['Profiles', 'Contacts', 'Members']);
+    // Signed in at /, they land on the first screen they can read, not on an overview they cannot.
+    await page.waitForURL(`${server.url}/profiles`);
+    await page.getByRole('heading', { name: 'Profiles' }).waitFor();
     await page.goto(`${server.url}/crm/contacts`);
     await page.getByRole('button', { name: 'New contact' }).waitFor();
     // No crm_settings:write: views can be used, not saved.

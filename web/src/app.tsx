@@ -2,8 +2,8 @@ import { Center, Loader } from '@mantine/core';
 import { lazy, Suspense } from 'react';
 import { Navigate, Route, Routes, useLocation } from 'react-router';
 import { AcceptInvitation } from './accept-invitation';
-import { Shell } from './shell';
-import { SessionProvider, useSessionQuery } from './session';
+import { homeOf, Shell } from './shell';
+import { SessionProvider, useSession, useSessionQuery } from './session';
 import { Welcome } from './welcome';
 import { ErrorPanel } from './ui';
 
@@ -31,6 +31,14 @@ export function Loading() {
   );
 }
 
+/** The overview, or for a role that cannot read it, the first screen it can. */
+function Home() {
+  const { can } = useSession();
+  const home = homeOf(can);
+  if (home === '/' || home === null) return <Overview />;
+  return <Navigate to={home} replace />;
+}
+
 export function App() {
   const session = useSessionQuery();
   const { pathname } = useLocation();
@@ -44,7 +52,7 @@ export function App() {
       <Shell>
         <Suspense fallback={<Loading />}>
           <Routes>
-            <Route path="/" element={<Overview />} />
+            <Route path="/" element={<Home />} />
             <Route path="/sources" element={<Sources />} />
             <Route path="/sources/:id" element={<SourcePage />} />
             <Route path="/profiles" element={<Profiles />} />

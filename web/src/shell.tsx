@@ -37,6 +37,11 @@ const SECTIONS: { heading: string; items: Section[] }[] = [
   },
 ];
 
+/** Where a user lands: the first screen their permissions open (the overview for most). */
+export function homeOf(can: (permission: string) => boolean): string | null {
+  return SECTIONS.flatMap((s) => s.items).find((item) => can(item.permission))?.to ?? null;
+}
+
 function isActive(pathname: string, to: string): boolean {
   return to === '/' ? pathname === '/' : pathname === to || pathname.startsWith(`${to}/`);
 }
