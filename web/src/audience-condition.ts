@@ -86,6 +86,6 @@ export function incomplete(row: ConditionRow): string | null {
 
 /** A key from a name: "Pro users (EU)" -> "pro_users_eu". */
 export function keyFrom(name: string): string {
-  const key = name.toLowerCase().normalize('NFKD').replace(/[^a-z0-9]+/g, '_').replace(/^_+|_+$/g, '').replace(/^(\d)/, 'a_$1');
+  const key = name.toLowerCase().normalize('NFKD').replace(/[\u0300-\u036f]/g, '').replace(/[^a-z0-9]+/g, '_').replace(/^_+|_+$/g, '').replace(/^(\d)/, 'a_$1');
   return key.slice(0, 64);
 }
