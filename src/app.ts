@@ -15,6 +15,7 @@ import { mergeProfiles } from './workflows/merge-profiles.js';
 import { splitProfile } from './workflows/split-profile.js';
 import { deletePerson } from './workflows/delete-person.js';
 import { exportPerson } from './workflows/export-person.js';
+import { setupOwner } from './workflows/setup-workspace.js';
 import { createPipeline, PIPELINE_CONSUMER } from './pipeline/processor.js';
 import { systemClock, type Clock } from './platform/clock.js';
 import type { Config } from './platform/config.js';
@@ -22,6 +23,7 @@ import { openDatabase, type Database } from './platform/db/database.js';
 import { migrateToLatest } from './platform/db/migrate.js';
 import { createHttpServer } from './platform/http/server.js';
 import { opsRoutes } from './platform/http/ops-routes.js';
+import { webAppRoutes } from './platform/http/web-app.js';
 import { createLog, type Log } from './platform/log.js';
 import { createMetrics } from './platform/metrics.js';
 
@@ -200,7 +202,7 @@ export async function createRapport(config: Config, deps: { log?: Log; clock?: C
     },
   });
   await collect.register(app, { managementPrefix: API, workspace: (id) => access.service.workspace(id) });
-  await access.register(app, { managementPrefix: API });
+  await access.register(app, { managementPrefix: API, setUp: (input) => setupOwner({ access: access.service, collect: collect.service }, input) });
   await core.audit.register(app, { managementPrefix: API });
   // Contacts and companies out of the caller's record visibility, for the modules that show profiles beside the CRM.
   const hidden = async (principal: Parameters<typeof core.access.teams.scopeOf>[0], ids: string[]) => {
@@ -248,6 +250,7 @@ export async function createRapport(config: Config, deps: { log?: Log; clock?: C
     withdraw: (db, withdrawals) => core.destinations.withdraw(db, withdrawals),
   });
   await app.register(destinationRoutes, { prefix: API, db: database.db, destinations: core.destinations, changed: () => core.delivery.refresh() });
+  await app.register(webAppRoutes, { webDir: config.webDir });
   await app.ready();
   if (config.role !== 'api') {
     core.pipeline.start();

@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 export type Role = 'api' | 'worker' | 'all';
 
@@ -6,6 +7,8 @@ export interface Config {
   port: number;
   host: string;
   dataDir: string;
+  /** The built web app (Vite's output), served at `/`. */
+  webDir: string;
   /** `postgres://…` switches storage to PostgreSQL; absent means embedded SQLite in `dataDir`. */
   databaseUrl?: string;
   logLevel: string;
@@ -65,6 +68,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     port: intFromEnv(env, 'PORT', 8080),
     host: env.HOST || '0.0.0.0',
     dataDir: resolve(env.RAPPORT_DATA_DIR || './data'),
+    // dist/web from both src/platform and dist/platform: the build puts it there.
+    webDir: resolve(env.RAPPORT_WEB_DIR || fileURLToPath(new URL('../../dist/web', import.meta.url))),
     databaseUrl,
     logLevel: env.LOG_LEVEL || 'info',
     role: 'all',

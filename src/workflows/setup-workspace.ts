@@ -25,11 +25,8 @@ export interface SetupDeps {
   audit?: { record(entry: AuditEntry): Promise<void>; actor: AuditEntry['actor'] };
 }
 
-/**
- * First run: the workspace, its owner and a first source, each only if absent, so running it again
- * changes nothing but mint a fresh API key (keys are stored hashed and cannot be shown twice).
- */
-export async function setupWorkspace({ access, collect, audit }: SetupDeps, input: SetupInput): Promise<SetupResult> {
+/** The workspace, its owner (the user row) and a first source, each only if absent. */
+export async function setupOwner({ access, collect }: { access: AccessService; collect: CollectService }, input: SetupInput) {
   // A refused owner password must not leave a workspace without an owner behind.
   await access.assertNewMemberPassword(input.email, input.password);
   const { workspace, created } = await access.ensureWorkspace(input.workspace);
@@ -37,12 +34,21 @@ export async function setupWorkspace({ access, collect, audit }: SetupDeps, inpu
   const sourceName = input.sourceName ?? 'Website';
   const existing = await collect.sourceByName(workspace.id, sourceName);
   const source = existing ?? (await collect.createSource(workspace.id, { name: sourceName, type: 'website' }));
+  return { workspace, created, owner, source, sourceCreated: !existing };
+}
+
+/**
+ * First run from the command line: setupOwner, and an owner's API key. Running it again changes nothing but
+ * mint a fresh API key (keys are stored hashed and cannot be shown twice).
+ */
+export async function setupWorkspace({ access, collect, audit }: SetupDeps, input: SetupInput): Promise<SetupResult> {
+  const { workspace, created, owner, source, sourceCreated } = await setupOwner({ access, collect }, input);
   const { key, apiKey } = await access.createApiKey(workspace.id, `setup ${new Date().toISOString().slice(0, 10)}`, 'owner');
   if (audit) {
     const base = { workspaceId: workspace.id, actor: audit.actor, status: 200 };
     await audit.record({
       ...base, action: 'workspace.setup', target: { type: 'workspace', id: workspace.id },
-      change: { workspaceCreated: created, ownerId: owner.id, sourceId: source.id, sourceCreated: !existing },
+      change: { workspaceCreated: created, ownerId: owner.id, sourceId: source.id, sourceCreated },
     });
     await audit.record({ ...base, action: 'api_key.create', target: { type: 'api_key', id: apiKey.id }, change: { name: apiKey.name, role: apiKey.role } });
   }

@@ -11,6 +11,8 @@ import { startServer, type TestServer } from '../support/server.js';
 const OPEN_BY_DESIGN = new Set([
   'POST /api/v1/auth/login', 'POST /api/v1/invitations/accept',
   'POST /api/v1/auth/logout', 'GET /api/v1/auth/session', 'PUT /api/v1/auth/password', 'GET /api/v1/roles/permissions',
+  // The web app's first run (only while the installation has no workspace or user) and its workspace switcher.
+  'GET /api/v1/setup', 'POST /api/v1/setup', 'POST /api/v1/auth/switch-workspace',
 ]);
 
 /** The permissions a route's declaration asks for (any one of them suffices), or null when it asks for none. */

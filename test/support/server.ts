@@ -17,37 +17,41 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-/** A real Rapport on a real store, listening on a free port, with a workspace already set up. */
-export async function startServer(
-  engine: Engine,
-  overrides: { collect?: Partial<Config['collect']>; delivery?: Partial<Config['delivery']>; access?: Partial<Config['access']>; privacy?: Partial<Config['privacy']>; clock?: Clock } = {},
-): Promise<TestServer> {
+export type ServerOverrides = {
+  collect?: Partial<Config['collect']>; delivery?: Partial<Config['delivery']>; access?: Partial<Config['access']>; privacy?: Partial<Config['privacy']>; clock?: Clock; webDir?: string;
+};
+
+/** A real Rapport on a real store, listening on a free port, with no workspace yet (a fresh installation). */
+export async function startBareServer(engine: Engine, overrides: ServerOverrides = {}): Promise<Omit<TestServer, 'setup' | 'api' | 'call'>> {
   const store = await engine.create();
   const base = loadConfig({ RAPPORT_DATA_DIR: store.dataDir, ...(store.databaseUrl ? { DATABASE_URL: store.databaseUrl } : {}), LOG_LEVEL: 'warn' });
   const config: Config = {
-    ...base, port: 0, host: '127.0.0.1',
+    ...base, port: 0, host: '127.0.0.1', ...(overrides.webDir ? { webDir: overrides.webDir } : {}),
     collect: { ...base.collect, ...overrides.collect }, delivery: { ...base.delivery, ...overrides.delivery }, access: { ...base.access, ...overrides.access },
     privacy: { ...base.privacy, ...overrides.privacy },
   };
   const rapport = await createRapport(config, overrides.clock ? { clock: overrides.clock } : {});
   await rapport.app.listen({ port: 0, host: '127.0.0.1' });
   const { port } = rapport.app.server.address() as AddressInfo;
-  const url = `http://127.0.0.1:${port}`;
-  const setup = await setupWorkspace(
-    { access: rapport.core.access.service, collect: rapport.core.collect.service },
-    { workspace: 'Acme', email: 'owner@acme.test', password: 'correct horse battery staple' },
-  );
   return {
-    url,
+    url: `http://127.0.0.1:${port}`,
     rapport,
     store,
-    setup,
-    ...clientOf(url, setup),
     async close() {
       await rapport.close();
       await store.drop();
     },
   };
+}
+
+/** A real Rapport on a real store, listening on a free port, with a workspace already set up. */
+export async function startServer(engine: Engine, overrides: ServerOverrides = {}): Promise<TestServer> {
+  const bare = await startBareServer(engine, overrides);
+  const setup = await setupWorkspace(
+    { access: bare.rapport.core.access.service, collect: bare.rapport.core.collect.service },
+    { workspace: 'Acme', email: 'owner@acme.test', password: 'correct horse battery staple' },
+  );
+  return { ...bare, setup, ...clientOf(bare.url, setup) };
 }
 
 /** The management API of a server, as the workspace's owner (or another key). */

@@ -55,6 +55,19 @@ export async function authRoutes(app: FastifyInstance, { sessions, members }: { 
     schema: { tags: ['auth'], summary: 'Who is calling: user (or API key), workspace, role, permissions and the session\'s CSRF token', response: { 200: sessionView } },
   }, async (request) => sessions.view(request.principal as Principal, sessionCookie(request)));
 
+  app.post('/auth/switch-workspace', {
+    config: { access: 'signed-in' },
+    schema: {
+      tags: ['auth'], summary: 'Move the session to another of the user\'s workspaces: a new session (and CSRF token) there, the old one ends',
+      body: { type: 'object', required: ['workspaceId'], additionalProperties: false, properties: { workspaceId: { type: 'string', minLength: 1, maxLength: 100 } } },
+      response: { 200: sessionView },
+    },
+  }, async (request, reply) => {
+    const { principal, secret } = ownSession(request);
+    const { workspaceId } = request.body as { workspaceId: string };
+    return signedIn(reply, await sessions.switchWorkspace(principal.actor.id, workspaceId, clientOf(request), secret));
+  });
+
   app.put('/auth/password', {
     config: { access: 'signed-in' },
     schema: {

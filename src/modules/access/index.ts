@@ -12,6 +12,7 @@ import { createLoginThrottle } from './login-throttle.js';
 import { createMembers } from './members.js';
 import { commonPasswords } from './password-policy.js';
 import { memberRoutes } from './member-routes.js';
+import { setupRoutes, type SetUpFirstOwner } from './setup-routes.js';
 import { accessRoutes } from './routes.js';
 import { createRoles } from './roles.js';
 import { roleRoutes } from './role-routes.js';
@@ -27,6 +28,7 @@ export type { Sessions, SessionCaller, SessionView, SignInEvent } from './sessio
 export type { Members } from './members.js';
 export type { Roles, RoleView } from './roles.js';
 export type { Teams, TeamView, RecordScope } from './teams.js';
+export type { SetUpFirstOwner, FirstOwnerInput } from './setup-routes.js';
 export { PERMISSIONS, BUILT_IN_ROLES, type Permission, type BuiltInRole } from './permissions.js';
 export { passwordProblem } from './password-policy.js';
 
@@ -63,12 +65,14 @@ export function createAccess(deps: {
     members,
     roles,
     teams,
-    async register(app: FastifyInstance, opts: { managementPrefix: string }) {
+    /** `setUp` makes the first workspace and owner for first-run setup from the web app. */
+    async register(app: FastifyInstance, opts: { managementPrefix: string; setUp: SetUpFirstOwner }) {
       await app.register(accessRoutes, { prefix: opts.managementPrefix, access: service });
       await app.register(authRoutes, { prefix: opts.managementPrefix, sessions, members });
       await app.register(memberRoutes, { prefix: opts.managementPrefix, members });
       await app.register(roleRoutes, { prefix: opts.managementPrefix, roles });
       await app.register(teamRoutes, { prefix: opts.managementPrefix, teams });
+      await app.register(setupRoutes, { prefix: opts.managementPrefix, access: service, sessions, setUp: opts.setUp });
     },
   };
 }

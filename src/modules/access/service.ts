@@ -86,6 +86,9 @@ export function createAccessService({ store, roles, clock, keyUsed }: { store: A
 
     workspace: (id: string) => store.workspaceById(id),
 
+    /** False until the first workspace or user exists (first-run setup is open only until then). */
+    installed: () => store.installed(),
+
     /** Refuses, before anything is created, a password that ensureMember would refuse for this email. */
     async assertNewMemberPassword(email: string, password: string) {
       const normalized = normalizeEmail(email);

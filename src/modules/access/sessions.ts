@@ -156,6 +156,14 @@ export function createSessions(deps: {
       return this.start(user, membership.workspace_id, membership.role, client, replacing);
     },
 
+    /** A new session for the same user in another of their workspaces; the one they held ends. */
+    async switchWorkspace(userId: string, workspaceId: string, client: Client, replacing: string) {
+      const user = await store.userById(userId);
+      const membership = (await store.membershipsOf(userId)).find((m) => m.workspace_id === workspaceId);
+      if (!user || !membership) throw errors.forbidden('You are not a member of that workspace.');
+      return this.start(user, membership.workspace_id, membership.role, client, replacing);
+    },
+
     /** The cookie's session, if it is live: not revoked, not idle too long, not too old, its membership still there. */
     async authenticate(secret: string): Promise<SessionCaller | null> {
       if (secret.length > 100) return null;

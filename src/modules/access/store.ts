@@ -54,6 +54,9 @@ export type UserRow = AccessTables['users'];
 export function createAccessStore(db: Kysely<AccessTables>) {
   return {
     workspaceByName: (name: string) => db.selectFrom('workspaces').selectAll().where('name', '=', name).executeTakeFirst(),
+    /** True once any workspace or user exists: the installation is no longer waiting for its first owner. */
+    installed: async () =>
+      Boolean((await db.selectFrom('workspaces').select('id').limit(1).executeTakeFirst()) ?? (await db.selectFrom('users').select('id').limit(1).executeTakeFirst())),
     workspaceById: (id: string) => db.selectFrom('workspaces').selectAll().where('id', '=', id).executeTakeFirst(),
     /** Holds the workspace's row until the transaction ends, so membership checks and changes in it run one at a time. */
     lockWorkspace: (id: string) => db.updateTable('workspaces').set((eb) => ({ name: eb.ref('name') })).where('id', '=', id).execute(),

@@ -4,6 +4,7 @@ import { tablesOf, type Database } from '../../platform/db/database.js';
 import type { Migrations } from '../../platform/db/migrate.js';
 import type { Log } from '../../platform/log.js';
 import type { Metrics } from '../../platform/metrics.js';
+import { activityRoutes, createActivity } from './activity.js';
 import { browserRoutes } from './browser-routes.js';
 import { createDebugger } from './debugger.js';
 import { managementRoutes } from './management-routes.js';
@@ -24,9 +25,11 @@ export const collectRelations = { events: 'events' } as const;
 export const collectMigrations: Migrations = { '202611240710-collect-init': init };
 
 export function createCollect(deps: { database: Database; clock: Clock; log: Log; metrics: Metrics; options: CollectOptions }) {
-  const store = createCollectStore(tablesOf<CollectTables>(deps.database));
+  const db = tablesOf<CollectTables>(deps.database);
+  const store = createCollectStore(db);
   const service = createCollectService({ ...deps, store });
   const debug = createDebugger(store);
+  const activity = createActivity({ db, store, clock: deps.clock });
   return {
     service,
     /** Registers the collection API (`/v1`), the analytics.js files, and the management routes under `managementPrefix`. */
@@ -34,6 +37,7 @@ export function createCollect(deps: { database: Database; clock: Clock; log: Log
       await app.register(collectionRoutes, { prefix: '/v1', collect: service });
       await app.register(browserRoutes, { collect: service });
       await app.register(managementRoutes, { prefix: opts.managementPrefix, collect: service, debug, workspace: opts.workspace });
+      await app.register(activityRoutes, { prefix: opts.managementPrefix, activity });
     },
   };
 }
