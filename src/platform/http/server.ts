@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import type { Log } from '../log.js';
-import { RapportError } from '../errors.js';
+import { errors, RapportError } from '../errors.js';
 import { declareAccessOnEveryRoute, installGuard, type Authenticators } from './access.js';
 import { auditRequests, type RequestRecorder } from './audit.js';
+import { jsonDepthOver } from './json-depth.js';
 import { maskPersonalDataInAnswers } from './pii.js';
 
 export interface HttpServerOptions {
@@ -15,6 +16,9 @@ export interface HttpServerOptions {
 
 // A caller's own request id (for correlating with its logs) when it is a sane token; else a fresh UUID.
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
+// No management body nests this deeply (an audience's conditions reach a dozen levels); services walk bodies
+// recursively (validation, structuredClone), and 10,000 levels would exhaust the stack: a 500 for a client's error.
+const MAX_JSON_DEPTH = 64;
 
 export function createHttpServer({ log, authenticators, audit }: HttpServerOptions): FastifyInstance {
   const app = Fastify({
@@ -38,9 +42,13 @@ export function createHttpServer({ log, authenticators, audit }: HttpServerOptio
   // Clients that label every request JSON send bodiless POSTs (rotate-write-key) and DELETEs that way too.
   const json = app.getDefaultJsonParser('error', 'error');
   app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) =>
-    body === '' ? done(null, undefined) : json(request, body as string, done),
-  );
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    if (body === '') return done(null, undefined);
+    if (jsonDepthOver(body as string, MAX_JSON_DEPTH)) {
+      return done(errors.invalidRequest(`The body nests more than ${MAX_JSON_DEPTH} levels deep.`), undefined);
+    }
+    json(request, body as string, done);
+  });
   installGuard(app, authenticators);
   if (audit) auditRequests(app, audit);
   maskPersonalDataInAnswers(app);
