@@ -1,6 +1,5 @@
 import { parseArgs } from 'node:util';
 import { metric } from '../test/collect/requests.js';
-import { ENGINES } from '../test/support/engines.js';
 import { hostileRequest, sendHostile } from '../test/support/hostile-payloads.js';
 import { startServer } from '../test/support/server.js';
 
@@ -23,6 +22,8 @@ const { values: flags } = parseArgs({
 const count = Number(flags.count);
 const seed = Number(flags.seed);
 if (flags.engine === 'postgres') process.env.TEST_DATABASE_URL ??= process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+// Imported after TEST_DATABASE_URL is set: the engines list is read from it once.
+const { ENGINES } = await import('../test/support/engines.js');
 const engine = ENGINES.find((e) => e.name === flags.engine);
 if (!engine) throw new Error('--engine is sqlite or postgres');
 

@@ -1,5 +1,5 @@
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { accessSync, constants, existsSync, mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import pg from 'pg';
 import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
@@ -33,8 +33,9 @@ export function openDatabase(options: OpenOptions): Database {
 }
 
 function openSqlite(dataDir: string): Database {
-  mkdirSync(dataDir, { recursive: true });
-  const sqlite = new BetterSqlite3(join(dataDir, 'rapport.db'));
+  const file = join(dataDir, 'rapport.db');
+  writableOrThrow(dataDir, file);
+  const sqlite = new BetterSqlite3(file);
   sqlite.pragma('journal_mode = WAL');
   // FULL: a commit is fsynced before we acknowledge; group commit amortises the fsync.
   sqlite.pragma('synchronous = FULL');
@@ -51,6 +52,35 @@ function openSqlite(dataDir: string): Database {
       await db.destroy();
     },
   };
+}
+
+/**
+ * The store writes its file, its WAL and its lock file in the data directory. SQLite would open a read-only
+ * file read-only without a word and fail later with "unable to open database file"; say what is wrong instead.
+ */
+function writableOrThrow(dataDir: string, file: string): void {
+  const problem = (path: string, error: NodeJS.ErrnoException) =>
+    new Error(`The data directory ${dataDir} is not writable (${path}: ${error.code === 'EROFS' ? 'read-only file system' : error.code === 'EACCES' || error.code === 'EPERM' ? 'permission denied, read-only for this user' : error.code}). Rapport keeps its embedded store there: make it writable, or point RAPPORT_DATA_DIR elsewhere.`);
+  try {
+    mkdirSync(dataDir, { recursive: true });
+  } catch (error) {
+    // A recursive mkdir on a read-only file system reports ENOENT; the nearest existing parent says why.
+    let parent = dirname(dataDir);
+    while (!existsSync(parent) && dirname(parent) !== parent) parent = dirname(parent);
+    try {
+      accessSync(parent, constants.W_OK);
+    } catch (cause) {
+      throw problem(parent, cause as NodeJS.ErrnoException);
+    }
+    throw problem(dataDir, error as NodeJS.ErrnoException);
+  }
+  for (const path of [dataDir, file, `${file}-wal`, `${file}-shm`]) {
+    try {
+      accessSync(path, constants.W_OK);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw problem(path, error as NodeJS.ErrnoException);
+    }
+  }
 }
 
 function openPostgres(url: string, poolSize: number): Database {

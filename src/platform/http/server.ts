@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import type { Log } from '../log.js';
+import { isStorageFault, STORAGE_RETRY_AFTER_SECONDS } from '../db/storage-fault.js';
 import { errors, RapportError } from '../errors.js';
 import { declareAccessOnEveryRoute, installGuard, type Authenticators } from './access.js';
 import { auditRequests, type RequestRecorder } from './audit.js';
@@ -53,7 +54,16 @@ export function createHttpServer({ log, authenticators, audit }: HttpServerOptio
   if (audit) auditRequests(app, audit);
   maskPersonalDataInAnswers(app);
 
+  let storageFaultLoggedAt = 0;
   app.setErrorHandler((error: FastifyError | RapportError, request, reply) => {
+    if (isStorageFault(error)) {
+      // A full or read-only disk fails every write at once: log it every few seconds, not once per request.
+      if (Date.now() - storageFaultLoggedAt > 5_000) {
+        storageFaultLoggedAt = Date.now();
+        request.log.error({ err: error, url: request.url }, 'the store cannot write (disk full, read-only or failing); answering 503');
+      }
+      error = errors.unavailable('The store cannot write right now (disk full or unavailable); nothing of this request was stored. Retry shortly.', STORAGE_RETRY_AFTER_SECONDS);
+    }
     if (error instanceof RapportError) {
       if (error.headers) reply.headers(error.headers);
       return reply.status(error.status).send({ error: { code: error.code, message: error.message, details: error.details } });
