@@ -4,7 +4,10 @@ import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { sql } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
+import { openDatabase } from '../../src/platform/db/database.js';
+import { isStorageFault } from '../../src/platform/db/storage-fault.js';
 import { freePort, setupWithCli, startServerProcess, type ServerProcess } from '../support/cli.js';
 import { smallFileSystem, smallFileSystemAvailable, type SmallFileSystem } from './small-filesystem.js';
 
@@ -100,6 +103,24 @@ describe.skipIf(!AVAILABLE)('the embedded store on a full or read-only file syst
     const [code] = await once(server.child, 'exit');
     expect(code).not.toBe(0);
     expect(server.output()).toMatch(/read-only/i);
+  }, 30_000);
+
+  it('fails a transaction that runs out of disk with the disk\'s error, not with a failed rollback', async () => {
+    fs = smallFileSystem(4);
+    const database = openDatabase({ dataDir: fs.store.dataDir });
+    try {
+      await sql`create table filler (x blob)`.execute(database.db);
+      fs.fill();
+      const failure = await database.db.transaction().execute(async (tx) => {
+        for (let i = 0; i < 16; i++) await sql`insert into filler values (randomblob(262144))`.execute(tx);
+      }).catch((error: unknown) => error);
+      expect((failure as { code?: string }).code).toBe('SQLITE_FULL');
+      expect(isStorageFault(failure)).toBe(true);
+      fs.free();
+      await sql`insert into filler values (randomblob(1024))`.execute(database.db);
+    } finally {
+      await database.close();
+    }
   }, 30_000);
 
   it('answers 503 with Retry-After while the disk is full, never 200 for an event it did not store, and takes every event once space returns', async () => {

@@ -2,7 +2,7 @@ import { accessSync, constants, existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import pg from 'pg';
-import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import { Kysely, PostgresDialect, SqliteDialect, SqliteDriver, sql, type DatabaseConnection } from 'kysely';
 
 export type Engine = 'sqlite' | 'postgres';
 
@@ -43,7 +43,7 @@ function openSqlite(dataDir: string): Database {
   sqlite.pragma('foreign_keys = ON');
   // SQLite's own lower() folds only A-Z; searches compare names case-insensitively in every script.
   sqlite.function('lower', { deterministic: true }, (value: unknown) => (typeof value === 'string' ? value.toLowerCase() : value) as string);
-  const db = new Kysely<any>({ dialect: new SqliteDialect({ database: sqlite }) });
+  const db = new Kysely<any>({ dialect: new RollbackSafeSqliteDialect(sqlite) });
   return {
     engine: 'sqlite',
     db,
@@ -52,6 +52,26 @@ function openSqlite(dataDir: string): Database {
       await db.destroy();
     },
   };
+}
+
+/**
+ * SQLite rolls a transaction back by itself when a write fails for want of disk (SQLITE_FULL, some I/O errors).
+ * Kysely then sends ROLLBACK anyway, which fails with "cannot rollback - no transaction is active" and replaces
+ * the error that mattered: the disk-full error is lost, and the request is answered 500 instead of 503.
+ */
+class RollbackSafeSqliteDialect extends SqliteDialect {
+  constructor(private readonly sqlite: BetterSqlite3.Database) {
+    super({ database: sqlite });
+  }
+
+  override createDriver(): SqliteDriver {
+    const sqlite = this.sqlite;
+    return new (class extends SqliteDriver {
+      override async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
+        if (sqlite.inTransaction) await super.rollbackTransaction(connection);
+      }
+    })({ database: sqlite });
+  }
 }
 
 /**
