@@ -199,6 +199,27 @@ const GENERATORS: [string, number, (random: Random) => Omit<HostileRequest, 'kin
     ] as const);
     return { method, path, auth: 'api-key', headers: { 'content-type': 'application/json' }, body };
   }],
+  ['management-text', 6, (r) => {
+    // Bodies the routes' schemas accept, so that hostile text reaches the services and the store.
+    const text = JSON.stringify(pick(r, ['a\u0000b', '\ud800', 'x'.repeat(5_000), '__proto__', 'constructor', '😀\u2028', '%00', 'Robert\'); drop table--']));
+    const [method, path, body] = pick(r, [
+      ['POST', '/api/v1/sources', `{"name":${text},"type":"server"}`],
+      ['POST', '/api/v1/crm/contacts', `{"email":"m${int(r, 1e6)}@a.test","name":${text}}`],
+      ['POST', '/api/v1/crm/tasks', `{"title":${text}}`],
+      ['POST', '/api/v1/crm/companies', `{"name":${text}}`],
+      ['POST', '/api/v1/auth/login', `{"email":${text},"password":${text}}`],
+      ['POST', '/api/v1/api-keys', `{"name":${text},"role":"analyst"}`],
+    ] as const);
+    return { method, path, auth: 'api-key', headers: { 'content-type': 'application/json' }, body };
+  }],
+  ['query-strings', 4, (r) => {
+    const q = pick(r, ['%00', 'a%00b', '%ED%A0%80', '%FF%FE', '%C3', encodeURIComponent('__proto__'), 'x'.repeat(4_000), '%25%00', '%2500', '*', '%22%27']);
+    const path = pick(r, [
+      `/api/v1/profiles?q=${q}`, `/api/v1/crm/contacts?q=${q}`, `/api/v1/crm/search?q=${q}`, `/api/v1/crm/deals?q=${q}`,
+      `/api/v1/profiles/${q}`, `/api/v1/sources/${q}`, `/api/v1/profiles?limit=${q}`,
+    ]);
+    return { method: 'GET', path, auth: 'api-key', headers: {} };
+  }],
 ];
 const TOTAL_WEIGHT = GENERATORS.reduce((sum, [, weight]) => sum + weight, 0);
 

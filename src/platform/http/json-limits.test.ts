@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { jsonDepthOver } from './json-depth.js';
+import { hasLoneSurrogate, jsonDepthOver } from './json-limits.js';
 
 describe('jsonDepthOver', () => {
   it('counts objects and arrays alike', () => {
@@ -14,5 +14,13 @@ describe('jsonDepthOver', () => {
 
   it('counts siblings once, not their sum', () => {
     expect(jsonDepthOver('[[],[],[],[]]', 2)).toBe(false);
+  });
+});
+
+describe('hasLoneSurrogate', () => {
+  it('finds a lone half in a string or a key at any depth, and passes real pairs', () => {
+    expect(hasLoneSurrogate({ a: [{ b: 'x\uD800' }] })).toBe(true);
+    expect(hasLoneSurrogate({ a: { '\uDC00': 1 } })).toBe(true);
+    expect(hasLoneSurrogate({ a: ['😀', 'é'] })).toBe(false);
   });
 });
