@@ -37,5 +37,6 @@ export const errors = {
     new RapportError('overloaded', 503, 'The event log is busy; retry shortly.', undefined, {
       'retry-after': String(retryAfterSeconds),
     }),
-  unavailable: (message: string) => new RapportError('unavailable', 503, message),
+  unavailable: (message: string, retryAfterSeconds?: number) =>
+    new RapportError('unavailable', 503, message, undefined, retryAfterSeconds === undefined ? undefined : { 'retry-after': String(retryAfterSeconds) }),
 };

@@ -1,8 +1,8 @@
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { accessSync, constants, existsSync, mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import pg from 'pg';
-import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import { Kysely, PostgresDialect, SqliteDialect, SqliteDriver, sql, type DatabaseConnection } from 'kysely';
 
 export type Engine = 'sqlite' | 'postgres';
 
@@ -33,8 +33,9 @@ export function openDatabase(options: OpenOptions): Database {
 }
 
 function openSqlite(dataDir: string): Database {
-  mkdirSync(dataDir, { recursive: true });
-  const sqlite = new BetterSqlite3(join(dataDir, 'rapport.db'));
+  const file = join(dataDir, 'rapport.db');
+  writableOrThrow(dataDir, file);
+  const sqlite = new BetterSqlite3(file);
   sqlite.pragma('journal_mode = WAL');
   // FULL: a commit is fsynced before we acknowledge; group commit amortises the fsync.
   sqlite.pragma('synchronous = FULL');
@@ -42,7 +43,7 @@ function openSqlite(dataDir: string): Database {
   sqlite.pragma('foreign_keys = ON');
   // SQLite's own lower() folds only A-Z; searches compare names case-insensitively in every script.
   sqlite.function('lower', { deterministic: true }, (value: unknown) => (typeof value === 'string' ? value.toLowerCase() : value) as string);
-  const db = new Kysely<any>({ dialect: new SqliteDialect({ database: sqlite }) });
+  const db = new Kysely<any>({ dialect: new RollbackSafeSqliteDialect(sqlite) });
   return {
     engine: 'sqlite',
     db,
@@ -51,6 +52,55 @@ function openSqlite(dataDir: string): Database {
       await db.destroy();
     },
   };
+}
+
+/**
+ * SQLite rolls a transaction back by itself when a write fails for want of disk (SQLITE_FULL, some I/O errors).
+ * Kysely then sends ROLLBACK anyway, which fails with "cannot rollback - no transaction is active" and replaces
+ * the error that mattered: the disk-full error is lost, and the request is answered 500 instead of 503.
+ */
+class RollbackSafeSqliteDialect extends SqliteDialect {
+  constructor(private readonly sqlite: BetterSqlite3.Database) {
+    super({ database: sqlite });
+  }
+
+  override createDriver(): SqliteDriver {
+    const sqlite = this.sqlite;
+    return new (class extends SqliteDriver {
+      override async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
+        if (sqlite.inTransaction) await super.rollbackTransaction(connection);
+      }
+    })({ database: sqlite });
+  }
+}
+
+/**
+ * The store writes its file, its WAL and its lock file in the data directory. SQLite would open a read-only
+ * file read-only without a word and fail later with "unable to open database file"; say what is wrong instead.
+ */
+function writableOrThrow(dataDir: string, file: string): void {
+  const problem = (path: string, error: NodeJS.ErrnoException) =>
+    new Error(`The data directory ${dataDir} is not writable (${path}: ${error.code === 'EROFS' ? 'read-only file system' : error.code === 'EACCES' || error.code === 'EPERM' ? 'permission denied, read-only for this user' : error.code}). Rapport keeps its embedded store there: make it writable, or point RAPPORT_DATA_DIR elsewhere.`);
+  try {
+    mkdirSync(dataDir, { recursive: true });
+  } catch (error) {
+    // A recursive mkdir on a read-only file system reports ENOENT; the nearest existing parent says why.
+    let parent = dirname(dataDir);
+    while (!existsSync(parent) && dirname(parent) !== parent) parent = dirname(parent);
+    try {
+      accessSync(parent, constants.W_OK);
+    } catch (cause) {
+      throw problem(parent, cause as NodeJS.ErrnoException);
+    }
+    throw problem(dataDir, error as NodeJS.ErrnoException);
+  }
+  for (const path of [dataDir, file, `${file}-wal`, `${file}-shm`]) {
+    try {
+      accessSync(path, constants.W_OK);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw problem(path, error as NodeJS.ErrnoException);
+    }
+  }
 }
 
 function openPostgres(url: string, poolSize: number): Database {
