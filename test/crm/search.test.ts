@@ -53,6 +53,25 @@ describe.each(ENGINES)('full-text search on $name', (engine) => {
     expect(acme.find((h) => h.object === 'deal')!.subtitle).toContain('12000 USD');
   });
 
+  it('looks up an email address or a domain as one word, whole or being typed', async () => {
+    expect(await titles('zoe.obrien@acme.com')).toEqual(["Zoë O'Brien"]);
+    expect(await titles('Zoe.OBrien@ac')).toEqual(["Zoë O'Brien"]);
+    expect(await titles('brian.smith@')).toEqual(['Brian Smith']);
+    // A domain: the company that has it and the people whose email is at it, not a deal that only says "acme".
+    expect((await search('acme.com')).map((h) => `${h.object}:${h.title}`).sort()).toEqual(["company:Acme Corporation", "contact:Zoë O'Brien"]);
+    expect(await titles('initech.com', '&objects=contact')).toEqual(['Inès Procter']);
+    // Not someone else's: another domain, another person at the same one.
+    expect(await titles('zoe.obrien@globex.com')).toEqual([]);
+    expect(await titles('brian.smith@acme.com')).toEqual([]);
+  });
+
+  it('finds a ticket by an address written in it', async () => {
+    const ticket = await call('POST', '/api/v1/crm/tickets', { subject: 'Bounce', description: 'Mail to billing@tyrell.example bounced (see tyrell.example).' });
+    expect(ticket.status).toBe(201);
+    expect(await titles('billing@tyrell.example')).toEqual(['Bounce']);
+    expect(await titles('tyrell.example', '&objects=ticket')).toEqual(['Bounce']);
+  });
+
   it('narrows to kinds of record, ranks the name first, and finds nobody who is not a contact', async () => {
     expect((await search('acme', '&objects=deal,company')).map((h) => h.object).sort()).toEqual(['company', 'deal']);
     // "procurement" is Zoë's title and words of the Initech ticket; "proc" also begins Inès's surname, which ranks first.

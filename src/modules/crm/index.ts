@@ -11,6 +11,7 @@ import * as contacts from './migrations/202611261200-crm-contacts.js';
 import * as imports from './migrations/202611261300-crm-imports.js';
 import * as views from './migrations/202611261400-crm-views.js';
 import * as search from './migrations/202611261500-crm-search.js';
+import * as searchAddresses from './migrations/202611290000-crm-search-addresses.js';
 import { createProfileStep } from './indexing.js';
 import { createCrmErasure } from './erasure.js';
 import { createSearch } from './search.js';
@@ -29,7 +30,7 @@ export { crmEventRecord } from './timeline.js';
 export { CONTACT_SEARCH_TRAITS, COMPANY_SEARCH_TRAITS, type ProfileChange } from './indexing.js';
 export type CrmProfileStep = ReturnType<typeof createProfileStep>;
 
-export const crmMigrations: Migrations = { '202611261000-crm-deals': deals, '202611261100-crm-work': work, '202611261200-crm-contacts': contacts, '202611261300-crm-imports': imports, '202611261400-crm-views': views, '202611261500-crm-search': search };
+export const crmMigrations: Migrations = { '202611261000-crm-deals': deals, '202611261100-crm-work': work, '202611261200-crm-contacts': contacts, '202611261300-crm-imports': imports, '202611261400-crm-views': views, '202611261500-crm-search': search, '202611290000-crm-search-addresses': searchAddresses };
 
 /** The CRM's services: custom fields, deals (pipelines are plain functions over the store), activities, tasks, tickets. */
 export function createCrm(rawDeps: Omit<ContactsDeps, 'search'> & {

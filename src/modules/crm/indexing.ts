@@ -1,5 +1,5 @@
 import { sql, type Kysely } from 'kysely';
-import { dealDocument, phoneDigits, ticketDocument, wordsOf, type Search, type SearchDocument } from './search.js';
+import { addressWords, dealDocument, phoneDigits, ticketDocument, wordsOf, type Search, type SearchDocument } from './search.js';
 
 /** Where the identity and profiles modules keep what the CRM reads of profiles. */
 export interface ProfileRelations { profiles: string; identifiers: string; links: string; traits: string }
@@ -124,8 +124,18 @@ export function contactDocument(workspaceId: string, id: string, t: Record<strin
     title: name ?? email ?? userIds[0],
     subtitle: [name ? email : undefined, str(t.title), company].filter(Boolean).join(' · '),
     head: wordsOf(name, first, last),
-    rest: wordsOf(email, ...emails, ...userIds, phone, phoneDigits(phone), ...phones, str(t.title), company, str(t.username)),
+    rest: [wordsOf(email, ...emails, ...userIds, phone, phoneDigits(phone), ...phones, str(t.title), company, str(t.username)), addressWords(email, ...emails)].filter(Boolean).join(' '),
   };
+}
+
+/** The host of a website without its `www.`: "https://www.acme.com/about" → acme.com. */
+function websiteHost(website: unknown): string | undefined {
+  if (typeof website !== 'string' || !website.trim()) return undefined;
+  try {
+    return new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(website) ? website : `https://${website}`).hostname.replace(/^www\./, '');
+  } catch {
+    return undefined;
+  }
 }
 
 export function companyDocument(workspaceId: string, id: string, t: Record<string, unknown>, groupIds: string[]): SearchDocument {
@@ -136,7 +146,7 @@ export function companyDocument(workspaceId: string, id: string, t: Record<strin
     title: name ?? domain ?? groupIds[0] ?? id,
     subtitle: [name ? domain : undefined, str(t.industry)].filter(Boolean).join(' · '),
     head: wordsOf(name),
-    rest: wordsOf(domain, str(t.website), str(t.industry), ...groupIds),
+    rest: [wordsOf(domain, str(t.website), str(t.industry), ...groupIds), addressWords(domain, websiteHost(t.website))].filter(Boolean).join(' '),
   };
 }
 

@@ -47,6 +47,28 @@ export function wordsOf(...values: unknown[]): string {
 }
 
 /**
+ * An email address or a domain is also one word, its own words run together, and an email's domain too:
+ * "ann.lee@acme.com" is found as annleeacmecom and acmecom. A query that looks like one ("ann.lee@ac",
+ * "acme.com") is looked up as that single word (see `matchOf`), rather than as words of which one, "com",
+ * is in nearly every document.
+ */
+export function addressWords(...addresses: unknown[]): string {
+  const out = new Set<string>();
+  for (const a of addresses) {
+    if (typeof a !== 'string') continue;
+    const joined = words(a).join('');
+    if (joined) out.add(joined);
+    const at = a.lastIndexOf('@');
+    const domain = at >= 0 ? words(a.slice(at + 1)).join('') : '';
+    if (domain) out.add(domain);
+  }
+  return [...out].join(' ');
+}
+
+/** An email address, or a domain, being typed: one token with an @, or with a dot between a letter or digit and two letters (not initials: "j.r."). */
+const ADDRESS_QUERY = /^\S*(?:@|[\p{L}\p{N}]\.\p{L}{2})\S*$/u;
+
+/**
  * A phone number is also found by its digits alone, with or without its country and area codes: "+1 (415)
  * 555-0100" by 14155550100, 4155550100 or 5550100 (every ending of seven digits or more).
  */
@@ -61,10 +83,16 @@ export function phoneDigits(phone: unknown): string | undefined {
 /**
  * The words of a query as a match expression: every word must be in the document, as a word prefix ("jan
  * smi" finds Jane Smith). A one-letter word matches a whole word, unless it ends a query of several words
- * (being typed: "search.m"): alone, a prefix that short matches most of the index and is no help.
+ * (being typed: "search m"): alone, a prefix that short matches most of the index and is no help. A query
+ * that looks like an email address or a domain is one word, a prefix of `addressWords`' joined ones.
  * Undefined when the query has no word.
  */
 function matchOf(q: string, postgres: boolean): string | undefined {
+  const trimmed = q.trim();
+  if (ADDRESS_QUERY.test(trimmed) && words(trimmed).join('').length > 1) {
+    const joined = words(trimmed).join('');
+    return postgres ? `${joined}:*` : `"${joined}"*`;
+  }
   const terms = [...new Set(words(q))].slice(0, MAX_TERMS);
   if (terms.length === 0) return undefined;
   const prefix = (t: string, i: number) => t.length > 1 || (i === terms.length - 1 && terms.length > 1);
@@ -181,10 +209,16 @@ export function dealDocument(deal: { id: string; workspace_id: string; name: str
   };
 }
 
-/** A ticket is found by its subject and its description. */
+/** The email addresses and domains written in a text ("write to ann@acme.com, see acme.com."). */
+function addressesIn(text: string): string[] {
+  return text.split(/\s+/).map((token) => token.replace(/^[^\p{L}\p{N}]+|[^\p{L}\p{N}]+$/gu, '')).filter((token) => ADDRESS_QUERY.test(token)).slice(0, 50);
+}
+
+/** A ticket is found by its subject and its description (and the addresses in them, as `addressWords`). */
 export function ticketDocument(ticket: { id: string; workspace_id: string; subject: string; description: string | null; status: string; priority: string }): SearchDocument {
   return {
     workspaceId: ticket.workspace_id, object: 'ticket', recordId: ticket.id, title: ticket.subject,
-    subtitle: `${ticket.status} · ${ticket.priority}`, head: wordsOf(ticket.subject), rest: wordsOf(ticket.description),
+    subtitle: `${ticket.status} · ${ticket.priority}`, head: wordsOf(ticket.subject),
+    rest: [wordsOf(ticket.description), addressWords(...addressesIn(`${ticket.subject} ${ticket.description ?? ''}`))].filter(Boolean).join(' '),
   };
 }
