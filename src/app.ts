@@ -16,7 +16,10 @@ import { splitProfile } from './workflows/split-profile.js';
 import { deletePerson } from './workflows/delete-person.js';
 import { exportPerson } from './workflows/export-person.js';
 import { setupOwner } from './workflows/setup-workspace.js';
-import { createPipeline, PIPELINE_CONSUMER } from './pipeline/processor.js';
+import { createPipeline } from './pipeline/processor.js';
+import { appliedUpTo } from './pipeline/partitions.js';
+import { createNodes } from './pipeline/nodes.js';
+import { pipelineMigrations } from './pipeline/migrations/index.js';
 import { systemClock, type Clock } from './platform/clock.js';
 import type { Config } from './platform/config.js';
 import { openDatabase, type Database } from './platform/db/database.js';
@@ -27,7 +30,7 @@ import { webAppRoutes } from './platform/http/web-app.js';
 import { createLog, type Log } from './platform/log.js';
 import { createMetrics } from './platform/metrics.js';
 
-export const MIGRATIONS = [accessMigrations, collectMigrations, identityMigrations, profilesMigrations, audiencesMigrations, destinationsMigrations, crmMigrations, auditMigrations, privacyMigrations];
+export const MIGRATIONS = [accessMigrations, collectMigrations, identityMigrations, profilesMigrations, audiencesMigrations, destinationsMigrations, crmMigrations, auditMigrations, privacyMigrations, pipelineMigrations];
 const API = '/api/v1';
 
 /** Opens the store, migrates it and builds every module's service, without HTTP (the CLI's setup uses this). */
@@ -141,11 +144,12 @@ export async function openRapport(config: Config, deps: { log?: Log; clock?: Clo
       // Callers append the call first, so a call no longer in the log was dropped by the pipeline (a suppressed
       // person) or is past retention: either way the pipeline is past it.
       const offset = await eventLog.offsetOf(db, workspaceId, messageId);
-      return offset === undefined || (await eventLog.position(db, PIPELINE_CONSUMER, false)) >= offset;
+      return offset === undefined || (await appliedUpTo(db, workspaceId)) >= offset;
     },
   });
-  const pipeline = createPipeline({ database, identity, profiles, audiences, destinations, crm, privacy, log, metrics, enqueued: () => delivery.poke() });
-  return { log, clock, database, metrics, audit, access, collect, identity, profiles, audiences, destinations, delivery, pipeline, directory, crm, privacy };
+  const nodes = createNodes({ db: database.db, postgres: database.engine === 'postgres', log, metrics, options: config.nodes });
+  const pipeline = createPipeline({ database, identity, profiles, audiences, destinations, crm, privacy, log, metrics, owned: nodes.owned, enqueued: () => delivery.poke() });
+  return { log, clock, database, metrics, audit, access, collect, identity, profiles, audiences, destinations, delivery, nodes, pipeline, directory, crm, privacy };
 }
 
 export type RapportCore = Awaited<ReturnType<typeof openRapport>>;
@@ -253,6 +257,7 @@ export async function createRapport(config: Config, deps: { log?: Log; clock?: C
   await app.register(webAppRoutes, { webDir: config.webDir });
   await app.ready();
   if (config.role !== 'api') {
+    await core.nodes.start();
     core.pipeline.start();
     core.delivery.start();
     core.crm.worker.start(database.db, (error) => core.log.error({ err: error }, 'CRM import step failed; retrying'));
@@ -270,6 +275,7 @@ export async function createRapport(config: Config, deps: { log?: Log; clock?: C
         await app.close();
         await collect.service.close();
         await core.pipeline.stop();
+        await core.nodes.stop();
         await core.delivery.stop();
         await core.crm.worker.stop();
         await core.privacy.worker.stop();

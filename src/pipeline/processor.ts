@@ -10,8 +10,8 @@ import { traitsOf, type ProfilesService } from '../modules/profiles/index.js';
 import { relaxedTransaction, type Database } from '../platform/db/database.js';
 import type { Log } from '../platform/log.js';
 import type { Metrics } from '../platform/metrics.js';
+import { ALL_PARTITIONS, commitPartitions, lockPartitions, lockWorkspace, partitionOf } from './partitions.js';
 
-export const PIPELINE_CONSUMER = 'pipeline';
 /** Sources of the events Rapport appends itself (audience transitions, CRM changes): they name their profile. */
 const DERIVED_SOURCES = new Set([AUDIENCES_SOURCE, CRM_SOURCE]);
 const PAGE_CACHE_KIB = 64 * 1024;
@@ -25,9 +25,11 @@ export interface PipelineOptions {
 
 /**
  * The log consumer: reads micro-batches in offset order and applies identity resolution, then traits
- * and timelines, audiences, the CRM's search documents and merged records, the outbox, committing its offset in the same transaction as those effects. A crash replays the
- * batch (nothing was committed) and never skips or applies it twice. On PostgreSQL the consumer's offset
- * row is locked for the transaction, so two workers never apply the same batch.
+ * and timelines, audiences, the CRM's search documents and merged records, the outbox, committing its offsets
+ * in the same transaction as those effects. A crash replays the batch (nothing was committed) and never skips
+ * or applies it twice. It applies the log partitions `owned()` gives (partitions.ts: a workspace's events are
+ * in one); on PostgreSQL their offset rows are locked for the transaction and rows another worker holds are
+ * skipped, so two workers never apply the same event, whatever they believe they own.
  */
 export function createPipeline(deps: {
   database: Database; identity: IdentityService; profiles: ProfilesService; audiences: AudiencesService; destinations: DestinationsService;
@@ -36,11 +38,15 @@ export function createPipeline(deps: {
   /** Consent stated by events, kept on their profiles before destinations judge what they may receive. */
   privacy: { consent: Pick<Consent, 'applyBatch' | 'fold'>; suppression: { screen<E extends LoggedEvent>(db: Kysely<any>, events: E[]): Promise<{ kept: E[]; dropped: E[] }> } };
   log: Log; metrics: Metrics; options?: Partial<PipelineOptions>;
+  /** The log partitions this node applies (nodes.ts); every one when absent (the embedded store). */
+  owned?: () => readonly number[];
   /** Called after a batch that wrote to the outbox has committed (wakes the delivery workers). */
   enqueued?: () => void;
 }) {
   const { database, identity, profiles, audiences, destinations, crm, privacy, log } = deps;
   const options: PipelineOptions = { batchSize: 1000, idleMs: 25, ...deps.options };
+  const owned = deps.owned ?? (() => ALL_PARTITIONS);
+  const postgres = database.engine === 'postgres';
   const processed = new Counter({ name: 'rapport_pipeline_events_processed_total', help: 'Log events applied by the pipeline.', registers: [deps.metrics] });
   const suppressed = new Counter({ name: 'rapport_privacy_events_dropped_total', help: 'Events of suppressed or deleted people dropped by the pipeline (and erased from the log).', registers: [deps.metrics] });
   const failures = new Counter({ name: 'rapport_pipeline_batch_failures_total', help: 'Micro-batches that failed and will be retried.', registers: [deps.metrics] });
@@ -63,10 +69,25 @@ export function createPipeline(deps: {
   // cache would fetch them from the OS again each time.
   if (sqlite && Number(sqlite.pragma('cache_size', { simple: true })) > -PAGE_CACHE_KIB) sqlite.pragma(`cache_size = -${PAGE_CACHE_KIB}`);
 
-  async function applyNext(tx: Kysely<any>): Promise<number> {
-    const from = await eventLog.position(tx, PIPELINE_CONSUMER, database.engine === 'postgres');
+  /**
+   * One micro-batch of the partitions this node holds: reads the log from the slowest of them and applies the
+   * events of each that are past its offset; every held partition has then seen everything up to the last
+   * event read. Returns how many events were read (a short read means the log is drained) and applied.
+   */
+  async function applyNext(tx: Kysely<any>, wait: boolean): Promise<{ read: number; applied: number }> {
+    const positions = await lockPartitions(tx, owned(), { postgres, skipLocked: !wait });
+    if (positions.size === 0) return { read: 0, applied: 0 };
+    const from = Math.min(...positions.values());
     const read = await eventLog.read(tx, from, options.batchSize);
-    if (read.length === 0) return 0;
+    if (read.length === 0) return { read: 0, applied: 0 };
+    const mine = read.filter((e) => e.offset > (positions.get(partitionOf(e.workspaceId)) ?? Infinity));
+    await applyEvents(tx, mine);
+    await commitPartitions(tx, [...positions.keys()], read[read.length - 1].offset);
+    return { read: read.length, applied: mine.length };
+  }
+
+  async function applyEvents(tx: Kysely<any>, read: LoggedEvent[]): Promise<void> {
+    if (read.length === 0) return;
     // Events of suppressed identifiers and deleted people are dropped, and erased from the log.
     const { kept: events, dropped } = await privacy.suppression.screen(tx, read);
     if (dropped.length) {
@@ -86,8 +107,6 @@ export function createPipeline(deps: {
     // What was queued while consent stood goes once it is withdrawn; this batch's events are judged below.
     await destinations.withdraw(tx, withdrawn);
     enqueued += await destinations.enqueue(tx, deliverable(events, resolution));
-    await eventLog.commit(tx, PIPELINE_CONSUMER, read[read.length - 1].offset);
-    return read.length;
   }
 
   const messageIdOf = (message: Record<string, unknown>) => String(message.messageId ?? '');
@@ -135,11 +154,13 @@ export function createPipeline(deps: {
    */
   async function maintain(): Promise<boolean> {
     let did = false;
+    const mine = new Set(owned());
     for (const workspaceId of await audiences.dueWorkspaces(database.db)) {
+      if (!mine.has(partitionOf(workspaceId))) continue;
       if (Date.now() < (maintenanceFailedUntil.get(workspaceId) ?? 0)) continue;
       try {
         await database.db.transaction().execute(async (tx) => {
-          await eventLog.position(tx, PIPELINE_CONSUMER, database.engine === 'postgres');
+          await lockWorkspace(tx, workspaceId, postgres);
           await audiences.maintainWorkspace(tx, workspaceId);
         });
         did = true;
@@ -152,16 +173,17 @@ export function createPipeline(deps: {
     return did;
   }
 
-  async function processBatch(): Promise<number> {
+  /** One micro-batch; `wait`: for partitions another transaction holds, rather than skip them. */
+  async function processBatch(wait = false): Promise<number> {
     const stop = duration.startTimer();
     enqueued = 0;
-    const count = await relaxedTransaction(database, applyNext);
+    const { read, applied } = await relaxedTransaction(database, (tx) => applyNext(tx, wait));
     if (enqueued > 0) deps.enqueued?.();
-    if (count > 0) {
+    if (applied > 0) {
       stop();
-      processed.inc(count);
+      processed.inc(applied);
     }
-    return count;
+    return read;
   }
 
   const sleep = (ms: number) =>
@@ -202,10 +224,10 @@ export function createPipeline(deps: {
     async drain(): Promise<number> {
       let total = 0;
       for (;;) {
-        for (let n = await processBatch(); n > 0; n = await processBatch()) total += n;
+        for (let n = await processBatch(true); n > 0; n = await processBatch(true)) total += n;
         if (!(await maintain())) break;
       }
-      for (let n = await processBatch(); n > 0; n = await processBatch()) total += n;
+      for (let n = await processBatch(true); n > 0; n = await processBatch(true)) total += n;
       return total;
     },
     start() {

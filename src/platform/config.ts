@@ -43,6 +43,12 @@ export interface Config {
     /** How long a node's claim on a destination lasts unless renewed: the hand-over time when a node dies, in ms. */
     leaseMs: number;
   };
+  nodes: {
+    /** How often a worker node says it is alive in PostgreSQL, in ms. */
+    heartbeatMs: number;
+    /** A worker silent this long is dead and its log partitions go to the others, in ms. */
+    ttlMs: number;
+  };
 }
 
 function positiveIntFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -87,6 +93,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     audiences: { recheckMs: intFromEnv(env, 'RAPPORT_AUDIENCE_RECHECK_MS', 15_000) },
     privacy: { retentionEveryMs: positiveIntFromEnv(env, 'RAPPORT_RETENTION_EVERY_MS', 3_600_000) },
     delivery: { pollMs: intFromEnv(env, 'RAPPORT_DELIVERY_POLL_MS', 500), leaseMs: intFromEnv(env, 'RAPPORT_DELIVERY_LEASE_MS', 10_000) },
+    nodes: { heartbeatMs: positiveIntFromEnv(env, 'RAPPORT_NODE_HEARTBEAT_MS', 1_000), ttlMs: positiveIntFromEnv(env, 'RAPPORT_NODE_TTL_MS', 5_000) },
     ...overrides,
   };
 }

@@ -1,13 +1,13 @@
 import type { Kysely } from 'kysely';
 import { audiencesErasure } from '../modules/audiences/index.js';
 import type { AuditService } from '../modules/audit/index.js';
-import { eventLog, logErasure } from '../modules/collect/index.js';
+import { logErasure } from '../modules/collect/index.js';
 import type { Crm } from '../modules/crm/index.js';
 import type { DestinationsService } from '../modules/destinations/index.js';
 import { createDirectory, identityErasure, type Identifier } from '../modules/identity/index.js';
 import type { Privacy, RequestContext, RequestOutcome } from '../modules/privacy/index.js';
 import { profilesErasure } from '../modules/profiles/index.js';
-import { PIPELINE_CONSUMER } from '../pipeline/processor.js';
+import { lockWorkspace } from '../pipeline/partitions.js';
 
 /** Traits whose string values name the person: they are erased wherever they were copied (notes, audit changes). */
 /** Shorter values are matched only as whole JSON strings where text is searched by substring. */
@@ -25,15 +25,15 @@ function strings(value: unknown, into: Set<string>) {
  * undelivered messages and earlier exports are erased; their identifiers and profile ids are suppressed,
  * so events still in the log or retried by an SDK are dropped when the pipeline reaches them; destinations
  * that take one get a `User Deleted` call; audit entries about the profile or quoting its values lose
- * their change. One transaction holding the pipeline's lock: no batch runs half before and half after,
+ * their change. One transaction holding the workspace's partition lock (the pipeline's, for this workspace): no batch runs half before and half after,
  * so nothing the deletion erased can be written back by a batch already under way.
  */
 export async function deletePerson(
   deps: { postgres: boolean; privacy: Privacy; crm: Crm; destinations: DestinationsService; audit: AuditService },
   tx: Kysely<any>, request: RequestContext,
 ): Promise<RequestOutcome> {
-  await eventLog.position(tx, PIPELINE_CONSUMER, deps.postgres);
   const { workspaceId, identifier, now } = request;
+  await lockWorkspace(tx, workspaceId, deps.postgres);
   const directory = createDirectory(tx);
   const live = await directory.byIdentifier(workspaceId, 'users', identifier);
   const profileIds = live ? await identityErasure.family(tx, live.id) : [];

@@ -3,11 +3,11 @@ import { eventLog } from '../modules/collect/index.js';
 import { normalizeLookup, type Identifier, type IdentityService } from '../modules/identity/index.js';
 import type { ProfilesService } from '../modules/profiles/index.js';
 import type { Database } from '../platform/db/database.js';
-import { PIPELINE_CONSUMER } from '../pipeline/processor.js';
+import { lockWorkspace } from '../pipeline/partitions.js';
 
 /**
  * Split: take one identifier off a profile onto a new profile, move the events that carried it, and
- * rebuild both profiles' traits, computed traits and audience memberships from their events. One transaction, holding the pipeline's lock, so no
+ * rebuild both profiles' traits, computed traits and audience memberships from their events. One transaction, holding the workspace's partition lock (the pipeline's, for this workspace), so no
  * micro-batch interleaves with it.
  */
 export async function splitProfile(
@@ -16,7 +16,7 @@ export async function splitProfile(
 ) {
   const id = normalizeLookup(input.identifier);
   return deps.database.db.transaction().execute(async (tx) => {
-    await eventLog.position(tx, PIPELINE_CONSUMER, deps.database.engine === 'postgres');
+    await lockWorkspace(tx, input.workspaceId, deps.database.engine === 'postgres');
     const end = await eventLog.end(tx);
     const { newProfileId, collection } = await deps.identity.splitIdentifier(tx, input.workspaceId, input.profileId, id, input.actor, input.now, end);
     const moved = await deps.profiles.reattribute(tx, input.profileId, newProfileId, `${id.type}:${id.value}`);

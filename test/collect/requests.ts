@@ -23,8 +23,8 @@ export async function storedWith(server: TestServer, prefix: string) {
   return (await logRows(server)).filter((row) => row.message_id.startsWith(prefix));
 }
 
-/** One series of /metrics (`name{labels}`), 0 when it has not been reported yet. */
-export async function metric(server: TestServer, series: string): Promise<number> {
+/** One series of a server's /metrics (`name{labels}`), 0 when it has not been reported yet; any node with a `url`. */
+export async function metric(server: { url: string }, series: string): Promise<number> {
   const text = await (await fetch(`${server.url}/metrics`)).text();
   const line = text.split('\n').find((l) => l.startsWith(`${series} `));
   return line ? Number(line.slice(series.length + 1)) : 0;

@@ -4,6 +4,7 @@ import { freePort, setupWithCli, startServerProcess, type ServerProcess } from '
 import { ENGINES, type EngineStore } from '../support/engines.js';
 import { startReceiver, type Receiver } from '../support/receiver.js';
 import { firstAcceptances, outOfOrder, until } from './idempotent-receiver.js';
+import { appliedEverywhere } from '../../src/pipeline/partitions.js';
 
 const EVENTS = 3_000;
 const USERS = 20;
@@ -21,7 +22,7 @@ const bodies = Array.from({ length: EVENTS / BATCH }, (_, b) => JSON.stringify({
 async function pipelineState(store: EngineStore): Promise<{ processed: number; logged: number }> {
   const database = openDatabase({ dataDir: store.dataDir, databaseUrl: store.databaseUrl, poolSize: 1 });
   try {
-    const consumer = await database.db.selectFrom('log_consumers').select('offset').where('name', '=', 'pipeline').executeTakeFirst();
+    const consumer = { offset: await appliedEverywhere(database.db) };
     const log = await database.db.selectFrom('events').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow();
     const processed = await database.db.selectFrom('events').select((eb) => eb.fn.countAll().as('n')).where('offset', '<=', Number(consumer?.offset ?? 0)).executeTakeFirstOrThrow();
     return { processed: Number(processed.n), logged: Number(log.n) };

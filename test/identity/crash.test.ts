@@ -5,6 +5,7 @@ import { freePort, setupWithCli, startServerProcess, type ServerProcess } from '
 import { ENGINES, type EngineStore } from '../support/engines.js';
 import { startServer, type TestServer } from '../support/server.js';
 import { generatePopulation, resolvedProfiles, sameProfiles } from './population.js';
+import { appliedEverywhere } from '../../src/pipeline/partitions.js';
 
 const BATCH = 500;
 // About 20,000 calls: logins merging devices, kiosks, email changes, out-of-order traits.
@@ -42,9 +43,9 @@ async function withStore<T>(store: EngineStore, read: (db: Kysely<any>) => Promi
 
 const consumerState = (db: Kysely<any>) =>
   Promise.all([
-    db.selectFrom('log_consumers').select('offset').where('name', '=', 'pipeline').executeTakeFirst(),
+    appliedEverywhere(db),
     db.selectFrom('events').select((eb) => eb.fn.max('offset').as('end')).executeTakeFirstOrThrow(),
-  ]).then(([consumer, log]) => ({ committed: Number(consumer?.offset ?? 0), end: Number(log.end) }));
+  ]).then(([consumer, log]) => ({ committed: consumer, end: Number(log.end) }));
 
 describe.each(ENGINES)('profiles after a kill -9 in the middle of processing, on $name', (engine) => {
   let store: EngineStore | undefined;

@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ENGINES } from '../support/engines.js';
 import { startServer, type TestServer } from '../support/server.js';
 import { generatePopulation } from './population.js';
+import { appliedEverywhere } from '../../src/pipeline/partitions.js';
 
 const BATCH = 500;
 const population = generatePopulation({ people: 1750, seed: 99, prefix: 'backlog' });
@@ -23,7 +24,7 @@ describe.each(ENGINES)('a server working through a backlog, on $name', (engine) 
     for (let i = 0; i < population.calls.length; i += BATCH) expect((await post({ batch: population.calls.slice(i, i + BATCH).map((c) => c.message) })).status).toBe(200);
 
     const applied = async () =>
-      Number((await server!.rapport.database.db.selectFrom('log_consumers').select('offset').where('name', '=', 'pipeline').executeTakeFirst())?.offset ?? 0);
+      appliedEverywhere(server!.rapport.database.db);
 
     server.rapport.core.pipeline.start();
     let started = performance.now();

@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import { prng } from '../../src/demo/random.js';
 
 /**
  * A seeded, deterministic population of people and the Segment calls their devices send, with the ground
@@ -28,24 +29,6 @@ export interface Population {
   traits: Record<string, unknown>[];
   /** What the population contains, for the report. */
   census: Record<string, number>;
-}
-
-/** mulberry32: small, fast and the same on every machine. */
-function prng(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return {
-    next,
-    chance: (p: number) => next() < p,
-    int: (min: number, max: number) => min + Math.floor(next() * (max - min + 1)),
-    pick: <T>(items: readonly T[]): T => items[Math.floor(next() * items.length)],
-  };
 }
 
 export function generatePopulation(options: { people: number; seed: number; prefix?: string }): Population {
@@ -80,7 +63,7 @@ export function generatePopulation(options: { people: number; seed: number; pref
       anonymousId: `${prefix}-anon-${p}-${j}`,
       deviceId: !cookieClearer && rng.chance(0.4) ? `${prefix}-dev-${p}-${j}` : null,
     }));
-    const start = START + rng.int(0, 30) * DAY + rng.int(0, DAY);
+    const start = START + rng.between(0, 30) * DAY + rng.between(0, DAY);
     // A cookie clearer gets a new anonymousId many times in one week; the others use their devices for weeks.
     const span = cookieClearer ? 6 * DAY : 40 * DAY;
     const mayBeSplit = cookieClearer ? 'more anonymousIds in a week than the limit of 5' : unlinkedDevice ? 'a second device never identified' : null;
@@ -105,7 +88,7 @@ export function generatePopulation(options: { people: number; seed: number; pref
     const send = (person: number | null, message: Record<string, unknown>, time: number, maxDelay = 5 * DAY) => {
       // Some calls reach the server late (an app offline, a retried batch, a slow back-office sync of profile updates).
       const late = rng.chance(message.type === 'identify' ? 0.3 : 0.1);
-      const arrival = time + (late ? rng.int(0, maxDelay) : rng.int(0, 60_000));
+      const arrival = time + (late ? rng.between(0, maxDelay) : rng.between(0, 60_000));
       calls.push({ person, at: time, arrival, message: { ...message, messageId: `${prefix}-${seq++}`, timestamp: new Date(time).toISOString() } });
       count(`calls: ${message.type}`);
     };
@@ -130,9 +113,9 @@ export function generatePopulation(options: { people: number; seed: number; pref
 
     devices.forEach((device, j) => {
       const from = start + (j * span) / (devices.length + 1);
-      const loginAt = from + rng.int(DAY / 24, DAY);
+      const loginAt = from + rng.between(DAY / 24, DAY);
       // Browsing before anyone knows who this is.
-      for (let k = rng.int(1, 3); k > 0; k--) {
+      for (let k = rng.between(1, 3); k > 0; k--) {
         const call = rng.chance(0.5) ? { type: 'page', name: 'Home' } : { type: 'track', event: 'Product Viewed' };
         send(p, { ...call, anonymousId: device.anonymousId, ...context(device) }, at(from, loginAt));
       }
@@ -144,7 +127,7 @@ export function generatePopulation(options: { people: number; seed: number; pref
         const when = at(loginAt, loginAt + 60_000);
         const address = emailAt(when, changeAt);
         identify({ userId, anonymousId: device.anonymousId, ...context(device) }, when, address ? { email: spelling(address) } : {});
-        for (let k = rng.int(1, 3); k > 0; k--) {
+        for (let k = rng.between(1, 3); k > 0; k--) {
           const junk = rng.chance(0.08);
           if (junk) count('identified calls with a junk anonymousId or device id');
           send(p, { type: 'track', event: 'Order Completed', userId, anonymousId: junk ? rng.pick(JUNK_ANONYMOUS_IDS) : device.anonymousId, ...context(device, junk && rng.chance(0.5)) }, at(loginAt + 60_000, loginAt + span / 2));
@@ -162,7 +145,7 @@ export function generatePopulation(options: { people: number; seed: number; pref
 
     if (userId) {
       // Profile updates from the server side: userId only, spread over the weeks, some of them late.
-      for (let k = rng.int(1, 3); k > 0; k--) {
+      for (let k = rng.between(1, 3); k > 0; k--) {
         const when = at(start, start + span);
         const address = emailAt(when, changeAt);
         identify({ userId }, when, address && rng.chance(0.5) ? { email: address } : {});

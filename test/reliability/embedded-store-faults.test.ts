@@ -46,7 +46,7 @@ function inspect(dataDir: string): { messageIds: string[]; integrity: string; pr
     const messageIds = (sqlite.prepare('select message_id from events order by "offset"').all() as { message_id: string }[]).map((r) => r.message_id);
     const integrity = (sqlite.pragma('integrity_check') as { integrity_check: string }[]).map((r) => r.integrity_check).join('; ');
     const end = Number((sqlite.prepare('select coalesce(max("offset"), 0) as n from events').get() as { n: number }).n);
-    const consumer = sqlite.prepare(`select "offset" from log_consumers where name = 'pipeline'`).get() as { offset: number } | undefined;
+    const consumer = sqlite.prepare(`select min("offset") as "offset" from log_consumers where name like 'pipeline/%'`).get() as { offset: number | null } | undefined;
     const sources = (sqlite.prepare('select name from sources').all() as { name: string }[]).map((r) => r.name);
     return { messageIds, integrity, processedUpTo: Number(consumer?.offset ?? 0), end, sources };
   } finally {

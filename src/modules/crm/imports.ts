@@ -141,13 +141,18 @@ export function createImports(
       const t = db as Kysely<ImportTables>;
       const job = await t.selectFrom('crm_imports').selectAll().where('status', '=', 'processing').orderBy('created_at').limit(1).executeTakeFirst();
       if (!job || !job.last_message_id || !(await deps.applied(db, job.workspace_id, job.last_message_id))) return false;
-      const rows = await t.selectFrom('crm_import_rows').selectAll().where('import_id', '=', job.id).orderBy('line').limit(APPLY_CHUNK).execute();
       await db.transaction().execute(async (tx) => {
         const x = tx as Kysely<ImportTables>;
+        // Worker nodes share the queue: the job's row is locked and read again, so a chunk is applied once.
+        let locked = x.selectFrom('crm_imports').select(['applied', 'status']).where('id', '=', job.id);
+        if (deps.postgres) locked = locked.forUpdate();
+        const current = await locked.executeTakeFirst();
+        if (current?.status !== 'processing') return;
+        const rows = await x.selectFrom('crm_import_rows').selectAll().where('import_id', '=', job.id).orderBy('line').limit(APPLY_CHUNK).execute();
         if (rows.length) await objects[job.object as ImportObjectName].apply!(tx, job, rows);
         if (rows.length) await x.deleteFrom('crm_import_rows').where('import_id', '=', job.id).where('line', 'in', rows.map((r) => r.line)).execute();
         const done = rows.length < APPLY_CHUNK;
-        await x.updateTable('crm_imports').set({ applied: Number(job.applied) + rows.length, ...(done ? { status: 'done', finished_at: deps.now() } : {}) }).where('id', '=', job.id).execute();
+        await x.updateTable('crm_imports').set({ applied: Number(current.applied) + rows.length, ...(done ? { status: 'done', finished_at: deps.now() } : {}) }).where('id', '=', job.id).execute();
       });
       return true;
     },

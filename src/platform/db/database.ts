@@ -105,8 +105,11 @@ function writableOrThrow(dataDir: string, file: string): void {
 
 function openPostgres(url: string, poolSize: number): Database {
   const pool = new pg.Pool({ connectionString: url, max: poolSize });
-  // An idle client that loses its server (PostgreSQL restarted) must not crash the process.
+  // A client that loses its server (PostgreSQL restarted) must not crash the process: an idle one reports on
+  // the pool; one checked out (a transaction in flight) on itself, and its query fails, so the caller retries.
+  // A client that lost its connection is not queryable and the pool drops it on release.
   pool.on('error', () => {});
+  pool.on('connect', (client) => client.on('error', () => {}));
   const db = new Kysely<any>({ dialect: new PostgresDialect({ pool }) });
   return {
     engine: 'postgres',

@@ -71,9 +71,9 @@ export function createHttpServer({ log, authenticators, audit }: HttpServerOptio
       // A full or read-only disk fails every write at once: log it every few seconds, not once per request.
       if (Date.now() - storageFaultLoggedAt > 5_000) {
         storageFaultLoggedAt = Date.now();
-        request.log.error({ err: error, url: request.url }, 'the store cannot write (disk full, read-only or failing); answering 503');
+        request.log.error({ err: error, url: request.url }, 'the store cannot write (disk full, read-only, failing or unreachable); answering 503');
       }
-      error = errors.unavailable('The store cannot write right now (disk full or unavailable); nothing of this request was stored. Retry shortly.', STORAGE_RETRY_AFTER_SECONDS);
+      error = errors.unavailable('The store cannot write right now (disk full, or the database unavailable); nothing of this request was stored. Retry shortly.', STORAGE_RETRY_AFTER_SECONDS);
     }
     if (error instanceof RapportError) {
       if (error.headers) reply.headers(error.headers);
