@@ -3,6 +3,8 @@ import { parseArgs } from 'node:util';
 import { createRapport, openRapport } from './app.js';
 import { loadConfig, type Role } from './platform/config.js';
 import { setupWorkspace } from './workflows/setup-workspace.js';
+import { DEMO_EMAIL, DEMO_PASSWORD } from './demo/workspace.js';
+import { loadDemo, type DemoResult } from './demo/load-demo.js';
 
 const USAGE = `Usage: rapport <command> [options]
 
@@ -11,11 +13,19 @@ Commands:
   setup --workspace NAME --email E --password P [--source NAME] [--json]
                                   Create the workspace, its owner and a first source if absent
   migrate                         Bring the store's schema up to date
+  demo [--url http://localhost:8080] [--profiles 2000] [--seed 1] [--email E --password P] [--json]
+                                  Load a demo workspace "Demo" into a running Rapport through its public APIs:
+                                  profiles with 90 days of visits, logins, orders and merges, contacts,
+                                  companies, deals, tasks, tickets, computed traits, a score, audiences and a
+                                  (disabled) webhook. A fresh installation is set up as Demo with its owner
+                                  (default ${DEMO_EMAIL}); on one already set up, E and P sign in an owner of
+                                  a workspace named Demo. Running it again adds nothing.
 
 Environment: PORT (8080), RAPPORT_DATA_DIR (./data), DATABASE_URL (postgres://… for PostgreSQL),
 LOG_LEVEL (info), RAPPORT_WRITE_KEY_RATE_LIMIT (events/s per write key, 0 = none),
 RAPPORT_MAX_PENDING_EVENTS (100000), RAPPORT_SESSION_IDLE_MINUTES (30), RAPPORT_SESSION_MAX_HOURS (12),
-RAPPORT_LOGIN_FAILURES_PER_EMAIL (5), RAPPORT_LOGIN_FAILURES_PER_IP (50), RAPPORT_LOGIN_WINDOW_MINUTES (15).
+RAPPORT_LOGIN_FAILURES_PER_EMAIL (5), RAPPORT_LOGIN_FAILURES_PER_IP (50), RAPPORT_LOGIN_WINDOW_MINUTES (15),
+RAPPORT_NODE_HEARTBEAT_MS (1000), RAPPORT_NODE_TTL_MS (5000: a worker silent this long hands its share over).
 
 Passwords need 12+ characters, not a common one, not containing the email's name.`;
 
@@ -62,6 +72,25 @@ async function main(argv: string[]): Promise<number> {
       }
       return 0;
     }
+    case 'demo': {
+      const { values } = parseArgs({
+        args: rest,
+        options: {
+          url: { type: 'string', default: `http://localhost:${config.port}` }, profiles: { type: 'string', default: '2000' }, seed: { type: 'string', default: '1' },
+          email: { type: 'string', default: DEMO_EMAIL }, password: { type: 'string', default: DEMO_PASSWORD }, json: { type: 'boolean', default: false },
+        },
+      });
+      const profiles = Number(values.profiles);
+      const seed = Number(values.seed);
+      if (!Number.isInteger(profiles) || profiles < 1 || profiles > 100_000) throw new Error('--profiles must be a whole number from 1 to 100000');
+      if (!Number.isInteger(seed)) throw new Error('--seed must be a whole number');
+      const result = await loadDemo({
+        url: values.url!, profiles, seed, email: values.email!, password: values.password!,
+        progress: (line) => process.stderr.write(`${line}\n`),
+      });
+      process.stdout.write(values.json ? JSON.stringify(result) + '\n' : demoSummary(result));
+      return 0;
+    }
     case 'migrate': {
       const core = await openRapport({ ...config, logLevel: 'warn' });
       await core.database.close();
@@ -77,6 +106,22 @@ async function main(argv: string[]): Promise<number> {
       process.stderr.write(`Unknown command "${command}".\n\n${USAGE}\n`);
       return 2;
   }
+}
+
+function demoSummary(r: DemoResult): string {
+  const audiences = Object.entries(r.audiences).map(([key, size]) => `${key} ${size}`).join(', ');
+  return [
+    r.loaded ? `Demo loaded in ${r.seconds} s: ${r.events.toLocaleString('en')} events, ${r.contacts} contacts, ${r.companies} companies, ${r.deals} deals, ${r.tasks} tasks, ${r.tickets} tickets, ${r.activities} activities.` : `The Demo workspace was already loaded (${r.contacts} contacts, ${r.companies} companies, ${r.deals} deals).`,
+    `Audiences: ${audiences || 'none'}${r.pipelineLag > 0 ? ` (the pipeline is still ${r.pipelineLag} events behind: sizes will grow)` : ''}.`,
+    '',
+    `Open ${r.url} and sign in:`,
+    `  email     ${r.email}`,
+    `  password  ${r.password}`,
+    '',
+    `Write key: ${r.writeKey}   (public: ingest only, for /v1)`,
+    'API key:   printed with --json (each run makes a fresh one for /api/v1 and revokes the last run\'s)',
+    '',
+  ].join('\n');
 }
 
 main(process.argv.slice(2)).then(

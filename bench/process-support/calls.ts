@@ -4,6 +4,7 @@
  * first, so their identify merges an anonymous profile into the one of their user id; some use a second
  * device; identify traits change over time (plan, logins) so trait writes replace older values.
  */
+import { prng } from '../../src/demo/random.js';
 
 const START = Date.UTC(2026, 0, 5);
 const PLANS = ['free', 'starter', 'pro', 'team'];
@@ -11,18 +12,7 @@ const PAGES = ['/', '/pricing', '/docs', '/blog', '/signup', '/account'];
 const EVENTS = ['Product Viewed', 'Product Added', 'Checkout Started', 'Order Completed', 'Signed In', 'Search'];
 const UA = 'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36';
 
-/** mulberry32: small, fast and the same on every machine. */
-export function prng(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return { next, chance: (p: number) => next() < p, int: (n: number) => Math.floor(next() * n), pick: <T>(items: readonly T[]): T => items[Math.floor(next() * items.length)] };
-}
+export { prng };
 
 export interface CallStreamOptions {
   seed: number;

@@ -109,8 +109,13 @@ describe.each(ENGINES)('invitations, members and passwords on $name', (engine) =
 
   it('adds a membership to an existing account once its password proves it is theirs, and signs into the new workspace', async () => {
     const { token } = (await server.call('POST', '/api/v1/invitations', { email: 'owner@acme.test', role: 'admin' }, globex.apiKey)).body;
+    const failedIn = async (apiKey: string) => ((await server.call('GET', '/api/v1/audit?action=auth.login_failed&limit=1000', undefined, apiKey)).body.data as { change: { via?: string } | null }[])
+      .filter((e) => e.change?.via === 'invitation').length;
+    const before = { acme: await failedIn(server.setup.apiKey), globex: await failedIn(globex.apiKey) };
     const wrong = await accept(token, 'a guess at the password');
     expect(wrong.answer.status).toBe(401);
+    // A wrong password on an invitation is a failed sign-in: in the account's workspace and the inviting one.
+    expect({ acme: await failedIn(server.setup.apiKey), globex: await failedIn(globex.apiKey) }).toEqual({ acme: before.acme + 1, globex: before.globex + 1 });
     const { answer } = await accept(token, OWNER.password);
     expect(answer.status).toBe(201);
     expect(answer.body).toMatchObject({ workspace: { id: globex.workspaceId, name: 'Globex' }, role: 'admin' });

@@ -29,10 +29,10 @@ export async function freePort(): Promise<number> {
 }
 
 /** `rapport setup --json` against the store. */
-export async function setupWithCli(store: EngineStore): Promise<SetupResult> {
+export async function setupWithCli(store: EngineStore, workspace = 'Acme'): Promise<SetupResult> {
   const { stdout } = await promisify(execFile)(
     process.execPath,
-    [...CLI, 'setup', '--workspace', 'Acme', '--email', 'owner@acme.test', '--password', 'correct horse battery staple', '--json'],
+    [...CLI, 'setup', '--workspace', workspace, '--email', 'owner@acme.test', '--password', 'correct horse battery staple', '--json'],
     { cwd: ROOT, env: storeEnv(store) },
   );
   return JSON.parse(stdout) as SetupResult;
@@ -52,10 +52,10 @@ export interface ServerProcess {
  * `rapport start [args]` on `port`, resolved once `/healthz` answers 200, or at once with `waitUntilHealthy: false`
  * (for a test that watches the store itself while the process starts).
  */
-export async function startServerProcess(store: EngineStore, port: number, options: { args?: string[]; waitUntilHealthy?: boolean } = {}): Promise<ServerProcess> {
+export async function startServerProcess(store: EngineStore, port: number, options: { args?: string[]; waitUntilHealthy?: boolean; env?: Record<string, string> } = {}): Promise<ServerProcess> {
   const child = spawn(process.execPath, [...CLI, 'start', ...(options.args ?? [])], {
     cwd: ROOT,
-    env: storeEnv(store, { PORT: String(port), HOST: '127.0.0.1' }),
+    env: storeEnv(store, { PORT: String(port), HOST: '127.0.0.1', ...options.env }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -84,4 +84,15 @@ export async function startServerProcess(store: EngineStore, port: number, optio
   }
   await server.kill9();
   throw new Error(`rapport start did not answer /healthz within 20 s:\n${output}`);
+}
+
+/** `rapport <args>` run to its end: exit code and output (a failing command does not throw). */
+export async function runCli(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [...CLI, ...args], { cwd: ROOT, env: { ...process.env, LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const [code] = (await once(child, 'exit')) as [number | null];
+  return { code: code ?? -1, stdout, stderr };
 }

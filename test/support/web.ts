@@ -33,8 +33,9 @@ export interface AppPage {
 }
 
 /** A fresh browser profile (no cookies) on the app; uncaught page errors are collected. */
-export async function openApp(browser: Browser, url: string, path = '/'): Promise<AppPage> {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+export async function openApp(browser: Browser, url: string, path = '/', options: { bypassCSP?: boolean } = {}): Promise<AppPage> {
+  // bypassCSP: for a test that injects a script of its own (axe-core); the app's CSP refuses inline scripts.
+  const context = await browser.newContext({ viewport: { width: 1280, height: 860 }, bypassCSP: options.bypassCSP ?? false });
   context.setDefaultTimeout(15_000);
   const page = await context.newPage();
   const problems: string[] = [];
@@ -59,6 +60,9 @@ export async function screenshot(page: Page, name: string): Promise<void> {
   mkdirSync(dir, { recursive: true });
   // Transitions (200 ms in the kit) settle before the picture; only when pictures are asked for.
   await page.evaluate(() => new Promise((resolve) => setTimeout(resolve, 300)));
+  // Toasts from the journey's last step would cover the screen's top right.
+  const hidden = await page.addStyleTag({ content: '.mantine-Notifications-root { display: none !important; }' });
   await page.screenshot({ path: `${dir}${name}.png`, fullPage: false });
+  await hidden.evaluate((style) => (style as Element).remove());
 }
 

@@ -125,7 +125,7 @@ describe.skipIf(!runBrowserTests)('the web app: the CRM', { timeout: BROWSER_TES
     // The header's search finds the contact; her page shows the call logged on the deal.
     await page.keyboard.press('Escape');
     await panel.waitFor({ state: 'detached' });
-    await page.getByRole('combobox', { name: 'Search contacts, companies and deals' }).fill('Lovelace');
+    await page.getByRole('combobox', { name: 'Search contacts, companies, deals and tickets' }).fill('Lovelace');
     await page.getByRole('option', { name: /Ada Lovelace/ }).click();
     await page.getByRole('heading', { name: 'Ada Lovelace' }).waitFor();
     await page.getByLabel('Activities').getByText('Discovery call').waitFor();

@@ -33,7 +33,7 @@ describe.skipIf(!runBrowserTests)('the web app: what each role sees', { timeout:
 
   it('shows a support agent the contacts, not the sources, deals or audiences', async () => {
     const { context, page, links } = await navigation('sam@acme.test');
-    expect(links).toEqual(['Profiles', 'Contacts', 'Members']);
+    expect(links).toEqual(['Profiles', 'Contacts', 'Companies', 'My tasks', 'Tickets', 'Reports', 'Members']);
     // Signed in at /, they land on the first screen they can read, not on an overview they cannot.
     await page.waitForURL(`${server.url}/profiles`);
     await page.getByRole('heading', { name: 'Profiles' }).waitFor();
@@ -41,6 +41,9 @@ describe.skipIf(!runBrowserTests)('the web app: what each role sees', { timeout:
     await page.getByRole('button', { name: 'New contact' }).waitFor();
     // No crm_settings:write: views can be used, not saved.
     expect(await page.getByRole('button', { name: 'Save view' }).count()).toBe(0);
+    // The ticket queue is theirs to work.
+    await page.getByRole('link', { name: 'Tickets' }).click();
+    await page.getByRole('button', { name: 'New ticket' }).waitFor();
     // A screen reached by address says why it is empty rather than failing silently.
     await page.goto(`${server.url}/sources`);
     await page.getByRole('alert').getByText(/lacks the "sources:read" permission/).waitFor();
@@ -49,7 +52,7 @@ describe.skipIf(!runBrowserTests)('the web app: what each role sees', { timeout:
 
   it('shows a marketer the CDP and a read-only CRM', async () => {
     const { context, page, links } = await navigation('mia@acme.test');
-    expect(links).toEqual(['Overview', 'Sources', 'Profiles', 'Audiences', 'Contacts', 'Deals', 'Members']);
+    expect(links).toEqual(['Overview', 'Sources', 'Profiles', 'Computed traits', 'Audiences', 'Destinations', 'Contacts', 'Companies', 'Deals', 'My tasks', 'Tickets', 'Reports', 'Members', 'Identity rules']);
     await page.goto(`${server.url}/crm/contacts`);
     await page.getByRole('heading', { name: 'Contacts' }).waitFor();
     await page.getByRole('table', { name: 'Contacts' }).waitFor();
@@ -57,6 +60,9 @@ describe.skipIf(!runBrowserTests)('the web app: what each role sees', { timeout:
     await page.goto(`${server.url}/crm/deals`);
     await page.getByRole('region', { name: 'Stage Qualification' }).waitFor();
     expect(await page.getByRole('button', { name: 'New deal' }).count()).toBe(0);
+    await page.goto(`${server.url}/crm/tickets`);
+    await page.getByRole('table', { name: 'Tickets' }).waitFor();
+    expect(await page.getByRole('button', { name: 'New ticket' }).count()).toBe(0);
     await page.getByRole('link', { name: 'Audiences' }).click();
     await page.getByRole('link', { name: 'New audience' }).waitFor();
     await context.close();

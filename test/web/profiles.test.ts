@@ -44,7 +44,11 @@ describe.skipIf(!runBrowserTests)('the web app: profiles', { timeout: BROWSER_TE
     await page.getByRole('heading', { name: 'Profiles' }).waitFor();
 
     await page.getByLabel('Identifier (email, user id, anonymous id…)').fill('grace@');
+    // The unfiltered list shows Grace too, and the table empties while the search is asked:
+    // count the rows drawn from the search's own answer, not the list it replaces.
+    const answered = page.waitForResponse((r) => r.url().includes('/api/v1/profiles?') && decodeURIComponent(r.url()).includes('q=grace@'));
     await page.getByRole('button', { name: 'Search' }).click();
+    await answered;
     const results = page.getByRole('table', { name: 'Profiles' });
     await results.getByRole('link', { name: 'Grace Hopper' }).waitFor();
     expect(await results.getByRole('link').count()).toBe(1);

@@ -3,10 +3,11 @@ import { notifications } from '@mantine/notifications';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState, type FormEvent } from 'react';
 import { api } from './api';
+import { useSession } from './session';
 import type { Activity } from './crm';
 import { ErrorPanel, When } from './ui';
 
-type RecordRef = { object: 'contact' | 'company' | 'deal'; id: string };
+type RecordRef = { object: 'contact' | 'company' | 'deal' | 'ticket'; id: string };
 
 const OUTCOMES = [
   { value: 'connected', label: 'Connected' },
@@ -19,6 +20,7 @@ const OUTCOMES = [
 /** Log a call, note, email or meeting on a record (and on the deal's contacts, when given). */
 export function LogActivity({ record, alsoContacts = [] }: { record: RecordRef; alsoContacts?: string[] }) {
   const client = useQueryClient();
+  const { session } = useSession();
   const [kind, setKind] = useState<Activity['kind']>('call');
   const [outcome, setOutcome] = useState<string | null>('connected');
   const [minutes, setMinutes] = useState<number | string>('');
@@ -34,8 +36,9 @@ export function LogActivity({ record, alsoContacts = [] }: { record: RecordRef; 
     event.preventDefault();
     const form = event.currentTarget;
     const data = new FormData(form);
-    const key = { contact: 'contactIds', company: 'companyIds', deal: 'dealIds' }[record.object];
-    const body: Record<string, unknown> = { kind, subject: data.get('subject') || null, body: data.get('body') || null, [key]: [record.id] };
+    const key = { contact: 'contactIds', company: 'companyIds', deal: 'dealIds', ticket: 'ticketIds' }[record.object];
+    // Logged by the signed-in member: theirs in the activity reports.
+    const body: Record<string, unknown> = { kind, subject: data.get('subject') || null, body: data.get('body') || null, [key]: [record.id], ownerId: session.user?.id ?? null };
     if (alsoContacts.length > 0 && record.object !== 'contact') body.contactIds = alsoContacts;
     if (kind === 'call') body.outcome = outcome;
     if ((kind === 'call' || kind === 'meeting') && minutes !== '') body.durationSeconds = Math.round(Number(minutes) * 60);

@@ -16,11 +16,27 @@ const ProfilePage = lazy(() => import('./pages/profile'));
 const Contacts = lazy(() => import('./pages/contacts'));
 const ContactPage = lazy(() => import('./pages/contact'));
 const Deals = lazy(() => import('./pages/deals'));
+const DealPage = lazy(() => import('./pages/deal'));
+const Companies = lazy(() => import('./pages/companies'));
+const CompanyPage = lazy(() => import('./pages/company'));
+const Tasks = lazy(() => import('./pages/tasks'));
+const Tickets = lazy(() => import('./pages/tickets'));
+const TicketPage = lazy(() => import('./pages/ticket'));
+const Reports = lazy(() => import('./pages/reports'));
 const Audiences = lazy(() => import('./pages/audiences'));
+const ComputedTraits = lazy(() => import('./pages/computed-traits'));
+const ComputedTraitPage = lazy(() => import('./pages/computed-trait'));
 const AudienceBuilder = lazy(() => import('./pages/audience-builder'));
 const AudiencePage = lazy(() => import('./pages/audience'));
 const Import = lazy(() => import('./pages/import'));
 const Members = lazy(() => import('./pages/members'));
+const Roles = lazy(() => import('./pages/roles'));
+const ApiKeys = lazy(() => import('./pages/api-keys'));
+const IdentityRules = lazy(() => import('./pages/identity-rules'));
+const Privacy = lazy(() => import('./pages/privacy'));
+const AuditLog = lazy(() => import('./pages/audit'));
+const Destinations = lazy(() => import('./pages/destinations'));
+const DestinationPage = lazy(() => import('./pages/destination'));
 const NotFound = lazy(() => import('./pages/not-found'));
 
 export function Loading() {
@@ -57,14 +73,31 @@ export function App() {
             <Route path="/sources/:id" element={<SourcePage />} />
             <Route path="/profiles" element={<Profiles />} />
             <Route path="/profiles/:id" element={<ProfilePage />} />
+            <Route path="/computed-traits" element={<ComputedTraits />} />
+            <Route path="/computed-traits/new" element={<ComputedTraitPage />} />
+            <Route path="/computed-traits/:key" element={<ComputedTraitPage />} />
             <Route path="/audiences" element={<Audiences />} />
             <Route path="/audiences/new" element={<AudienceBuilder />} />
             <Route path="/audiences/:key" element={<AudiencePage />} />
+            <Route path="/destinations" element={<Destinations />} />
+            <Route path="/destinations/:id" element={<DestinationPage />} />
             <Route path="/crm/contacts" element={<Contacts />} />
             <Route path="/crm/contacts/:id" element={<ContactPage />} />
             <Route path="/crm/import" element={<Import />} />
             <Route path="/crm/deals" element={<Deals />} />
+            <Route path="/crm/deals/:id" element={<DealPage />} />
+            <Route path="/crm/companies" element={<Companies />} />
+            <Route path="/crm/companies/:id" element={<CompanyPage />} />
+            <Route path="/crm/tasks" element={<Tasks />} />
+            <Route path="/crm/tickets" element={<Tickets />} />
+            <Route path="/crm/tickets/:id" element={<TicketPage />} />
+            <Route path="/crm/reports" element={<Reports />} />
             <Route path="/settings/members" element={<Members />} />
+            <Route path="/settings/roles" element={<Roles />} />
+            <Route path="/settings/api-keys" element={<ApiKeys />} />
+            <Route path="/settings/identity-rules" element={<IdentityRules />} />
+            <Route path="/settings/privacy" element={<Privacy />} />
+            <Route path="/settings/audit" element={<AuditLog />} />
             <Route path="/sign-in" element={<Navigate to="/" replace />} />
             <Route path="*" element={<NotFound />} />
           </Routes>

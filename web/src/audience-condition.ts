@@ -46,7 +46,8 @@ function scalar(text: string): string | number | boolean {
   return t;
 }
 
-function valueTest(row: ConditionRow): Record<string, unknown> {
+/** A value test of the definition language from an operator and what was typed (also used by computed traits). */
+export function valueTest(row: Pick<ConditionRow, 'op' | 'value'>): Record<string, unknown> {
   if (row.op === 'exists' || row.op === 'not_exists') return { op: row.op };
   if (row.op === 'in') return { op: 'in', values: row.value.split(',').map((v) => scalar(v)).filter((v) => v !== '') };
   if (NUMERIC.has(row.op)) return { op: row.op, value: Number(row.value) };
@@ -67,6 +68,11 @@ function rowCondition(row: ConditionRow): Record<string, unknown> {
     };
   }
   return row.negate ? { not: condition } : condition;
+}
+
+/** What a value test looks like typed back into the form: the reverse of valueTest. */
+export function typedTest(test: { op: string; value?: unknown; values?: unknown[] }): Pick<ConditionRow, 'op' | 'value'> {
+  return { op: test.op, value: test.values ? test.values.map(String).join(', ') : test.value === undefined ? '' : String(test.value) };
 }
 
 /** The rows joined by all/any; one row stands alone. */

@@ -12,13 +12,14 @@ interface Hit {
   subtitle: string | null;
 }
 
-// Where each kind of record opens; tickets have no screen yet, so they are not offered.
+// Where each kind of record opens.
 const OPEN: Partial<Record<Hit['object'], (id: string) => string>> = {
   contact: (id) => `/crm/contacts/${id}`,
-  company: (id) => `/profiles/${id}`,
-  deal: (id) => `/crm/deals?deal=${id}`,
+  company: (id) => `/crm/companies/${id}`,
+  deal: (id) => `/crm/deals/${id}`,
+  ticket: (id) => `/crm/tickets/${id}`,
 };
-const GROUP: Record<string, string> = { contact: 'Contacts', company: 'Companies', deal: 'Deals' };
+const GROUP: Record<string, string> = { contact: 'Contacts', company: 'Companies', deal: 'Deals', ticket: 'Tickets' };
 
 /** Full-text search across the CRM from the header: type, pick, open. */
 export function CrmSearch() {
@@ -37,7 +38,7 @@ export function CrmSearch() {
     .filter((g) => g.items.length > 0);
   return (
     <Autocomplete
-      aria-label="Search contacts, companies and deals"
+      aria-label="Search contacts, companies, deals and tickets"
       placeholder="Search the CRM"
       size="xs"
       w={260}

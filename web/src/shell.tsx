@@ -20,20 +20,33 @@ const SECTIONS: { heading: string; items: Section[] }[] = [
       { label: 'Overview', to: '/', permission: 'sources:read' },
       { label: 'Sources', to: '/sources', permission: 'sources:read' },
       { label: 'Profiles', to: '/profiles', permission: 'profiles:read' },
+      { label: 'Computed traits', to: '/computed-traits', permission: 'computed_traits:read' },
       { label: 'Audiences', to: '/audiences', permission: 'audiences:read' },
+      { label: 'Destinations', to: '/destinations', permission: 'destinations:read' },
     ],
   },
   {
     heading: 'CRM',
     items: [
       { label: 'Contacts', to: '/crm/contacts', permission: 'contacts:read' },
+      { label: 'Companies', to: '/crm/companies', permission: 'companies:read' },
       { label: 'Deals', to: '/crm/deals', permission: 'deals:read' },
+      { label: 'My tasks', to: '/crm/tasks', permission: 'tasks:read' },
+      { label: 'Tickets', to: '/crm/tickets', permission: 'tickets:read' },
+      { label: 'Reports', to: '/crm/reports', permission: 'reports:read' },
       { label: 'Import', to: '/crm/import', permission: 'imports:write' },
     ],
   },
   {
     heading: 'Settings',
-    items: [{ label: 'Members', to: '/settings/members', permission: 'users:read' }],
+    items: [
+      { label: 'Members', to: '/settings/members', permission: 'users:read' },
+      { label: 'Roles', to: '/settings/roles', permission: 'roles:read' },
+      { label: 'API keys', to: '/settings/api-keys', permission: 'api_keys:read' },
+      { label: 'Identity rules', to: '/settings/identity-rules', permission: 'identity:read' },
+      { label: 'Privacy', to: '/settings/privacy', permission: 'privacy:read' },
+      { label: 'Audit log', to: '/settings/audit', permission: 'audit:read' },
+    ],
   },
 ];
 
@@ -72,7 +85,7 @@ export function Shell({ children }: { children: ReactNode }) {
             <Title order={2} size="h4" c="blue.8">Rapport</Title>
           </Group>
           <Group gap="sm" wrap="nowrap">
-            {(can('contacts:read') || can('deals:read') || can('companies:read')) && <CrmSearch />}
+            {(can('contacts:read') || can('deals:read') || can('companies:read') || can('tickets:read')) && <CrmSearch />}
             {session.workspaces.length > 0 && (
               <Select
                 aria-label="Workspace"

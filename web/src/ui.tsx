@@ -1,4 +1,4 @@
-import { Alert, Badge, Code, Group, Stack, Text, Title } from '@mantine/core';
+import { Alert, Badge, Button, Card, Code, Group, Modal, Stack, Text, Title } from '@mantine/core';
 import type { ReactNode } from 'react';
 import { ApiError, messageOf } from './api';
 
@@ -31,11 +31,47 @@ export function When({ at }: { at: string | null | undefined }) {
 }
 
 export function Json({ value }: { value: unknown }) {
-  return <Code block style={{ maxHeight: 320, overflow: 'auto' }}>{JSON.stringify(value, null, 2)}</Code>;
+  return <Code block tabIndex={0} style={{ maxHeight: 320, overflow: 'auto' }}>{JSON.stringify(value, null, 2)}</Code>;
 }
 
 export function StatusBadge({ ok, yes, no }: { ok: boolean; yes: string; no: string }) {
   return <Badge color={ok ? 'green' : 'red'} variant="light">{ok ? yes : no}</Badge>;
+}
+
+/** One figure with its label, in a card: the overview's and a destination's health. */
+export function Stat({ label, value, hint, color }: { label: string; value: string; hint?: string; color?: string }) {
+  return (
+    <Card withBorder padding="md">
+      <Text size="xs" c="dimmed" tt="uppercase" fw={700}>{label}</Text>
+      <Text fz={28} fw={700} c={color} aria-label={label}>{value}</Text>
+      {hint && <Text size="xs" c="dimmed">{hint}</Text>}
+    </Card>
+  );
+}
+
+/** A step that cannot be undone, asked first: what it does, why it failed if it did, Cancel or the step. */
+export function Confirm({ opened, title, action, pending, error, onConfirm, onClose, children }: {
+  opened: boolean;
+  title: string;
+  action: string;
+  pending: boolean;
+  error: unknown;
+  onConfirm: () => void;
+  onClose: () => void;
+  children: ReactNode;
+}) {
+  return (
+    <Modal opened={opened} onClose={onClose} title={title}>
+      <Stack>
+        <Text size="sm">{children}</Text>
+        {error ? <ErrorPanel error={error} /> : null}
+        <Group justify="flex-end">
+          <Button variant="default" onClick={onClose}>Cancel</Button>
+          <Button color="red" loading={pending} onClick={onConfirm}>{action}</Button>
+        </Group>
+      </Stack>
+    </Modal>
+  );
 }
 
 export function money(amount: number | null | undefined, currency = 'USD'): string {
@@ -45,4 +81,14 @@ export function money(amount: number | null | undefined, currency = 'USD'): stri
   } catch {
     return `${amount} ${currency}`;
   }
+}
+
+/** The next page of a cursor-paged list, while there is one. */
+export function LoadMore({ list }: { list: { hasNextPage: boolean; isFetchingNextPage: boolean; fetchNextPage(): unknown } }) {
+  if (!list.hasNextPage) return null;
+  return (
+    <Group justify="center" mt="md">
+      <Button variant="default" loading={list.isFetchingNextPage} onClick={() => void list.fetchNextPage()}>Load more</Button>
+    </Group>
+  );
 }

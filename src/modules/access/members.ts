@@ -92,8 +92,14 @@ export function createMembers(deps: { db: Kysely<AccessTables>; clock: Clock; se
       const existing = await store.userByEmail(invitation.email);
       let hash: string | undefined;
       if (existing) {
-        const attempt = await throttle.begin(existing.email, client.ip);
+        // Audited like a sign-in: in the account's workspaces and the one inviting it.
+        const workspaces = async () => [...new Set([invitation.workspace_id, ...(await store.membershipsOf(existing.id)).map((m) => m.workspace_id)])];
+        const attempt = await throttle.begin(existing.email, client.ip).catch(async (error: unknown) => {
+          await sessions.reportSignIn('throttled', 'invitation', existing, client, await workspaces());
+          throw error;
+        });
         if (!(await verifyPassword(input.password, existing.password_hash))) {
+          await sessions.reportSignIn('failed', 'invitation', existing, client, await workspaces());
           throw errors.authentication(`${existing.email} already has an account: send its password to join this workspace with it.`);
         }
         await attempt.succeeded();

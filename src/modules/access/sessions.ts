@@ -101,6 +101,8 @@ export function createSessions(deps: {
   }
 
   return {
+    /** Reports a sign-in attempt made elsewhere (accepting an invitation with an existing account's password). */
+    reportSignIn: report,
     /**
      * A new session for `user` in `workspaceId`, with a new secret every time (sign-in rotates the id, so a
      * cookie planted before sign-in is worth nothing after it). `replacing` is the session the browser held

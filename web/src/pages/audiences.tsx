@@ -26,7 +26,12 @@ export default function Audiences() {
       <PageHeader
         title="Audiences"
         description="People (or accounts) who meet a condition on traits, events, scores or other audiences, kept up to date as events arrive."
-        actions={can('audiences:write') && <Button component={Link} to="/audiences/new">New audience</Button>}
+        actions={(
+          <>
+            {can('computed_traits:read') && <Button component={Link} to="/computed-traits" variant="default">Computed traits and scores</Button>}
+            {can('audiences:write') && <Button component={Link} to="/audiences/new">New audience</Button>}
+          </>
+        )}
       />
       {audiences.isError && <ErrorPanel error={audiences.error} />}
       <Table striped highlightOnHover aria-label="Audiences">

@@ -2,14 +2,15 @@ import {
   DndContext, KeyboardSensor, PointerSensor, useDraggable, useDroppable, useSensor, useSensors, type DragEndEvent,
 } from '@dnd-kit/core';
 import { ActionIcon, Badge, Box, Button, Card, Drawer, Group, Menu, Modal, NumberInput, ScrollArea, Select, Stack, Text, TextInput, Title } from '@mantine/core';
-import { useDebouncedValue, useDisclosure } from '@mantine/hooks';
+import { useDisclosure } from '@mantine/hooks';
 import { notifications } from '@mantine/notifications';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useMemo, useState, type FormEvent, type KeyboardEventHandler, type PointerEventHandler } from 'react';
 import { Link, useSearchParams } from 'react-router';
 import { ActivityList, LogActivity } from '../activities';
 import { api, ApiError, messageOf, query } from '../api';
-import { contactName, etagOf, type Contact, type Deal, type Pipeline, type Stage } from '../crm';
+import { etagOf, type Deal, type Pipeline, type Stage } from '../crm';
+import { ContactPicker } from '../pickers';
 import { useSession } from '../session';
 import { ErrorPanel, money, PageHeader, When } from '../ui';
 
@@ -195,30 +196,6 @@ function DealCard({ deal, stages, canWrite, onOpen, onMove }: { deal: Deal; stag
   );
 }
 
-function ContactPicker({ value, onChange }: { value: string | null; onChange: (id: string | null) => void }) {
-  const [search, setSearch] = useState('');
-  const [debounced] = useDebouncedValue(search, 200);
-  const contacts = useQuery({
-    queryKey: ['contacts', 'picker', debounced],
-    queryFn: () => api.get<{ data: Contact[] }>(`/crm/contacts${query({ q: debounced || undefined, limit: 20 })}`).then((r) => r.data),
-  });
-  return (
-    <Select
-      label="Contact"
-      placeholder="Search by name or email"
-      searchable
-      clearable
-      searchValue={search}
-      onSearchChange={setSearch}
-      value={value}
-      onChange={onChange}
-      filter={({ options }) => options}
-      data={(contacts.data ?? []).map((c) => ({ value: c.id, label: `${contactName(c)}${c.email && c.name ? ` (${c.email})` : ''}` }))}
-      nothingFoundMessage={contacts.isFetching ? 'Searching…' : 'No contact'}
-    />
-  );
-}
-
 function NewDealForm({ pipeline, onDone }: { pipeline: Pipeline; onDone: () => void }) {
   const client = useQueryClient();
   const [stageId, setStageId] = useState<string | null>(pipeline.stages[0]?.id ?? null);
@@ -275,7 +252,10 @@ function DealPanel({ id, pipelines }: { id: string; pipelines: Pipeline[] }) {
   const stageName = (stageId: string) => stages.find((s) => s.id === stageId)?.name ?? stageId;
   return (
     <Stack>
-      <Title order={2} size="h3">{d.name}</Title>
+      <Group justify="space-between">
+        <Title order={2} size="h3">{d.name}</Title>
+        <Button component={Link} to={`/crm/deals/${d.id}`} variant="default" size="xs">Open deal page</Button>
+      </Group>
       <Group gap="lg">
         <Text><b>{money(d.amount, d.currency)}</b></Text>
         <Badge variant="light">{stageName(d.stageId)}</Badge>

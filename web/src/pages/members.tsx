@@ -1,10 +1,13 @@
-import { Button, Card, Code, CopyButton, Grid, Group, Modal, Select, Stack, Table, Text, TextInput, Title } from '@mantine/core';
+import { Button, Card, Code, CopyButton, Grid, Group, Select, Stack, Table, Text, TextInput, Title } from '@mantine/core';
 import { notifications } from '@mantine/notifications';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState, type FormEvent } from 'react';
+import { Link } from 'react-router';
 import { api, messageOf } from '../api';
 import { useSession } from '../session';
-import { ErrorPanel, PageHeader, When } from '../ui';
+import { Teams } from '../teams';
+import { Confirm, ErrorPanel, PageHeader, When } from '../ui';
+import { roleValue, useRoles } from './roles';
 
 interface Member {
   id: string;
@@ -23,22 +26,13 @@ interface Invitation {
   expiresAt: string;
 }
 
-interface Role {
-  id: string;
-  name: string;
-  builtIn: boolean;
-}
-
-/** A built-in role is named by its name, a custom one by its id. */
-const roleValue = (r: Role) => (r.builtIn ? r.name : r.id);
-
 export default function Members() {
   const { session, can } = useSession();
   const client = useQueryClient();
   const canWrite = can('users:write');
   const members = useQuery({ queryKey: ['users'], queryFn: () => api.get<{ data: Member[] }>('/users').then((r) => r.data) });
   const invitations = useQuery({ queryKey: ['invitations'], queryFn: () => api.get<{ data: Invitation[] }>('/invitations').then((r) => r.data) });
-  const roles = useQuery({ queryKey: ['roles'], enabled: can('roles:read'), queryFn: () => api.get<{ data: Role[] }>('/roles').then((r) => r.data) });
+  const roles = useRoles(can('roles:read'));
   const roleOptions = (roles.data ?? [{ id: 'owner', name: 'owner', builtIn: true }, { id: 'admin', name: 'admin', builtIn: true }]).map((r) => ({ value: roleValue(r), label: r.name }));
   const [removing, setRemoving] = useState<Member | null>(null);
   const [link, setLink] = useState<string | null>(null);
@@ -78,34 +72,41 @@ export default function Members() {
 
   return (
     <>
-      <PageHeader title="Members" description={`Who works in ${session.workspace.name}, with which role.`} />
+      <PageHeader
+        title="Members"
+        description={`Who works in ${session.workspace.name}, with which role.`}
+        actions={can('roles:read') && <Button component={Link} to="/settings/roles" variant="default">Roles and permissions</Button>}
+      />
       <Grid gap="lg">
         <Grid.Col span={{ base: 12, md: 8 }}>
-          <Card withBorder>
-            {members.isError && <ErrorPanel error={members.error} />}
-            <Table aria-label="Members" verticalSpacing={6}>
-              <Table.Thead>
-                <Table.Tr><Table.Th>Member</Table.Th><Table.Th>Role</Table.Th><Table.Th>Joined</Table.Th><Table.Th /></Table.Tr>
-              </Table.Thead>
-              <Table.Tbody>
-                {members.data?.map((m) => (
-                  <Table.Tr key={m.id}>
-                    <Table.Td>
-                      <Text size="sm" fw={600}>{m.name ?? m.email}</Text>
-                      {m.name && <Text size="xs" c="dimmed">{m.email}</Text>}
-                    </Table.Td>
-                    <Table.Td w={180}>
-                      {canWrite && m.id !== session.user?.id
-                        ? <Select aria-label={`Role of ${m.email}`} size="xs" allowDeselect={false} value={m.role} data={roleOptions.some((o) => o.value === m.role) ? roleOptions : [...roleOptions, { value: m.role, label: m.roleName ?? m.role }]} onChange={(role) => role && setRole.mutate({ id: m.id, role })} />
-                        : <Text size="sm">{m.roleName ?? m.role}</Text>}
-                    </Table.Td>
-                    <Table.Td><When at={m.joinedAt} /></Table.Td>
-                    <Table.Td>{canWrite && m.id !== session.user?.id && <Button size="compact-xs" variant="subtle" color="red" onClick={() => setRemoving(m)}>Remove</Button>}</Table.Td>
-                  </Table.Tr>
-                ))}
-              </Table.Tbody>
-            </Table>
-          </Card>
+          <Stack gap="lg">
+            <Card withBorder>
+              {members.isError && <ErrorPanel error={members.error} />}
+              <Table aria-label="Members" verticalSpacing={6}>
+                <Table.Thead>
+                  <Table.Tr><Table.Th>Member</Table.Th><Table.Th>Role</Table.Th><Table.Th>Joined</Table.Th><Table.Th /></Table.Tr>
+                </Table.Thead>
+                <Table.Tbody>
+                  {members.data?.map((m) => (
+                    <Table.Tr key={m.id}>
+                      <Table.Td>
+                        <Text size="sm" fw={600}>{m.name ?? m.email}</Text>
+                        {m.name && <Text size="xs" c="dimmed">{m.email}</Text>}
+                      </Table.Td>
+                      <Table.Td w={180}>
+                        {canWrite && m.id !== session.user?.id
+                          ? <Select aria-label={`Role of ${m.email}`} size="xs" allowDeselect={false} value={m.role} data={roleOptions.some((o) => o.value === m.role) ? roleOptions : [...roleOptions, { value: m.role, label: m.roleName ?? m.role }]} onChange={(role) => role && setRole.mutate({ id: m.id, role })} />
+                          : <Text size="sm">{m.roleName ?? m.role}</Text>}
+                      </Table.Td>
+                      <Table.Td><When at={m.joinedAt} /></Table.Td>
+                      <Table.Td>{canWrite && m.id !== session.user?.id && <Button size="compact-xs" variant="subtle" color="red" onClick={() => setRemoving(m)}>Remove</Button>}</Table.Td>
+                    </Table.Tr>
+                  ))}
+                </Table.Tbody>
+              </Table>
+            </Card>
+            {members.data && <Teams members={members.data} />}
+          </Stack>
         </Grid.Col>
         <Grid.Col span={{ base: 12, md: 4 }}>
           <Stack gap="lg">
@@ -132,7 +133,7 @@ export default function Members() {
             <Card withBorder>
               <Title order={2} size="h4" mb="sm">Pending invitations</Title>
               {invitations.data?.length === 0 && <Text size="sm" c="dimmed">None.</Text>}
-              <Stack gap="xs" aria-label="Pending invitations">
+              <Stack gap="xs" role="group" aria-label="Pending invitations">
                 {invitations.data?.map((i) => (
                   <Group key={i.id} justify="space-between" wrap="nowrap">
                     <Stack gap={0}>
@@ -147,18 +148,9 @@ export default function Members() {
           </Stack>
         </Grid.Col>
       </Grid>
-      <Modal opened={removing !== null} onClose={() => setRemoving(null)} title="Remove this member?">
-        {removing && (
-          <Stack>
-            <Text size="sm">{removing.email} loses access to {session.workspace.name} at once; their sessions here end. Their records stay.</Text>
-            {remove.isError && <ErrorPanel error={remove.error} />}
-            <Group justify="flex-end">
-              <Button variant="default" onClick={() => setRemoving(null)}>Cancel</Button>
-              <Button color="red" loading={remove.isPending} onClick={() => remove.mutate(removing.id)}>Remove</Button>
-            </Group>
-          </Stack>
-        )}
-      </Modal>
+      <Confirm opened={removing !== null} onClose={() => setRemoving(null)} title="Remove this member?" action="Remove" pending={remove.isPending} error={remove.error} onConfirm={() => removing && remove.mutate(removing.id)}>
+        {removing?.email} loses access to {session.workspace.name} at once; their sessions here end. Their records stay.
+      </Confirm>
     </>
   );
 }

@@ -4,7 +4,7 @@ import { useQueries, useQuery } from '@tanstack/react-query';
 import { Link } from 'react-router';
 import { api } from '../api';
 import { useSession } from '../session';
-import { ErrorPanel, PageHeader, When } from '../ui';
+import { ErrorPanel, PageHeader, Stat, When } from '../ui';
 import { useSources } from './sources';
 
 interface Activity {
@@ -33,16 +33,6 @@ interface DeliveryStats {
 }
 
 const LIVE = 10_000;
-
-function Stat({ label, value, hint, color }: { label: string; value: string; hint?: string; color?: string }) {
-  return (
-    <Card withBorder padding="md">
-      <Text size="xs" c="dimmed" tt="uppercase" fw={700}>{label}</Text>
-      <Text fz={28} fw={700} c={color} aria-label={label}>{value}</Text>
-      {hint && <Text size="xs" c="dimmed">{hint}</Text>}
-    </Card>
-  );
-}
 
 function lagColor(lag: number): string {
   return lag < 1_000 ? 'green.9' : lag < 50_000 ? 'orange.9' : 'red.9';

@@ -3,7 +3,7 @@ import { useInfiniteQuery } from '@tanstack/react-query';
 import { useState, type FormEvent } from 'react';
 import { Link, useSearchParams } from 'react-router';
 import { api, query } from '../api';
-import { ErrorPanel, PageHeader, When } from '../ui';
+import { ErrorPanel, LoadMore, PageHeader, When } from '../ui';
 
 export interface Identifier {
   type: string;
@@ -106,11 +106,7 @@ export default function Profiles() {
           {profiles.isSuccess && rows.length === 0 && <Table.Tr><Table.Td colSpan={4}>No profile matches.</Table.Td></Table.Tr>}
         </Table.Tbody>
       </Table>
-      {profiles.hasNextPage && (
-        <Group justify="center" mt="md">
-          <Button variant="default" loading={profiles.isFetchingNextPage} onClick={() => void profiles.fetchNextPage()}>Load more</Button>
-        </Group>
-      )}
+      <LoadMore list={profiles} />
     </>
   );
 }

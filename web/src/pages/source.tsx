@@ -101,7 +101,7 @@ export default function SourcePage() {
 function CodeWithCopy({ code, label }: { code: string; label: string }) {
   return (
     <Stack gap={6}>
-      <Code block aria-label={label} style={{ whiteSpace: 'pre-wrap', wordBreak: 'break-all', maxHeight: 220, overflow: 'auto' }}>{code}</Code>
+      <Code block tabIndex={0} aria-label={label} style={{ whiteSpace: 'pre-wrap', wordBreak: 'break-all', maxHeight: 220, overflow: 'auto' }}>{code}</Code>
       <CopyButton value={code}>
         {({ copied, copy }) => <Button size="xs" variant="default" w="fit-content" onClick={copy}>{copied ? 'Copied' : `Copy ${label.toLowerCase()}`}</Button>}
       </CopyButton>
