@@ -99,8 +99,11 @@ describe.skipIf(!runBrowserTests)('the web app: the CRM', { timeout: BROWSER_TES
     await card.waitFor();
     await qualification.getByText('$5,000 · weighted $500').waitFor();
 
+    // The board moves the card at once (optimistically): the server's answer to the move is what counts.
+    const moved = page.waitForResponse((r) => r.request().method() === 'PATCH' && /\/api\/v1\/crm\/deals\//.test(r.url()));
     await drag(page, card, proposal);
     await proposal.getByLabel('Deal Analytical Engine').waitFor();
+    expect((await moved).status()).toBe(200);
     const [deal] = (await server.call('GET', '/api/v1/crm/deals?q=Analytical')).body.data;
     const pipeline = (await server.call('GET', '/api/v1/crm/pipelines')).body.data[0];
     const stage = (name: string) => pipeline.stages.find((s: { name: string }) => s.name === name).id;

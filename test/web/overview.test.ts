@@ -34,8 +34,9 @@ describe.skipIf(!runBrowserTests)('the web app: overview', { timeout: BROWSER_TE
     const { context, page, problems } = await openApp(browser, server.url);
     await signInThroughForm(page);
     await page.getByRole('heading', { name: 'Overview' }).waitFor();
-    expect(await page.getByLabel('Events (last hour)', { exact: true }).textContent()).toBe('2');
-    expect(await page.getByLabel('Refused (last hour)', { exact: true }).textContent()).toBe('1');
+    // The figures read '…' until the stats arrive: wait for them, then they must be exactly these.
+    await expect.poll(() => page.getByLabel('Events (last hour)', { exact: true }).textContent(), { timeout: 10_000 }).toBe('2');
+    await expect.poll(() => page.getByLabel('Refused (last hour)', { exact: true }).textContent(), { timeout: 10_000 }).toBe('1');
     await page.getByLabel('Pipeline lag', { exact: true }).getByText(/^\d+ events$/).waitFor();
     await page.getByLabel('Delivery', { exact: true }).getByText('1 failing').waitFor();
     await page.locator('.recharts-area').first().waitFor();

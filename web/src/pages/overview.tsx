@@ -67,8 +67,8 @@ export default function Overview() {
       <PageHeader title="Overview" description={`Workspace ${session.workspace.name}: the last hour, refreshed every ${LIVE / 1000} seconds.`} />
       {activity.isError && <ErrorPanel error={activity.error} />}
       <SimpleGrid cols={{ base: 2, md: 4 }} mb="lg">
-        <Stat label="Events (last hour)" value={accepted.toLocaleString()} hint={`${Math.round(accepted / 60).toLocaleString()} per minute on average`} />
-        <Stat label="Refused (last hour)" value={rejected.toLocaleString()} color={rejected > 0 ? 'red.9' : undefined} hint="see each reason in a source's debugger" />
+        <Stat label="Events (last hour)" value={a ? accepted.toLocaleString() : '…'} hint={a ? `${Math.round(accepted / 60).toLocaleString()} per minute on average` : undefined} />
+        <Stat label="Refused (last hour)" value={a ? rejected.toLocaleString() : '…'} color={rejected > 0 ? 'red.9' : undefined} hint="see each reason in a source's debugger" />
         <Stat label="Pipeline lag" value={a ? `${a.pipeline.lagEvents.toLocaleString()} events` : '…'} color={a ? lagColor(a.pipeline.lagEvents) : undefined} hint="accepted, not yet processed" />
         <Stat label="Delivery" value={destinations.data ? (failing === 0 ? 'Healthy' : `${failing} failing`) : '—'} color={failing > 0 ? 'red.9' : 'green.9'} hint={`${deadLetters.toLocaleString()} dead letters`} />
       </SimpleGrid>
