@@ -124,6 +124,29 @@ describe.each(ENGINES)('full-text search on $name', (engine) => {
     expect(await titles('kim-42')).toEqual([hits[0].title]);
   });
 
+  it('ranks whole words above the words they begin, and a list tested document by document finds what the index finds', async () => {
+    await call('POST', '/api/v1/crm/contacts', { email: 'ann@smithson.test', name: 'Ann Smithson' });
+    await call('POST', '/api/v1/crm/contacts', { email: 'sam@smith.test', name: 'Sam Smith' });
+    // Sam Smith was written last, so newer than Brian Smith; Ann Smithson newer than both: the whole word still comes first.
+    expect((await titles('smith')).slice(0, 2).sort()).toEqual(['Brian Smith', 'Sam Smith']);
+    expect((await titles('smith'))[2]).toBe('Ann Smithson');
+    const { database, crm } = server.rapport.core;
+    const db = database.db;
+    const workspaceId = server.setup.workspaceId;
+    const queries = ['zoe', 'ZOË o’bri', '4155550100', '5550100', 'acme', 'acme.com', 'zoe.obrien@ac', 'brian', 'bri', 'b', 'smith brian', 'brian s', 'smith', 'invoice march',
+      'procure', 'a', 'head of', 'initech', 'ines@initech.com', 'nobody', 'renewal 2027', '2027', 'sam smith'];
+    for (const object of ['contact', 'company', 'deal', 'ticket'] as const) {
+      for (const q of queries) {
+        const indexed = (await sql<{ record_id: string }>`${crm.search.matching(db, workspaceId, object, q)}`.execute(db)).rows.map((r) => r.record_id).sort();
+        const matches = crm.search.documentMatches(db, workspaceId, object, q);
+        const tested = (await sql<{ record_id: string }>`select d.record_id from crm_search d where d.object = ${object} and ${matches(sql`d.record_id`)}`.execute(db)).rows.map((r) => r.record_id).sort();
+        expect(tested, `${object} "${q}"`).toEqual(indexed);
+      }
+    }
+    // Not every query matches nothing: the comparison compared something.
+    expect((await sql`${crm.search.matching(db, workspaceId, 'contact', 'smith')}`.execute(db)).rows).toHaveLength(3);
+  });
+
   it('builds the same index again from the records (what the migration does on a store that has them)', async () => {
     const db = server.rapport.core.database.db;
     const before = (await search('a', '&limit=100')).length + (await search('acme', '&limit=100')).length;

@@ -55,9 +55,6 @@ export interface ListFilter {
   size?: number;
 }
 
-/** A filter by a set of record ids (full-text matches, column record_id): probed by membership of the set, which each engine reads once. */
-export const searchFilter = (ids: RawBuilder<unknown>): ListFilter => ({ probe: (id) => sql`${id} in (${ids})`, set: sql`select m.record_id as profile_id from (${ids}) m` });
-
 /** A filter by ids already read, sent as one parameter that the engine unrolls (SQLite json_each, PostgreSQL unnest). */
 export function idsFilter(db: Kysely<any>, ids: string[]): ListFilter {
   const set = isPostgres(db) ? sql`select unnest(cast(${ids} as text[])) as profile_id` : sql`select value as profile_id from json_each(${JSON.stringify(ids)})`;
@@ -67,13 +64,15 @@ export function idsFilter(db: Kysely<any>, ids: string[]): ListFilter {
 /**
  * A list's full-text filter. The matches are read once, up to LIST_LIMITS.medium: as ids they are the set the
  * page starts from or tests entries against, sized without counting, where the query itself would run the
- * full-text match three times (two counts, then the set). More matches than that (a word most records hold)
- * stay a subquery, probed per profile walked.
+ * full-text match three times (two counts, then the set). More matches than that (a word many records hold)
+ * are not read at all: each profile the page walks has its own document tested (`documentMatches`), which
+ * finds a page after a few hundred profiles where the set of every match would cost hundreds of milliseconds.
  */
 export async function searchListFilter(db: Kysely<any>, search: Search, workspaceId: string, object: 'contact' | 'company', q: string, limits = LIST_LIMITS): Promise<ListFilter> {
   const matching = search.matching(db, workspaceId, object, q);
   const ids = (await sql<{ record_id: string }>`${matching} limit ${limits.medium + 1}`.execute(db)).rows.map((r) => r.record_id);
-  return ids.length > limits.medium ? searchFilter(matching) : idsFilter(db, ids);
+  if (ids.length <= limits.medium) return idsFilter(db, ids);
+  return { probe: search.documentMatches(db, workspaceId, object, q), set: sql`select m.record_id as profile_id from (${matching}) m`, size: ids.length };
 }
 
 /** What a list adds of its own (known profiles, search; CRM fields as filters). */

@@ -80,25 +80,35 @@ export function phoneDigits(phone: unknown): string | undefined {
   return endings.join(' ');
 }
 
+/** A word of a query, and whether a document's word need only begin with it. */
+interface Term { word: string; prefix: boolean }
+
 /**
- * The words of a query as a match expression: every word must be in the document, as a word prefix ("jan
- * smi" finds Jane Smith). A one-letter word matches a whole word, unless it ends a query of several words
- * (being typed: "search m"): alone, a prefix that short matches most of the index and is no help. A query
- * that looks like an email address or a domain is one word, a prefix of `addressWords`' joined ones.
- * Undefined when the query has no word.
+ * The words of a query: every word must be in the document, as a word prefix ("jan smi" finds Jane Smith). A
+ * one-letter word matches a whole word, unless it ends a query of several words (being typed: "search m"):
+ * alone, a prefix that short matches most of the index and is no help. A query that looks like an email
+ * address or a domain is one word, a prefix of `addressWords`' joined ones. Undefined when the query has no word.
  */
-function matchOf(q: string, postgres: boolean): string | undefined {
+function termsOf(q: string): Term[] | undefined {
   const trimmed = q.trim();
-  if (ADDRESS_QUERY.test(trimmed) && words(trimmed).join('').length > 1) {
-    const joined = words(trimmed).join('');
-    return postgres ? `${joined}:*` : `"${joined}"*`;
-  }
+  if (ADDRESS_QUERY.test(trimmed) && words(trimmed).join('').length > 1) return [{ word: words(trimmed).join(''), prefix: true }];
   const terms = [...new Set(words(q))].slice(0, MAX_TERMS);
   if (terms.length === 0) return undefined;
-  const prefix = (t: string, i: number) => t.length > 1 || (i === terms.length - 1 && terms.length > 1);
+  return terms.map((word, i) => ({ word, prefix: word.length > 1 || (i === terms.length - 1 && terms.length > 1) }));
+}
+
+/** The terms as each engine's match expression; `whole`: every word as a whole word, prefixes too. */
+function matchOf(terms: Term[], postgres: boolean, whole = false): string {
+  const prefix = (t: Term) => t.prefix && !whole;
   return postgres
-    ? terms.map((t, i) => (prefix(t, i) ? `${t}:*` : t)).join(' & ')
-    : terms.map((t, i) => (prefix(t, i) ? `"${t}"*` : `"${t}"`)).join(' AND ');
+    ? terms.map((t) => (prefix(t) ? `${t.word}:*` : t.word)).join(' & ')
+    : terms.map((t) => (prefix(t) ? `"${t.word}"*` : `"${t.word}"`)).join(' AND ');
+}
+
+function termsOrRefuse(q: string): Term[] {
+  const terms = termsOf(q);
+  if (!terms) throw errors.invalidRequest('The search has no word to look for: q needs a letter or a digit.');
+  return terms;
 }
 
 /**
@@ -171,10 +181,9 @@ export function createSearch() {
      */
     async find(db: Kysely<any>, workspaceId: string, q: string, options: { objects?: SearchObject[]; limit: number; visible?: RawBuilder<boolean> }): Promise<SearchHit[]> {
       const pg = isPostgres(db);
-      const match = matchOf(q, pg);
-      if (!match) throw errors.invalidRequest('The search has no word to look for: q needs a letter or a digit.');
+      const terms = termsOrRefuse(q);
       const objects = sql`${options.objects?.length ? sql`and s.object in (${sql.join(options.objects)})` : sql``} ${options.visible ? sql`and ${options.visible}` : sql``}`;
-      const rows = pg
+      const ranked = async (match: string) => (pg
         ? await sql<{ object: SearchObject; record_id: string; title: string; subtitle: string }>`select c.object, c.record_id, c.title, c.subtitle from (
               select s.id, s.object, s.record_id, s.title, s.subtitle, ts_rank(s.words, query) as score from crm_search s, to_tsquery('simple', ${match}) query
               where s.workspace_id = ${workspaceId} and s.words @@ query ${objects} limit ${RANKED}) c
@@ -182,18 +191,43 @@ export function createSearch() {
         : await sql<{ object: SearchObject; record_id: string; title: string; subtitle: string }>`select c.object, c.record_id, c.title, c.subtitle from (
               select s.id, s.object, s.record_id, s.title, s.subtitle, bm25(crm_search_fts, 10.0, 1.0) as score from crm_search_fts f join crm_search s on s.id = f.rowid
               where crm_search_fts match ${match} and s.workspace_id = ${workspaceId} ${objects} order by f.rowid desc limit ${RANKED}) c
-            order by c.score, c.id desc limit ${options.limit}`.execute(db);
-      return rows.rows.map((r) => ({ object: r.object, id: r.record_id, title: r.title, subtitle: r.subtitle }));
+            order by c.score, c.id desc limit ${options.limit}`.execute(db)).rows;
+      // Whole words first: "smith" ranks Smith above Smithson. When they fill the page, the prefixes are not
+      // read at all, and a word most records hold costs one word's matches rather than every word it begins
+      // (FTS5 merges the lists of all the words of a prefix before the first result).
+      const exact = terms.some((t) => t.prefix) ? await ranked(matchOf(terms, pg, true)) : [];
+      let rows = exact;
+      if (exact.length < options.limit) {
+        const seen = new Set(exact.map((r) => `${r.object}:${r.record_id}`));
+        rows = [...exact, ...(await ranked(matchOf(terms, pg))).filter((r) => !seen.has(`${r.object}:${r.record_id}`))].slice(0, options.limit);
+      }
+      return rows.map((r) => ({ object: r.object, id: r.record_id, title: r.title, subtitle: r.subtitle }));
     },
 
     /** The ids of one kind of record matching `q`, as a subquery for a list's `where id in (…)`. */
     matching(db: Kysely<any>, workspaceId: string, object: SearchObject, q: string): RawBuilder<unknown> {
       const pg = isPostgres(db);
-      const match = matchOf(q, pg);
-      if (!match) throw errors.invalidRequest('The search has no word to look for: q needs a letter or a digit.');
+      const match = matchOf(termsOrRefuse(q), pg);
       return pg
         ? sql`select s.record_id from crm_search s where s.workspace_id = ${workspaceId} and s.object = ${object} and s.words @@ to_tsquery('simple', ${match})`
         : sql`select s.record_id from crm_search_fts f join crm_search s on s.id = f.rowid where crm_search_fts match ${match} and s.workspace_id = ${workspaceId} and s.object = ${object}`;
+    },
+
+    /**
+     * Whether the document of the record `id` (an SQL expression) matches `q`, tested on that one document: for
+     * a list that walks its records in its own order and meets a match every few rows, where reading every
+     * match first would cost more than the page (a common word: a fifth of a million contacts). SQLite tests the
+     * stored words (FTS5 would merge every word of a prefix again for each record); PostgreSQL its tsvector.
+     */
+    documentMatches(db: Kysely<any>, workspaceId: string, object: SearchObject, q: string): (id: RawBuilder<unknown>) => RawBuilder<unknown> {
+      const terms = termsOrRefuse(q);
+      if (isPostgres(db)) {
+        const match = matchOf(terms, true);
+        return (id) => sql`exists (select 1 from crm_search s where s.object = ${object} and s.record_id = ${id} and s.workspace_id = ${workspaceId} and s.words @@ to_tsquery('simple', ${match}))`;
+      }
+      // The stored words are folded and space-separated: a word is found after a space, a whole word before one too.
+      const tests = terms.map((t) => sql`instr(' ' || s.head || ' ' || s.rest || ' ', ${` ${t.word}${t.prefix ? '' : ' '}`}) > 0`);
+      return (id) => sql`exists (select 1 from crm_search s where s.object = ${object} and s.record_id = ${id} and s.workspace_id = ${workspaceId} and ${sql.join(tests, sql` and `)})`;
     },
   };
 }
