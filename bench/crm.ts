@@ -246,6 +246,7 @@ async function page(core: Awaited<ReturnType<typeof openRapport>>, dataset: Data
     'search "globex renewal" (deals)': () => search('globex renewal'),
     'search "acme" (companies and deals)': () => search('acme', ['company', 'deal']),
     'search "example" (in every email: 1M matches, the ranked cap)': () => search('example'),
+    'search "exam" (typing it: a prefix of the word in every email, and of the domain word)': () => search('exam'),
     'search "person12" (a prefix of 111,111 distinct email words)': () => search('person12'),
     'search, no match': () => search('qwertyuiop'),
     'contacts.list q=smith (newest first)': () => c.list(db, ws, { limit: 50, q: 'smith' }),
