@@ -37,10 +37,7 @@ const API = '/api/v1';
 export async function openRapport(config: Config, deps: { log?: Log; clock?: Clock } = {}) {
   const log = deps.log ?? createLog(config.logLevel);
   const clock = deps.clock ?? systemClock;
-  const database = openDatabase({
-    dataDir: config.dataDir, databaseUrl: config.databaseUrl, checkpointEveryMs: config.sqliteCheckpointMs,
-    onCheckpointError: (error) => log.warn({ error }, 'the WAL checkpoint failed; it is retried'),
-  });
+  const database = openDatabase({ dataDir: config.dataDir, databaseUrl: config.databaseUrl });
   try {
     await migrateToLatest(database.db, MIGRATIONS);
   } catch (error) {

@@ -11,8 +11,6 @@ export interface Config {
   webDir: string;
   /** `postgres://…` switches storage to PostgreSQL; absent means embedded SQLite in `dataDir`. */
   databaseUrl?: string;
-  /** SQLite: copy the WAL into the database file from a thread of its own, every this many ms; 0: in the commits, as SQLite does by itself. */
-  sqliteCheckpointMs: number;
   logLevel: string;
   role: Role;
   collect: {
@@ -79,7 +77,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     // dist/web from both src/platform and dist/platform: the build puts it there.
     webDir: resolve(env.RAPPORT_WEB_DIR || fileURLToPath(new URL('../../dist/web', import.meta.url))),
     databaseUrl,
-    sqliteCheckpointMs: intFromEnv(env, 'RAPPORT_SQLITE_CHECKPOINT_MS', 200),
     logLevel: env.LOG_LEVEL || 'info',
     role: 'all',
     collect: {

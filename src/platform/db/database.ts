@@ -3,7 +3,6 @@ import { dirname, join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import pg from 'pg';
 import { Kysely, PostgresDialect, SqliteDialect, SqliteDriver, sql, type DatabaseConnection } from 'kysely';
-import { startCheckpointer } from './checkpointer.js';
 
 export type Engine = 'sqlite' | 'postgres';
 
@@ -23,9 +22,6 @@ export interface OpenOptions {
   dataDir: string;
   databaseUrl?: string;
   poolSize?: number;
-  /** SQLite: checkpoint the WAL from a thread of its own every this many ms rather than in the commits (see checkpointer.ts). */
-  checkpointEveryMs?: number;
-  onCheckpointError?: (message: string) => void;
 }
 
 // int8 (bigint) as a JS number: offsets and epoch milliseconds stay far below 2^53.
@@ -33,10 +29,10 @@ pg.types.setTypeParser(20, (value: string) => Number(value));
 
 export function openDatabase(options: OpenOptions): Database {
   if (options.databaseUrl) return openPostgres(options.databaseUrl, options.poolSize ?? 10);
-  return openSqlite(options);
+  return openSqlite(options.dataDir);
 }
 
-function openSqlite({ dataDir, checkpointEveryMs, onCheckpointError }: OpenOptions): Database {
+function openSqlite(dataDir: string): Database {
   const file = join(dataDir, 'rapport.db');
   writableOrThrow(dataDir, file);
   const sqlite = new BetterSqlite3(file);
@@ -48,16 +44,13 @@ function openSqlite({ dataDir, checkpointEveryMs, onCheckpointError }: OpenOptio
   // SQLite's own lower() folds only A-Z; searches compare names case-insensitively in every script.
   sqlite.function('lower', { deterministic: true }, (value: unknown) => (typeof value === 'string' ? value.toLowerCase() : value) as string);
   const db = new Kysely<any>({ dialect: new RollbackSafeSqliteDialect(sqlite) });
-  const checkpointer = checkpointEveryMs ? startCheckpointer(sqlite, file, { intervalMs: checkpointEveryMs, onError: onCheckpointError }) : undefined;
   return {
     engine: 'sqlite',
     db,
     sqlite,
     async close() {
-      // The thread's connection first: the last connection to close checkpoints the WAL and removes it.
-      await checkpointer?.stop();
       await db.destroy();
-      // Kysely closes the handle only if it ever used it.
+      // Kysely closes the handle only if it ever used it; the last connection to close removes the WAL.
       if (sqlite.open) sqlite.close();
     },
   };
