@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { timeOrderedUuid } from '../../platform/ids.js';
 import { sql, type Kysely } from 'kysely';
 import type { AudienceEntry } from './catalog.js';
 import type { AudiencesDeps, LogEntryInput } from './context.js';
@@ -41,7 +41,7 @@ export async function applyTransitions(db: Kysely<any>, deps: AudiencesDeps, tra
     const announceFor = (profileIds: string[], event: string) => {
       for (const profileId of profileIds) {
         const { userId = null, anonymousId = null, groupId, email } = known.get(x.announceMerged?.get(profileId) ?? profileId) ?? {};
-        const messageId = `audience-${randomUUID()}`;
+        const messageId = `audience-${timeOrderedUuid()}`;
         const at = new Date(now).toISOString();
         const message = {
           type: 'track', event, messageId, userId, anonymousId, timestamp: at, receivedAt: at, sentAt: at,

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { timeOrderedUuid } from '../../platform/ids.js';
 import { parseUserAgent } from './user-agent.js';
 
 /** The six Segment calls. */
@@ -96,7 +96,7 @@ export function normalizeCall(raw: unknown, pathType: CallType | undefined, enve
   const rawMessageId = raw.messageId;
   let messageId = idString(rawMessageId);
   if (messageId && messageId.length > LIMITS.messageIdChars) return reject('message_id_too_long', raw);
-  messageId ??= `rapport-${randomUUID()}`;
+  messageId ??= `rapport-${timeOrderedUuid()}`;
 
   const userId = idString(raw.userId);
   const anonymousId = idString(raw.anonymousId);

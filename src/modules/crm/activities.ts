@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { timeOrderedUuid } from '../../platform/ids.js';
 import type { Kysely } from 'kysely';
 import { errors } from '../../platform/errors.js';
 import { associationsSchema, idsOfRecord, scopedAssociations, subjectOf, type AssociationsInput } from './associations.js';
@@ -65,7 +65,7 @@ export function createActivities(deps: DealsDeps, rules: RecordRules, onLogged?:
       if (targets.length === 0) throw errors.validation('Invalid activity: log it on at least one contact, company, deal or ticket.');
       const now = deps.now();
       const row: ActivityRow = {
-        id: randomUUID(), workspace_id: workspaceId, kind, subject: input.subject ?? null, body: input.body ?? null, occurred_at: input.occurredAt ? Date.parse(input.occurredAt) : now,
+        id: timeOrderedUuid(), workspace_id: workspaceId, kind, subject: input.subject ?? null, body: input.body ?? null, occurred_at: input.occurredAt ? Date.parse(input.occurredAt) : now,
         duration_s: input.durationSeconds ?? null, direction: input.direction ?? null, outcome: input.outcome ?? null, owner_id: input.ownerId ?? null, version: 1, created_at: now, updated_at: now,
       };
       await store.insert(db, 'crm_activities', row);

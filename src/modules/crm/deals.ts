@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { timeOrderedUuid } from '../../platform/ids.js';
 import { sql, type Kysely } from 'kysely';
 import { errors } from '../../platform/errors.js';
 import { ALL_RECORDS, assertVisible, ownerVisible, type RecordRules, type RecordScope } from './record-scope.js';
@@ -167,7 +167,7 @@ export function createDeals(deps: DealsDeps, rules: RecordRules, fields: (db: Ky
     const custom = validateValues(ctx.defs, input.custom ?? {}, 'create');
     const status = outcomeOf(stage);
     const row: DealRow = {
-      id: randomUUID(), workspace_id: workspaceId, name: input.name!.trim(), pipeline_id: pipeline.id, stage_id: stage.id,
+      id: timeOrderedUuid(), workspace_id: workspaceId, name: input.name!.trim(), pipeline_id: pipeline.id, stage_id: stage.id,
       amount_minor: input.amount === undefined || input.amount === null ? null : toMinor(input.amount, currency),
       amount: input.amount === undefined || input.amount === null ? null : input.amount, currency,
       close_date: input.closeDate ?? null, owner_id: input.ownerId ?? null, company_id: company ?? null, custom: JSON.stringify(custom), status,

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { timeOrderedUuid } from '../../platform/ids.js';
 import type { Kysely } from 'kysely';
 import { errors } from '../../platform/errors.js';
 
@@ -47,7 +47,7 @@ export async function appendCrmEvents(db: Kysely<any>, deps: CrmEventsDeps, even
     const ids = (e.profileId ? addresses.get(e.profileId) : undefined) ?? {};
     const userId = e.collection === 'users' ? ids.userId ?? null : null;
     const anonymousId = e.collection === 'users' ? ids.anonymousId ?? null : null;
-    const messageId = `crm-${randomUUID()}`;
+    const messageId = `crm-${timeOrderedUuid()}`;
     const message = {
       type: 'track', event: e.event, messageId, userId, anonymousId, timestamp: at, receivedAt: at, sentAt: at, properties: e.properties,
       context: { ...(e.collection === 'accounts' && ids.groupId ? { groupId: ids.groupId } : {}), rapport: { ...(e.profileId ? { profileId: e.profileId } : {}), collection: e.collection } },
@@ -72,7 +72,7 @@ export async function appendAndWait(
 ): Promise<void> {
   const now = deps.now();
   const at = new Date(now).toISOString();
-  const messageId = `crm-${randomUUID()}`;
+  const messageId = `crm-${timeOrderedUuid()}`;
   const collection = call.type === 'group' ? 'accounts' : 'users';
   const sourceId = call.profileId ? CRM_SOURCE : `${CRM_SOURCE}:records`;
   const message = {

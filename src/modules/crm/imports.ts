@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { timeOrderedUuid } from '../../platform/ids.js';
 import { parse } from 'csv-parse/sync';
 import type { Kysely } from 'kysely';
 import { errors } from '../../platform/errors.js';
@@ -116,7 +116,7 @@ export function createImports(
       if (input.dryRun) return { id: null, object, status: 'dry_run', ...report };
 
       const now = deps.now();
-      const id = randomUUID();
+      const id = timeOrderedUuid();
       // All or nothing: the job, its rows and their calls (or records) commit together.
       const status = await db.transaction().execute(async (tx) => {
         const last = good.length ? await kind.write(tx, workspaceId, id, good, actor) : null;

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { timeOrderedUuid } from '../../platform/ids.js';
 import type { Kysely } from 'kysely';
 import { errors } from '../../platform/errors.js';
 import { associationsSchema, idsOfRecord, scopedAssociations, subjectOf, type AssociationsInput } from './associations.js';
@@ -78,7 +78,7 @@ export function createTasks(deps: DealsDeps, rules: RecordRules) {
       const now = deps.now();
       const status = input.status ?? 'open';
       const row: TaskRow = {
-        id: randomUUID(), workspace_id: workspaceId, title: input.title!.trim(), body: input.body ?? null, due_at: input.dueAt ? Date.parse(input.dueAt) : null,
+        id: timeOrderedUuid(), workspace_id: workspaceId, title: input.title!.trim(), body: input.body ?? null, due_at: input.dueAt ? Date.parse(input.dueAt) : null,
         assignee_id: input.assigneeId ?? null, status, priority: input.priority ?? 'normal', completed_at: status === 'done' ? now : null, version: 1, created_at: now, updated_at: now,
       };
       await store.insert(db, 'crm_tasks', row);

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { timeOrderedUuid } from '../../platform/ids.js';
 import { sql, type Kysely } from 'kysely';
 import { errors } from '../../platform/errors.js';
 import { checkIfMatch } from './concurrency.js';
@@ -114,7 +114,7 @@ export function createTickets(deps: DealsDeps, rules: RecordRules, fields: (db: 
       const sla = await targets(db, workspaceId, priority);
       const status = input.status ?? 'new';
       const row: TicketRow = {
-        id: randomUUID(), workspace_id: workspaceId, subject: input.subject!.trim(), description: input.description ?? null, status, priority, channel: input.channel ?? 'other',
+        id: timeOrderedUuid(), workspace_id: workspaceId, subject: input.subject!.trim(), description: input.description ?? null, status, priority, channel: input.channel ?? 'other',
         assignee_id: input.assigneeId ?? null, contact_id: await profileOrNull(db, workspaceId, input.contactId, 'users', 'contact', scope),
         company_id: await profileOrNull(db, workspaceId, input.companyId, 'accounts', 'company', scope),
         custom: JSON.stringify(validateValues(await fields(db, workspaceId), input.custom ?? {}, 'create')),

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { timeOrderedUuid } from '../../platform/ids.js';
 import type { Kysely } from 'kysely';
 import type { LoggedEvent } from '../collect/index.js';
 import { GraphView, type ProfileNode } from './graph.js';
@@ -123,12 +123,12 @@ export function createIdentityService(deps: { now: () => number }) {
         const asUser = view.ownerOf('users', { type: 'user_id', value: x.previousId });
         userIds.push({ type: asUser ? 'user_id' : 'anonymous_id', value: x.previousId });
       }
-      const r = resolveEvent(view, rules, { collection: 'users', identifiers: userIds, at: event.timestamp, offset: event.offset }, randomUUID);
+      const r = resolveEvent(view, rules, { collection: 'users', identifiers: userIds, at: event.timestamp, offset: event.offset }, timeOrderedUuid);
       record(event, 'users', r);
       let accountProfileId: string | null = null;
       const warnings = [...r.warnings];
       if (x.account.length > 0) {
-        const ra = resolveEvent(view, rules, { collection: 'accounts', identifiers: x.account, at: event.timestamp, offset: event.offset }, randomUUID);
+        const ra = resolveEvent(view, rules, { collection: 'accounts', identifiers: x.account, at: event.timestamp, offset: event.offset }, timeOrderedUuid);
         record(event, 'accounts', ra);
         accountProfileId = ra.profileId;
         warnings.push(...ra.warnings);
@@ -201,7 +201,7 @@ export function createIdentityService(deps: { now: () => number }) {
       const key = `${collection}|${id.type}:${id.value}`;
       if (!held.some((h) => h.key === key)) throw errors.notFound(`Identifier ${id.type}:${id.value} on this profile`);
       if (held.length < 2) throw errors.conflict('A profile with a single identifier cannot be split.');
-      const newProfileId = randomUUID();
+      const newProfileId = timeOrderedUuid();
       await store.insertProfiles(db, [{ id: newProfileId, workspace_id: workspaceId, collection, created_offset: offset, created_at: at, updated_at: at, merges: 0, merged_into: null }]);
       await db.updateTable('identifiers').set({ profile_id: newProfileId }).where('workspace_id', '=', workspaceId).where('key', '=', key).execute();
       const common = { workspace_id: workspaceId, identifiers: JSON.stringify([id]), event_offset: null, message_id: null, at };
