@@ -139,7 +139,8 @@ describe.each(ENGINES)('full-text search on $name', (engine) => {
       for (const q of queries) {
         const indexed = (await sql<{ record_id: string }>`${crm.search.matching(db, workspaceId, object, q)}`.execute(db)).rows.map((r) => r.record_id).sort();
         const matches = crm.search.documentMatches(db, workspaceId, object, q);
-        const tested = (await sql<{ record_id: string }>`select d.record_id from crm_search d where d.object = ${object} and ${matches(sql`d.record_id`)}`.execute(db)).rows.map((r) => r.record_id).sort();
+        // The outer alias is `s`, as the list's walk along a computed trait's values names its rows.
+        const tested = (await sql<{ record_id: string }>`select s.record_id from crm_search s where s.object = ${object} and ${matches(sql`s.record_id`)}`.execute(db)).rows.map((r) => r.record_id).sort();
         expect(tested, `${object} "${q}"`).toEqual(indexed);
       }
     }

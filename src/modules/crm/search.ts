@@ -218,16 +218,17 @@ export function createSearch() {
      * a list that walks its records in its own order and meets a match every few rows, where reading every
      * match first would cost more than the page (a common word: a fifth of a million contacts). SQLite tests the
      * stored words (FTS5 would merge every word of a prefix again for each record); PostgreSQL its tsvector.
+     * Its alias, `doc`, is its own: `id` may name a column of an outer `s` (the walk along computed values).
      */
     documentMatches(db: Kysely<any>, workspaceId: string, object: SearchObject, q: string): (id: RawBuilder<unknown>) => RawBuilder<unknown> {
       const terms = termsOrRefuse(q);
       if (isPostgres(db)) {
         const match = matchOf(terms, true);
-        return (id) => sql`exists (select 1 from crm_search s where s.object = ${object} and s.record_id = ${id} and s.workspace_id = ${workspaceId} and s.words @@ to_tsquery('simple', ${match}))`;
+        return (id) => sql`exists (select 1 from crm_search doc where doc.object = ${object} and doc.record_id = ${id} and doc.workspace_id = ${workspaceId} and doc.words @@ to_tsquery('simple', ${match}))`;
       }
       // The stored words are folded and space-separated: a word is found after a space, a whole word before one too.
-      const tests = terms.map((t) => sql`instr(' ' || s.head || ' ' || s.rest || ' ', ${` ${t.word}${t.prefix ? '' : ' '}`}) > 0`);
-      return (id) => sql`exists (select 1 from crm_search s where s.object = ${object} and s.record_id = ${id} and s.workspace_id = ${workspaceId} and ${sql.join(tests, sql` and `)})`;
+      const tests = terms.map((t) => sql`instr(' ' || doc.head || ' ' || doc.rest || ' ', ${` ${t.word}${t.prefix ? '' : ' '}`}) > 0`);
+      return (id) => sql`exists (select 1 from crm_search doc where doc.object = ${object} and doc.record_id = ${id} and doc.workspace_id = ${workspaceId} and ${sql.join(tests, sql` and `)})`;
     },
   };
 }
