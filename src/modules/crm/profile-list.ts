@@ -53,11 +53,19 @@ export interface ListFilter {
   set: RawBuilder<unknown>;
   /** How many the set holds, when known without counting (an audience's size). */
   size?: number;
+  /** A cheaper membership test than `id in (set)`, where the engine has one (see idsFilter). */
+  member?: (id: RawBuilder<unknown>) => RawBuilder<unknown>;
 }
 
 /** A filter by ids already read, sent as one parameter that the engine unrolls (SQLite json_each, PostgreSQL unnest). */
 export function idsFilter(db: Kysely<any>, ids: string[]): ListFilter {
-  const set = isPostgres(db) ? sql`select unnest(cast(${ids} as text[])) as profile_id` : sql`select value as profile_id from json_each(${JSON.stringify(ids)})`;
+  if (isPostgres(db)) {
+    // `= any(array)` is looked up in a hash of the array; `in (select unnest(…))` was a loop over it for every
+    // profile walked (the planner takes an unnested parameter for 10 rows): 1.6 s for 11,000 ids.
+    const member = (id: RawBuilder<unknown>) => sql`${id} = any(cast(${ids} as text[]))`;
+    return { probe: member, member, set: sql`select unnest(cast(${ids} as text[])) as profile_id`, size: ids.length };
+  }
+  const set = sql`select value as profile_id from json_each(${JSON.stringify(ids)})`;
   return { probe: (id) => sql`${id} in (${set})`, set, size: ids.length };
 }
 
@@ -70,9 +78,21 @@ export function idsFilter(db: Kysely<any>, ids: string[]): ListFilter {
  */
 export async function searchListFilter(db: Kysely<any>, search: Search, workspaceId: string, object: 'contact' | 'company', q: string, limits = LIST_LIMITS): Promise<ListFilter> {
   const matching = search.matching(db, workspaceId, object, q);
+  const byDocument = (size: number): ListFilter => ({ probe: search.documentMatches(db, workspaceId, object, q), set: sql`select m.record_id as profile_id from (${matching}) m`, size });
+  // PostgreSQL reads 20,000 matches from the heap in ~80 ms (1M contacts): when its planner expects far more
+  // than that, they are not read at all. A wrong guess costs short pages, never wrong ones.
+  if (isPostgres(db)) {
+    const expected = await plannedRows(db, matching);
+    if (expected > limits.medium * 2) return byDocument(expected);
+  }
   const ids = (await sql<{ record_id: string }>`${matching} limit ${limits.medium + 1}`.execute(db)).rows.map((r) => r.record_id);
-  if (ids.length <= limits.medium) return idsFilter(db, ids);
-  return { probe: search.documentMatches(db, workspaceId, object, q), set: sql`select m.record_id as profile_id from (${matching}) m`, size: ids.length };
+  return ids.length <= limits.medium ? idsFilter(db, ids) : byDocument(ids.length);
+}
+
+/** How many rows PostgreSQL's planner expects a query to return (its statistics; nothing is run). */
+async function plannedRows(db: Kysely<any>, query: RawBuilder<unknown>): Promise<number> {
+  const plan = (await sql<{ 'QUERY PLAN': [{ Plan: { 'Plan Rows': number } }] }>`explain (format json) ${query}`.execute(db)).rows[0]['QUERY PLAN'];
+  return Number(plan[0].Plan['Plan Rows']) || 0;
 }
 
 /** What a list adds of its own (known profiles, search; CRM fields as filters). */
@@ -169,7 +189,7 @@ export function createProfileList(r: AudienceRelations & { profiles: string }, l
     const tests = (walkingValues: boolean) => {
       const id = walkingValues && !driver ? sql`s.profile_id` : sql`p.id`;
       return [
-        ...sized.filter((f) => !driver && f.n <= limits.medium).map((f) => sql`${id} in (${f.set})`),
+        ...sized.filter((f) => !driver && f.n <= limits.medium).map((f) => (f.member ? f.member(id) : sql`${id} in (${f.set})`)),
         ...sized.filter((f) => driver || f.n > limits.medium).map((f) => f.probe(id)), ...scope.where,
       ];
     };
