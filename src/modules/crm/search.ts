@@ -174,8 +174,9 @@ export function createSearch() {
     drop,
 
     /**
-     * Records of the workspace matching every word of `q` (word prefixes), best first: the name weighs more
-     * than the rest, then the newest document. `objects` narrows to some kinds of record. Of a query matching
+     * Records of the workspace matching every word of `q` (word prefixes), best first: those with every word
+     * whole before the rest, then the name weighs more than the rest, then the newest document. `objects`
+     * narrows to some kinds of record. Of a query matching
      * more than RANKED records, the best of RANKED of them. `visible`, a condition on the document (alias `s`),
      * leaves out the records the caller may not see before ranking, so a page is short only when matches run out.
      */
