@@ -157,7 +157,8 @@ async function offsetWatcher(store: BenchStore, everyMs = 2) {
   let read: () => Promise<number>;
   let logEnd: () => Promise<number>;
   let close: () => Promise<void>;
-  const CONSUMER = `select "offset" from log_consumers where name = 'pipeline'`;
+  // Applied everywhere: the slowest of the pipeline's partitions (src/pipeline/partitions.ts, appliedEverywhere).
+  const CONSUMER = `select min("offset") as "offset" from log_consumers where name like 'pipeline/%'`;
   const END = `select max("offset") as "offset" from events`;
   if (store.databaseUrl) {
     const client = new pg.Client({ connectionString: store.databaseUrl });

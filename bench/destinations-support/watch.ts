@@ -7,7 +7,8 @@ import pg from 'pg';
  * `everyMs`, recording when each offset was first seen committed, in wall-clock ms.
  */
 export async function consumerWatcher(store: { dataDir: string; databaseUrl?: string }, everyMs = 5) {
-  const CONSUMER = `select "offset" from log_consumers where name = 'pipeline'`;
+  // Applied everywhere: the slowest of the pipeline's partitions (src/pipeline/partitions.ts, appliedEverywhere).
+  const CONSUMER = `select min("offset") as "offset" from log_consumers where name like 'pipeline/%'`;
   let read: () => Promise<number>;
   let close: () => Promise<void>;
   if (store.databaseUrl) {
