@@ -1,9 +1,14 @@
-import { Anchor, Card, Group, Stack, Text, Title } from '@mantine/core';
+import { Anchor, Badge, Card, Group, Stack, Text, Title } from '@mantine/core';
 import { Link } from 'react-router';
 import { ActivityList, LogActivity } from './activities';
 import type { Deal } from './crm';
 import { useSession } from './session';
 import { money } from './ui';
+
+/** The audiences a contact or company is in, as badges: in a list's row (`size="sm"`) and on its page. */
+export function AudienceBadges({ audiences, size, mt }: { audiences: { id: string; name: string }[]; size?: 'sm'; mt?: 'sm' }) {
+  return <Group gap={4} mt={mt}>{audiences.map((a) => <Badge key={a.id} size={size} variant="light" color="grape" tt="none">{a.name}</Badge>)}</Group>;
+}
 
 /** A contact's or company's deals: each linked to its page, with its amount and status. */
 export function DealsCard({ deals, label }: { deals: Deal[] | undefined; label: string }) {

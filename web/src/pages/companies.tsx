@@ -1,4 +1,4 @@
-import { Anchor, Badge, Button, Group, Modal, NumberInput, Stack, Table, TextInput } from '@mantine/core';
+import { Anchor, Button, Group, Modal, NumberInput, Stack, Table, TextInput } from '@mantine/core';
 import { useDisclosure } from '@mantine/hooks';
 import { notifications } from '@mantine/notifications';
 import { useInfiniteQuery, useMutation, useQueryClient } from '@tanstack/react-query';
@@ -12,6 +12,7 @@ import { SavedViews } from '../saved-views';
 import { MemberSelect } from '../members';
 import { useSession } from '../session';
 import { ErrorPanel, LoadMore, PageHeader, When } from '../ui';
+import { AudienceBadges } from '../record-cards';
 
 // The list query lives in the address, so a filtered list can be bookmarked, shared and saved as a view.
 const QUERY_KEYS = ['q', 'ownerId', 'audience', 'sort', 'order'] as const;
@@ -94,7 +95,7 @@ export default function Companies() {
               </Table.Td>
               {custom.map((f) => <Table.Td key={f.key}>{customText(c.custom[f.key])}</Table.Td>)}
               <Table.Td>
-                <Group gap={4}>{c.audiences.map((a) => <Badge key={a.id} size="sm" variant="light" color="grape" tt="none">{a.name}</Badge>)}</Group>
+                <AudienceBadges audiences={c.audiences} size="sm" />
               </Table.Td>
               <Table.Td><When at={c.createdAt} /></Table.Td>
             </Table.Tr>

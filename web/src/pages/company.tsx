@@ -1,4 +1,4 @@
-import { Anchor, Badge, Button, Card, Grid, Group, Stack, Table, Text, Title } from '@mantine/core';
+import { Anchor, Button, Card, Grid, Group, Stack, Table, Text, Title } from '@mantine/core';
 import { useQueries, useQuery } from '@tanstack/react-query';
 import { Link, useParams } from 'react-router';
 import { api } from '../api';
@@ -6,7 +6,7 @@ import { companyName, contactName, type Company, type Contact, type Deal } from 
 import { CustomFieldRows, useFields } from '../custom-fields';
 import { InlineText } from '../inline-edit';
 import { MemberSelect } from '../members';
-import { ActivityCards, DealsCard } from '../record-cards';
+import { ActivityCards, AudienceBadges, DealsCard } from '../record-cards';
 import { useSaveRecord } from '../record-save';
 import { useSession } from '../session';
 import { RecordTimeline } from '../timeline';
@@ -69,7 +69,7 @@ export default function CompanyPage() {
                   ))}
                 </Table.Tbody>
               </Table>
-              <Group gap={4} mt="sm">{c.audiences.map((a) => <Badge key={a.id} variant="light" color="grape" tt="none">{a.name}</Badge>)}</Group>
+              <AudienceBadges audiences={c.audiences} mt="sm" />
             </Card>
             <Card withBorder>
               <Title order={2} size="h4" mb="sm">Contacts</Title>

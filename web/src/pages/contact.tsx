@@ -1,10 +1,10 @@
-import { Anchor, Badge, Button, Card, Grid, Group, Select, Stack, Table, Title } from '@mantine/core';
+import { Anchor, Button, Card, Grid, Select, Stack, Table, Title } from '@mantine/core';
 import { useQuery } from '@tanstack/react-query';
 import { Link, useParams } from 'react-router';
 import { api } from '../api';
 import { InlineText } from '../inline-edit';
 import { contactName, LIFECYCLE_STAGES, stageLabel, type Contact, type Deal } from '../crm';
-import { ActivityCards, DealsCard } from '../record-cards';
+import { ActivityCards, AudienceBadges, DealsCard } from '../record-cards';
 import { useSaveRecord } from '../record-save';
 import { useSession } from '../session';
 import { RecordTimeline } from '../timeline';
@@ -62,7 +62,7 @@ export default function ContactPage() {
                   ))}
                 </Table.Tbody>
               </Table>
-              <Group gap={4} mt="sm">{c.audiences.map((a) => <Badge key={a.id} variant="light" color="grape" tt="none">{a.name}</Badge>)}</Group>
+              <AudienceBadges audiences={c.audiences} mt="sm" />
             </Card>
             <DealsCard deals={deals.data} label="Deals of the contact" />
             <ActivityCards record={{ object: 'contact', id: c.id }} />

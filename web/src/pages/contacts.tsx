@@ -1,4 +1,4 @@
-import { Anchor, Badge, Button, Group, Modal, Select, Stack, Table, TextInput } from '@mantine/core';
+import { Anchor, Button, Group, Modal, Select, Stack, Table, TextInput } from '@mantine/core';
 import { useDisclosure } from '@mantine/hooks';
 import { useInfiniteQuery, useMutation, useQueryClient } from '@tanstack/react-query';
 import { useState, type FormEvent } from 'react';
@@ -9,6 +9,7 @@ import { AudienceFilter, ComputedSort, useListQuery } from '../record-list';
 import { SavedViews } from '../saved-views';
 import { useSession } from '../session';
 import { ErrorPanel, LoadMore, PageHeader, When } from '../ui';
+import { AudienceBadges } from '../record-cards';
 
 // The list query lives in the address, so a filtered list can be bookmarked, shared and saved as a view.
 const QUERY_KEYS = ['q', 'lifecycleStage', 'audience', 'sort', 'order'] as const;
@@ -66,7 +67,7 @@ export default function Contacts() {
               <Table.Td>{c.email}</Table.Td>
               <Table.Td>{c.lifecycleStage ? stageLabel(c.lifecycleStage) : '—'}</Table.Td>
               <Table.Td>
-                <Group gap={4}>{c.audiences.map((a) => <Badge key={a.id} size="sm" variant="light" color="grape" tt="none">{a.name}</Badge>)}</Group>
+                <AudienceBadges audiences={c.audiences} size="sm" />
               </Table.Td>
               <Table.Td><When at={c.createdAt} /></Table.Td>
             </Table.Tr>
